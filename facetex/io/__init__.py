@@ -1,0 +1,1 @@
+"""Input and output: photo loading and atomic file writers."""

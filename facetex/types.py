@@ -1,0 +1,252 @@
+"""Records passed between pipeline stages, and the conventions they all follow.
+
+Conventions (stated once, here; every flip is done by one named function in ``geometry``):
+
+Images
+    float32 numpy arrays, RGB, shape (H, W, 3), values in [0, 1], sRGB-encoded as stored in the
+    photo (facetex does not linearise). Grey images and masks are (H, W). Pixel (row i, col j)
+    covers [j, j+1) × [i, i+1) in continuous image coordinates; its centre is (j + 0.5, i + 0.5).
+    Inside neural code, torch tensors (N, C, H, W).
+Image / camera frame
+    Continuous pixel coordinates (x right, y down), origin at the top-left corner of the image.
+    Camera frame as OpenCV: x right, y down, z forward (into the scene); a camera-frame point
+    (X, Y, Z) projects to (f·X/Z + cx, f·Y/Z + cy). The pose (R, t) maps model to camera:
+    X_cam = R · X_model + t.
+Model frame
+    The mediapipe canonical face (centimetres): x to the subject's left as seen by the camera
+    (i.e. image right), y up, z out of the face towards the viewer; origin near the head centre.
+UV maps
+    Square R × R images. Texel (row i, col j) has centre u = (j + 0.5) / R, v = 1 − (i + 0.5) / R:
+    v = 1 is the top row (the OBJ / glTF-with-flip convention as PNG files are stored). Texels
+    outside the UV chart (and unobserved texels of partial maps) hold 0.5 in every channel.
+Spherical harmonics
+    Real SH to 2nd order, 9 coefficients per colour channel, layout (..., 9, 3); basis order
+    [Y00, Y1-1, Y10, Y11, Y2-2, Y2-1, Y20, Y21, Y22] with normals in the camera frame; see
+    ``facetex.geometry.sh`` for the exact constants. Irradiance = Σ_k L_k · Y_k(n) (the cosine-
+    lobe convolution is folded into L), shading multiplies albedo (Lambertian).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Photo",
+    "Detection",
+    "MeshTopology",
+    "MorphableModel",
+    "FaceFit",
+    "PartialAlbedo",
+    "GramSet",
+    "BlendResult",
+    "SynthesisResult",
+]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A loaded photo, upright (EXIF orientation applied), at full resolution.
+
+    Attributes
+    ----------
+    rgb : (H, W, 3) float32 in [0, 1].
+    source : where it came from (a path, or a name such as ``"astronaut"``).
+    """
+
+    rgb: np.ndarray
+    source: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) in pixels."""
+        return int(self.rgb.shape[0]), int(self.rgb.shape[1])
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected face, in the frame of the full-resolution photo.
+
+    Attributes
+    ----------
+    box : (4,) float64, [x0, y0, x1, y1] in pixels.
+    landmarks : (478, 3) float64; x, y in pixels, z relative depth in the same pixel units
+        (mediapipe's convention: smaller is closer to the camera; its origin is arbitrary).
+    person_mask : (H, W) float32 in [0, 1], probability that a pixel belongs to a person.
+    face_index : index of this face among all faces found, ordered by box area, largest first.
+    all_boxes : (F, 4) boxes of every face found, same order (F ≥ 1).
+    """
+
+    box: np.ndarray
+    landmarks: np.ndarray
+    person_mask: np.ndarray
+    face_index: int
+    all_boxes: np.ndarray
+
+    @property
+    def num_faces(self) -> int:
+        return int(self.all_boxes.shape[0])
+
+
+@dataclass(frozen=True)
+class MeshTopology:
+    """A triangle mesh template with a UV chart.
+
+    Attributes
+    ----------
+    vertices : (V, 3) float64, rest positions in the model frame (cm).
+    uvs : (V, 2) float64 in [0, 1], (u, v) with v = 1 at the top of the texture (see module doc).
+    faces : (F, 3) int64, counter-clockwise when seen from outside the face.
+    landmark_weights : (V,) float64 ≥ 0, weights of vertices in rigid (Procrustes) alignment.
+    """
+
+    vertices: np.ndarray
+    uvs: np.ndarray
+    faces: np.ndarray
+    landmark_weights: np.ndarray
+
+
+@dataclass(frozen=True)
+class MorphableModel:
+    """Linear face model: shape = mean + Σ α_id·B_id + Σ α_ex·B_ex; albedo likewise in UV.
+
+    Coefficients are expressed in units of their standard deviation's basis: the basis vectors
+    are unit-free directions and ``*_std`` give the prior standard deviation of each coefficient,
+    so E_reg = Σ (α_k / σ_k)² (paper §3).
+
+    Attributes
+    ----------
+    name : a short label ("generic", or the database's name).
+    topology : the mesh (its ``vertices`` are the mean shape).
+    shape_basis : (K_id, V, 3) float64, identity directions (cm).
+    shape_std : (K_id,) float64.
+    expression_basis : (K_ex, V, 3) float64.
+    expression_std : (K_ex,) float64.
+    albedo_mean : (r, r, 3) float32 UV map in [0, 1] (r small, e.g. 64 or 128).
+    albedo_basis : (K_al, r, r, 3) float32.
+    albedo_std : (K_al,) float64.
+    """
+
+    name: str
+    topology: MeshTopology
+    shape_basis: np.ndarray
+    shape_std: np.ndarray
+    expression_basis: np.ndarray
+    expression_std: np.ndarray
+    albedo_mean: np.ndarray
+    albedo_basis: np.ndarray
+    albedo_std: np.ndarray
+
+
+@dataclass(frozen=True)
+class FaceFit:
+    """The result of fitting the morphable model to one photo (paper §3).
+
+    Attributes
+    ----------
+    image_size : (H, W) of the full-resolution photo whose frame the camera refers to.
+    shape_coeffs, expression_coeffs, albedo_coeffs : (K_id,), (K_ex,), (K_al,) float64.
+    rotation : (3, 3) float64, model → camera.
+    translation : (3,) float64, cm, camera frame.
+    focal_length : float, pixels of the full-resolution photo.
+    principal_point : (2,) float64, pixels (cx, cy).
+    sh_coeffs : (9, 3) float64, SH lighting (see module doc).
+    vertices : (V, 3) float64, fitted vertices in the camera frame (cm).
+    model_name : name of the morphable model used.
+    diagnostics : named scalars (energies per term, landmark RMSE in pixels, photometric RMS,
+        iterations, seconds).
+    """
+
+    image_size: tuple[int, int]
+    shape_coeffs: np.ndarray
+    expression_coeffs: np.ndarray
+    albedo_coeffs: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    focal_length: float
+    principal_point: np.ndarray
+    sh_coeffs: np.ndarray
+    vertices: np.ndarray
+    model_name: str
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartialAlbedo:
+    """Albedo maps in UV from one photo (input of the texture stages).
+
+    Attributes
+    ----------
+    albedo : (R, R, 3) float32 in [0, 1]: photo / shading on visible skin texels, 0.5 elsewhere.
+    mask : (R, R) bool, texels where ``albedo`` was observed (visible skin).
+    lowfreq : (R, R, 3) float32 in [0, 1], the fitted model albedo I(α_al), 0.5 off the chart.
+    shading : (R, R, 3) float32 ≥ 0, the fitted SH shading per texel (0 where not visible).
+    chart : (R, R) bool, texels inside the UV chart.
+    """
+
+    albedo: np.ndarray
+    mask: np.ndarray
+    lowfreq: np.ndarray
+    shading: np.ndarray
+    chart: np.ndarray
+
+    @property
+    def resolution(self) -> int:
+        return int(self.albedo.shape[0])
+
+
+@dataclass(frozen=True)
+class GramSet:
+    """Normalised Gram matrices of a batch of images at named VGG-19 layers (paper §4).
+
+    Attributes
+    ----------
+    grams : mapping layer name → (N, C_l, C_l) float32 array, G = F Fᵀ / M_l.
+    """
+
+    grams: dict[str, np.ndarray]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(self.grams)
+
+    @property
+    def count(self) -> int:
+        return int(next(iter(self.grams.values())).shape[0])
+
+
+@dataclass(frozen=True)
+class BlendResult:
+    """Blend weights over exemplars and the resulting complete-face Grams (paper §4).
+
+    Attributes
+    ----------
+    weights : (K,) float64; for ``solver == "convex"`` w ≥ 0 and Σ w = 1 exactly.
+    solver : "convex", "linear" or "closest".
+    target : GramSet with N = 1, the blended Ĝ_l = Σ_k w_k G_l(I_k) of the complete exemplars.
+    objective : value of the per-layer-normalised fitting objective at ``weights``.
+    """
+
+    weights: np.ndarray
+    solver: str
+    target: GramSet
+    objective: float
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """Output of texture synthesis (paper §5).
+
+    Attributes
+    ----------
+    rgb : (R, R, 3) float32 in [0, 1], synthesised Y recombined with I, Q of the init.
+    luminance : (R, R) float32, the synthesised Y channel.
+    losses : per-iteration total loss (normalised units).
+    seconds : wall time of the optimisation.
+    """
+
+    rgb: np.ndarray
+    luminance: np.ndarray
+    losses: list[float]
+    seconds: float
