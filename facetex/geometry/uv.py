@@ -1,0 +1,118 @@
+"""The UV convention of facetex, and rasterization of a mesh's UV chart.
+
+UV maps are square R × R images (see :mod:`facetex.types`): texel (row i, col j) has its centre
+at ``u = (j + 0.5) / R``, ``v = 1 − (i + 0.5) / R``, so ``v = 1`` is the top row. In the UV
+image's continuous pixel frame (x right, y down, texel centres at +0.5, as for photos) a UV
+coordinate maps to ``x = u·R``, ``y = (1 − v)·R``. :func:`uv_to_pixel` and :func:`pixel_to_uv`
+are the only places where this flip is written; every other module calls them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+import torch
+
+from facetex.errors import ShapeMismatchError
+from facetex.types import MeshTopology
+
+if TYPE_CHECKING:
+    from facetex.geometry.rasterize import Raster
+
+__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask"]
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+def uv_to_pixel(uv: ArrayT, resolution: int) -> ArrayT:
+    """Map UV coordinates to continuous pixel coordinates of an R × R UV image.
+
+    Parameters
+    ----------
+    uv : (..., 2) numpy array or torch tensor, (u, v) with v = 1 at the top of the texture.
+    resolution : R, the side of the UV image in texels.
+
+    Returns
+    -------
+    (..., 2) of the same type and dtype: (x, y) = (u·R, (1 − v)·R), x right, y down, origin at
+    the top-left corner of the UV image; texel (i, j) spans [j, j+1) × [i, i+1).
+    Differentiable for tensors.
+    """
+    _check_last_axis(uv, "uv")
+    return _stack_last(uv[..., 0] * resolution, (1.0 - uv[..., 1]) * resolution)
+
+
+def pixel_to_uv(xy: ArrayT, resolution: int) -> ArrayT:
+    """Inverse of :func:`uv_to_pixel`: (x, y) pixels of an R × R UV image → (u, v) = (x/R, 1 − y/R)."""
+    _check_last_axis(xy, "xy")
+    return _stack_last(xy[..., 0] / resolution, 1.0 - xy[..., 1] / resolution)
+
+
+def texel_centers(resolution: int) -> np.ndarray:
+    """UV coordinates of every texel centre.
+
+    Returns
+    -------
+    (R, R, 2) float64, ``[i, j] = ((j + 0.5) / R, 1 − (i + 0.5) / R)``.
+    """
+    _check_resolution(resolution)
+    centres = np.arange(resolution, dtype=np.float64) + 0.5
+    x, y = np.meshgrid(centres, centres, indexing="xy")
+    return pixel_to_uv(np.stack([x, y], axis=-1), resolution)
+
+
+def rasterize_uv(
+    topology: MeshTopology,
+    resolution: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> Raster:
+    """Rasterize a mesh's UV chart: which triangle covers each texel centre, and where.
+
+    The result depends only on the topology and R, so callers compute it once and keep it.
+
+    Parameters
+    ----------
+    topology : the mesh; its ``uvs`` (V, 2) in [0, 1] place the triangles.
+    resolution : R.
+    dtype, device : of the returned barycentrics.
+
+    Returns
+    -------
+    Raster of size (R, R): ``triangle_id`` (R, R) int64 (−1 off the chart), ``barycentrics``
+    (R, R, 3) of the texel centre in its triangle (affine in UV space), ``depth`` 1 on the
+    chart, 0 off it. Interpolating vertex attributes with them (e.g.
+    :func:`facetex.geometry.rasterize.interpolate` of camera-frame vertices) gives each texel's
+    3D point.
+    """
+    from facetex.geometry.rasterize import rasterize  # rasterize.py imports this module
+
+    _check_resolution(resolution)
+    uvs = torch.tensor(np.asarray(topology.uvs), dtype=torch.float64)
+    xy = uv_to_pixel(uvs, resolution)
+    pos = torch.cat([xy, torch.ones_like(xy[:, :1])], dim=1).to(dtype=dtype, device=device)
+    faces = torch.tensor(np.asarray(topology.faces), dtype=torch.int64, device=device)
+    return rasterize(pos, faces, (resolution, resolution))
+
+
+def chart_mask(topology: MeshTopology, resolution: int) -> np.ndarray:
+    """Texels whose centre lies inside the UV chart: (R, R) bool numpy array."""
+    return rasterize_uv(topology, resolution).mask.cpu().numpy()
+
+
+def _stack_last(a: ArrayT, b: ArrayT) -> ArrayT:
+    if isinstance(a, torch.Tensor):
+        return torch.stack([a, b], dim=-1)
+    return np.stack([a, b], axis=-1)
+
+
+def _check_last_axis(array: np.ndarray | torch.Tensor, name: str) -> None:
+    if array.ndim < 1 or array.shape[-1] != 2:
+        raise ShapeMismatchError(f"{name} must have shape (..., 2), got {tuple(array.shape)}")
+
+
+def _check_resolution(resolution: int) -> None:
+    if int(resolution) != resolution or resolution < 1:
+        raise ShapeMismatchError(f"UV resolution must be a positive integer, got {resolution}")
