@@ -1,0 +1,357 @@
+"""Face detection: boxes, 478 landmarks and a person mask, in the photo's full-resolution frame.
+
+Pipeline for one photo (mediapipe 0.10.21, see :mod:`facetex.detect.mediapipe_backend`):
+
+1. The photo is shrunk so that its longest side is at most ``DetectConfig.max_side``
+   (mediapipe's own networks work at 128–256 px; large inputs only cost time).
+2. FaceMesh runs on the whole shrunk image. Its short-range detector is made for faces that
+   fill a good part of the frame.
+3. Only if that finds no face (and ``DetectConfig.search_levels`` > 0), a small-face search:
+   mediapipe's full-range face detector (made for faces down to ~4 % of its input's side) runs
+   on the shrunk image, then on half-overlapping square tiles of half, then a quarter, of its
+   longest side, coarse to fine, until a level yields a face. Around each box found (best
+   score first, overlapping boxes once) a square crop ``DetectConfig.crop_scale`` times the
+   box's longest side is cut from the FULL-resolution photo (padded with black where it leaves
+   the image, as mediapipe's own letterboxing does), shrunk to ``max_side`` if larger, and
+   FaceMesh runs on the crop; the face nearest the crop's centre is mapped back to the photo,
+   and faces found twice (IoU > 0.3) are kept once. This recovers faces down to ~1 % of the
+   photo's longest side with the default three levels, and faces cropped so tightly that the
+   short-range detector misses them. Faces smaller than ~8 % of the side in a photo where a
+   larger face is found are not searched for.
+4. Selfie segmentation of the shrunk image gives the person mask, resized (bilinear) to the
+   photo.
+
+Landmark frame: x, y are continuous pixel coordinates of the full-resolution photo (origin at
+the top-left corner, see :mod:`facetex.types`): mediapipe's normalised x, y times the width and
+height of the image (or crop) it saw; z is mediapipe's relative depth times that image's width
+(smaller is closer to the camera; the origin is arbitrary). The box of a face is the tight box
+of its 468 mesh landmarks clipped to the image; faces are ordered by box area, largest first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from facetex.detect.landmarks import NUM_LANDMARKS, NUM_MESH_LANDMARKS
+from facetex.detect.mediapipe_backend import MediapipeBackend
+from facetex.errors import FaceSelectionError, InputImageError, NoFaceError, ShapeMismatchError
+from facetex.io.images import downscale_for_fitting
+from facetex.types import Detection, Photo
+
+__all__ = ["DetectConfig", "Detector", "detect_face", "detect_faces", "select_face"]
+
+_DUPLICATE_IOU = 0.3
+# At most this many crops per face sought are tried in the small-face search.
+_MAX_CROPS_PER_FACE = 4
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Settings of face detection.
+
+    Attributes
+    ----------
+    max_faces : most faces reported per photo (≥ 1).
+    min_confidence : minimum face-detection score in [0, 1] (mediapipe's default 0.5).
+    max_side : longest side, in pixels, of the copy mediapipe sees (≥ 64).
+    search_levels : levels of the small-face search run when the whole image yields no face
+        (step 3 of the module docstring); 0 turns it off. Level k runs the full-range detector
+        on square tiles of side L / 2^k (L the longest side) overlapping by half, so each level
+        finds faces about half as large as the one before (level 0: faces down to ~4 % of L).
+    crop_scale : side of a crop around a full-range box, in multiples of the box's longest side
+        (≥ 1).
+    """
+
+    max_faces: int = 5
+    min_confidence: float = 0.5
+    max_side: int = 1280
+    search_levels: int = 3
+    crop_scale: float = 2.5
+
+    def __post_init__(self) -> None:
+        if int(self.max_faces) < 1:
+            raise ValueError(f"max_faces must be at least 1, got {self.max_faces}")
+        if not 0.0 <= float(self.min_confidence) <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        if int(self.max_side) < 64:
+            raise ValueError(f"max_side must be at least 64, got {self.max_side}")
+        if not 0 <= int(self.search_levels) <= 5:
+            raise ValueError(f"search_levels must be in 0..5, got {self.search_levels}")
+        if not float(self.crop_scale) >= 1.0:
+            raise ValueError(f"crop_scale must be at least 1, got {self.crop_scale}")
+
+
+class Detector:
+    """Face detector holding its mediapipe graphs; build once, reuse over a batch, then close.
+
+    Use as a context manager::
+
+        with Detector(DetectConfig()) as detector:
+            for photo in photos:
+                faces = detector.detect_faces(photo)
+
+    Not thread-safe: use one detector per thread.
+    """
+
+    def __init__(self, config: DetectConfig | None = None) -> None:
+        self.config = config if config is not None else DetectConfig()
+        self._backend = MediapipeBackend(
+            max_faces=self.config.max_faces, min_confidence=self.config.min_confidence
+        )
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the mediapipe graphs (idempotent)."""
+        self._backend.close()
+
+    def detect_faces(self, photo: Photo) -> list[Detection]:
+        """Every face in ``photo``, largest box first (possibly an empty list).
+
+        Parameters
+        ----------
+        photo : the full-resolution photo, ``rgb`` (H, W, 3) float32 in [0, 1].
+
+        Returns
+        -------
+        list of Detection in the photo's pixel frame (see the module docstring); they share
+        one read-only ``person_mask`` (H, W) and ``all_boxes`` (F, 4).
+        """
+        rgb = _checked_rgb(photo)
+        height, width = rgb.shape[:2]
+        small, _ = downscale_for_fitting(rgb, self.config.max_side)
+        faces = [
+            _to_pixels(lm, 0.0, 0.0, width, height) for lm in self._backend.face_landmarks(small)
+        ]
+        if not faces:
+            faces = self._search_small_faces(rgb, small)
+        if not faces:
+            return []
+        boxes = np.stack([_landmark_box(lm, width, height) for lm in faces])
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        order = np.argsort(-areas, kind="stable")[: self.config.max_faces]
+        all_boxes = _readonly(boxes[order])
+        mask = _readonly(self._person_mask(small, width, height))
+        return [
+            Detection(
+                box=all_boxes[i].copy(),
+                landmarks=faces[k],
+                person_mask=mask,
+                face_index=i,
+                all_boxes=all_boxes,
+            )
+            for i, k in enumerate(order)
+        ]
+
+    def detect_face(self, photo: Photo, face_index: int = 0) -> Detection:
+        """One face of ``photo``: the ``face_index``-th largest (0, the largest, by default).
+
+        Raises
+        ------
+        NoFaceError
+            No face in the photo.
+        FaceSelectionError
+            ``face_index`` is not in 0 .. F-1.
+        """
+        return select_face(self.detect_faces(photo), face_index, photo.source)
+
+    def _search_small_faces(self, rgb: np.ndarray, small: np.ndarray) -> list[np.ndarray]:
+        """Step 3 of the module docstring: tiled full-range detection, then FaceMesh on crops."""
+        height, width = rgb.shape[:2]
+        # Small-image pixels → full-resolution pixels, per axis.
+        sx, sy = width / small.shape[1], height / small.shape[0]
+        for level in range(self.config.search_levels):
+            boxes, scores = [], []
+            for tx, ty, side in _tiles(small.shape[0], small.shape[1], level):
+                tile = small if level == 0 else _padded_crop(small, tx, ty, side)
+                tile_w, tile_h = (small.shape[1], small.shape[0]) if level == 0 else (side, side)
+                found, found_scores = self._backend.face_boxes(tile)
+                for (nx0, ny0, nx1, ny1), score in zip(found, found_scores, strict=True):
+                    boxes.append(
+                        np.array([
+                            (tx + nx0 * tile_w) * sx,
+                            (ty + ny0 * tile_h) * sy,
+                            (tx + nx1 * tile_w) * sx,
+                            (ty + ny1 * tile_h) * sy,
+                        ])
+                    )
+                    scores.append(score)
+            faces = self._faces_in_boxes(rgb, boxes, scores)
+            if faces:
+                return faces
+        return []
+
+    def _faces_in_boxes(
+        self, rgb: np.ndarray, boxes: list[np.ndarray], scores: list[float]
+    ) -> list[np.ndarray]:
+        """FaceMesh on a full-resolution crop around each box (best score first)."""
+        height, width = rgb.shape[:2]
+        faces: list[np.ndarray] = []
+        face_boxes: list[np.ndarray] = []
+        tried: list[np.ndarray] = []
+        for k in np.argsort(-np.asarray(scores), kind="stable"):
+            box = boxes[k]
+            if any(_iou(box, other) > _DUPLICATE_IOU for other in tried + face_boxes):
+                continue
+            if len(tried) >= _MAX_CROPS_PER_FACE * self.config.max_faces:
+                break
+            tried.append(box)
+            box_side = max(box[2] - box[0], box[3] - box[1])
+            side = max(int(math.ceil(self.config.crop_scale * box_side)), 1)
+            x0 = int(round((box[0] + box[2] - side) / 2))
+            y0 = int(round((box[1] + box[3] - side) / 2))
+            crop, _ = downscale_for_fitting(_padded_crop(rgb, x0, y0, side), self.config.max_side)
+            candidates = self._backend.face_landmarks(crop)
+            if not candidates:
+                continue
+            centre_dist = [
+                np.hypot(*(c[:NUM_MESH_LANDMARKS, :2].mean(0) - 0.5)) for c in candidates
+            ]
+            lm = _to_pixels(candidates[int(np.argmin(centre_dist))], x0, y0, side, side)
+            found_box = _landmark_box(lm, width, height)
+            if any(_iou(found_box, other) > _DUPLICATE_IOU for other in face_boxes):
+                continue
+            faces.append(lm)
+            face_boxes.append(found_box)
+            if len(faces) >= self.config.max_faces:
+                break
+        return faces
+
+    def _person_mask(self, small: np.ndarray, width: int, height: int) -> np.ndarray:
+        import cv2
+
+        mask = self._backend.person_mask(small)
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+        return np.clip(mask, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def detect_faces(photo: Photo, config: DetectConfig | None = None) -> list[Detection]:
+    """Every face in ``photo``, largest first; see :meth:`Detector.detect_faces`.
+
+    Builds and closes a :class:`Detector`; for a batch of photos keep one detector instead.
+    """
+    with Detector(config) as detector:
+        return detector.detect_faces(photo)
+
+
+def detect_face(photo: Photo, config: DetectConfig | None = None, face_index: int = 0) -> Detection:
+    """The ``face_index``-th largest face of ``photo``; see :meth:`Detector.detect_face`.
+
+    Raises
+    ------
+    NoFaceError
+        "no face found in PATH".
+    FaceSelectionError
+        "face 3 requested but PATH has 2 faces: 0..1".
+    """
+    with Detector(config) as detector:
+        return detector.detect_face(photo, face_index)
+
+
+def select_face(detections: list[Detection], face_index: int, source: str) -> Detection:
+    """Pick one face from the result of :func:`detect_faces`, with the errors users see.
+
+    Parameters
+    ----------
+    detections : the faces of one photo, largest first.
+    face_index : 0-based index into ``detections``.
+    source : the photo's name, for messages.
+    """
+    if not detections:
+        raise NoFaceError(f"no face found in {source}")
+    count = len(detections)
+    is_int = isinstance(face_index, (int, np.integer)) and not isinstance(face_index, bool)
+    if not is_int or not 0 <= face_index < count:
+        noun = "face" if count == 1 else "faces"
+        raise FaceSelectionError(
+            f"face {face_index} requested but {source} has {count} {noun}: 0..{count - 1}"
+        )
+    return detections[int(face_index)]
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _checked_rgb(photo: Photo) -> np.ndarray:
+    if not isinstance(photo, Photo):
+        raise TypeError(f"expected a facetex.types.Photo, got {type(photo).__name__}")
+    rgb = np.asarray(photo.rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ShapeMismatchError(f"{photo.source}: expected an (H, W, 3) image, got {rgb.shape}")
+    if not np.issubdtype(rgb.dtype, np.floating):
+        raise InputImageError(
+            f"{photo.source}: expected float RGB in [0, 1], got {rgb.dtype} (use load_photo)"
+        )
+    return rgb
+
+
+def _to_pixels(norm: np.ndarray, x0: float, y0: float, width: float, height: float) -> np.ndarray:
+    """Normalised mediapipe landmarks of an image placed at (x0, y0) with size (width, height)
+    → photo pixels; z scales with the image width like x (mediapipe's convention)."""
+    if norm.shape != (NUM_LANDMARKS, 3):
+        raise RuntimeError(f"mediapipe returned landmarks of shape {norm.shape}, expected (478, 3)")
+    out = np.empty_like(norm, dtype=np.float64)
+    out[:, 0] = x0 + norm[:, 0] * width
+    out[:, 1] = y0 + norm[:, 1] * height
+    out[:, 2] = norm[:, 2] * width
+    return out
+
+
+def _landmark_box(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+    """[x0, y0, x1, y1] of the mesh landmarks, clipped to the image."""
+    xy = landmarks[:NUM_MESH_LANDMARKS, :2]
+    lo = np.clip(xy.min(axis=0), 0.0, [width, height])
+    hi = np.clip(xy.max(axis=0), 0.0, [width, height])
+    return np.array([lo[0], lo[1], hi[0], hi[1]], dtype=np.float64)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _tiles(height: int, width: int, level: int) -> list[tuple[int, int, int]]:
+    """Square tiles (x0, y0, side) of level ``level``: side L / 2^level, stride side / 2.
+
+    Level 0 is the whole image (its origin and longest side). Tiles that do not fit along an
+    axis are centred on it (and padded when cut).
+    """
+    longest = max(height, width)
+    if level == 0:
+        return [(0, 0, longest)]
+    side = max(int(math.ceil(longest / 2**level)), 1)
+
+    def origins(dim: int) -> list[int]:
+        if side >= dim:
+            return [(dim - side) // 2]
+        count = int(math.ceil((dim - side) / (side / 2))) + 1
+        return [int(round(v)) for v in np.linspace(0, dim - side, count)]
+
+    return [(x, y, side) for y in origins(height) for x in origins(width)]
+
+
+def _padded_crop(rgb: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The square [x0, x0+side) × [y0, y0+side) of ``rgb``, black outside the image."""
+    height, width = rgb.shape[:2]
+    out = np.zeros((side, side, 3), dtype=np.float32)
+    sx0, sy0 = max(x0, 0), max(y0, 0)
+    sx1, sy1 = min(x0 + side, width), min(y0 + side, height)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
