@@ -15,10 +15,34 @@ $(BIN)/facetex: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-setup: $(BIN)/facetex  ## create .venv and install everything
+setup: $(BIN)/facetex debian-packages node_modules/.package-lock.json  ## create .venv and install everything
+
+# Debian parts: Chromium for the report's browser test, LLVM 19 for Mitsuba's fast llvm_ad_rgb
+# variant (with the stock LLVM 15 a render aborts). Installed only when missing, and only as root.
+DEBIAN_PACKAGES := chromium libllvm19
+
+.PHONY: debian-packages
+debian-packages:
+	@missing=""; \
+	for pkg in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+	else \
+	  echo "facetex: please install the Debian packages:$$missing (sudo apt-get install -y$$missing)"; \
+	fi
+
+# npm parts (three.js for the report's viewer, playwright-core for its test), from the lock file.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "facetex: npm not found; install Node.js >= 20 with npm, then run make setup again"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
 
 demo: setup  ## run the main job on the built-in demo photo
-	$(BIN)/facetex demo -o out/demo
+	$(BIN)/facetex infer -o out/demo
 
 test: setup  ## run the test suite
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,213 @@
+"""Exports: OBJ/MTL/PNG and GLB round-trips, frames, UV conventions, brightness, atomicity."""
+
+from __future__ import annotations
+
+import json
+import struct
+from io import BytesIO
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from facetex.errors import InputImageError, OutputError, ShapeMismatchError
+from facetex.geometry.topology import load_face_mesh
+from facetex.geometry.uv import uv_to_pixel
+from facetex.render.export import (
+    ExportConfig,
+    export_glb,
+    export_mesh,
+    make_textured_mesh,
+    model_frame_vertices,
+    uv_to_gltf,
+)
+from facetex.types import FaceFit
+
+from .conftest import dome_patch
+
+N = 12  # vertices per side = texture side: vertex (i, j) sits on texel (i, j)
+
+
+def _quantised(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def _sample_facetex(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Nearest texel of an (R, R, C) image at facetex UVs (v = 1 top)."""
+    xy = uv_to_pixel(uv, image.shape[0])
+    cols = np.clip(np.floor(xy[:, 0]).astype(int), 0, image.shape[1] - 1)
+    rows = np.clip(np.floor(xy[:, 1]).astype(int), 0, image.shape[0] - 1)
+    return image[rows, cols]
+
+
+@pytest.fixture()
+def patch_mesh(photo_texture):
+    vertices, faces, uvs = dome_patch(N)
+    albedo = photo_texture(N)
+    normal = np.dstack(
+        [np.linspace(0.3, 0.7, N)[None, :].repeat(N, 0), np.full((N, N), 0.6), np.full((N, N), 0.9)]
+    )
+    return make_textured_mesh(vertices, faces, uvs, albedo, normal.astype(np.float32))
+
+
+def _glb_chunks(path) -> tuple[dict, bytes]:
+    raw = path.read_bytes()
+    magic, version, _ = struct.unpack_from("<4sII", raw, 0)
+    assert magic == b"glTF" and version == 2
+    json_len, json_type = struct.unpack_from("<II", raw, 12)
+    assert json_type == 0x4E4F534A
+    doc = json.loads(raw[20 : 20 + json_len])
+    bin_off = 20 + json_len
+    bin_len, bin_type = struct.unpack_from("<II", raw, bin_off)
+    assert bin_type == 0x004E4942
+    return doc, raw[bin_off + 8 : bin_off + 8 + bin_len]
+
+
+def _accessor(doc: dict, blob: bytes, index: int) -> np.ndarray:
+    acc = doc["accessors"][index]
+    view = doc["bufferViews"][acc["bufferView"]]
+    assert acc["componentType"] == 5126  # float32
+    width = {"VEC2": 2, "VEC3": 3}[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    return np.frombuffer(blob, dtype="<f4", count=acc["count"] * width, offset=start).reshape(-1, width)
+
+
+def _image(doc: dict, blob: bytes, texture_index: int) -> np.ndarray:
+    image = doc["images"][doc["textures"][texture_index]["source"]]
+    view = doc["bufferViews"][image["bufferView"]]
+    start = view.get("byteOffset", 0)
+    return np.asarray(Image.open(BytesIO(blob[start : start + view["byteLength"]])).convert("RGB"))
+
+
+def test_glb_raw_accessors_follow_gltf_conventions(patch_mesh, tmp_path):
+    path = export_glb(patch_mesh, tmp_path / "face.glb")
+    doc, blob = _glb_chunks(path)
+    prim = doc["meshes"][0]["primitives"][0]
+    positions = _accessor(doc, blob, prim["attributes"]["POSITION"])
+    texcoords = _accessor(doc, blob, prim["attributes"]["TEXCOORD_0"])
+    # Metres, y up, z towards the viewer: the model frame / 100.
+    np.testing.assert_allclose(positions, patch_mesh.vertices / 100.0, atol=1e-6)
+    # glTF t = 0 at the top row: t = 1 − v.
+    np.testing.assert_allclose(texcoords, uv_to_gltf(patch_mesh.uvs), atol=1e-6)
+    assert np.all(texcoords[:N, 1] < 0.5)  # first grid row is the texture's top row
+    # The embedded PNG read at (s, t) with glTF's convention gives each vertex its texel colour.
+    material = doc["materials"][prim["material"]]
+    pbr = material["pbrMetallicRoughness"]
+    base = _image(doc, blob, pbr["baseColorTexture"]["index"])
+    rows = np.floor(texcoords[:, 1] * N).astype(int)
+    cols = np.floor(texcoords[:, 0] * N).astype(int)
+    expected = _quantised(patch_mesh.albedo).reshape(-1, 3)
+    np.testing.assert_array_equal(base[rows, cols], expected)
+    assert pbr.get("metallicFactor", 1.0) == 0.0
+    assert pbr["roughnessFactor"] == pytest.approx(0.6)
+    normal_png = _image(doc, blob, material["normalTexture"]["index"])
+    np.testing.assert_array_equal(normal_png, _quantised(patch_mesh.normal_map))
+
+
+def test_glb_roundtrip_through_trimesh(patch_mesh, tmp_path):
+    path = export_glb(patch_mesh, tmp_path / "face.glb")
+    geometry = next(iter(trimesh.load(path, process=False).geometry.values()))
+    np.testing.assert_allclose(geometry.vertices, patch_mesh.vertices / 100.0, atol=1e-6)
+    np.testing.assert_array_equal(geometry.faces, patch_mesh.faces)
+    texture = np.asarray(geometry.visual.material.baseColorTexture.convert("RGB"))
+    # Colour at each vertex = the PNG's colour at the vertex's UV (trimesh UVs are OBJ-style).
+    np.testing.assert_array_equal(
+        _sample_facetex(texture, geometry.visual.uv), _quantised(patch_mesh.albedo).reshape(-1, 3)
+    )
+    # Normals point out of the dome (+z at its apex).
+    assert np.all(geometry.vertex_normals[:, 2] > 0)
+
+
+def test_obj_roundtrip_and_white_diffuse(patch_mesh, tmp_path):
+    files = export_mesh(patch_mesh, tmp_path)
+    mtl = files.mtl.read_text().split("\n")
+    assert "Kd 1 1 1" in mtl and "map_Kd albedo.png" in mtl and "norm normal.png" in mtl
+    assert "newmtl skin" in mtl
+    assert "mtllib face.mtl" in files.obj.read_text()
+    loaded = trimesh.load(files.obj, process=False)
+    np.testing.assert_allclose(loaded.vertices, patch_mesh.vertices / 100.0, atol=1e-6)
+    np.testing.assert_allclose(loaded.visual.uv, patch_mesh.uvs, atol=1e-6)
+    material = loaded.visual.material
+    np.testing.assert_array_equal(np.asarray(material.diffuse)[:3], [255, 255, 255])
+    image = np.asarray(material.image.convert("RGB"))
+    np.testing.assert_array_equal(image, np.asarray(Image.open(files.albedo)))
+    np.testing.assert_array_equal(
+        _sample_facetex(image, loaded.visual.uv), _quantised(patch_mesh.albedo).reshape(-1, 3)
+    )
+    assert files.normal is not None and files.normal.is_file()
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "face.obj",
+        "face.mtl",
+        "face.glb",
+        "albedo.png",
+        "normal.png",
+    }
+
+
+def test_export_subdivides_the_canonical_mesh(photo_texture, tmp_path):
+    topo = load_face_mesh()
+    mesh = make_textured_mesh(topo.vertices, topo.faces, topo.uvs, photo_texture(32))
+    files = export_mesh(mesh, tmp_path, ExportConfig(subdivisions=1))
+    geometry = next(iter(trimesh.load(files.glb, process=False).geometry.values()))
+    assert geometry.faces.shape == (4 * topo.faces.shape[0], 3)
+    assert files.normal is None and not (tmp_path / "normal.png").exists()
+    # Loop subdivision moves the old vertices a little, never far; the UVs of old vertices stay.
+    assert np.abs(geometry.vertices[: topo.vertices.shape[0]] - topo.vertices / 100.0).max() < 0.01
+    np.testing.assert_allclose(geometry.visual.uv[: topo.vertices.shape[0]], topo.uvs, atol=1e-6)
+
+
+def test_model_frame_vertices_undoes_the_pose():
+    vertices, _, _ = dome_patch(4)
+    angle = np.radians(30.0)
+    yaw = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    rotation = yaw @ np.diag([1.0, -1.0, -1.0])  # model (y up, z to viewer) → camera (y down, z forward)
+    translation = np.array([1.0, -2.0, 60.0])
+    fit = FaceFit(
+        image_size=(100, 100),
+        shape_coeffs=np.zeros(0),
+        expression_coeffs=np.zeros(0),
+        albedo_coeffs=np.zeros(0),
+        rotation=rotation,
+        translation=translation,
+        focal_length=500.0,
+        principal_point=np.array([50.0, 50.0]),
+        sh_coeffs=np.zeros((9, 3)),
+        vertices=vertices @ rotation.T + translation,
+        model_name="test",
+    )
+    np.testing.assert_allclose(model_frame_vertices(fit), vertices, atol=1e-9)
+
+
+def test_failed_export_leaves_no_file(patch_mesh, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    with pytest.raises(OutputError):
+        export_mesh(patch_mesh, blocker / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder"]
+
+
+def test_export_rejects_bad_settings(patch_mesh, tmp_path):
+    with pytest.raises(ValueError, match="subdivisions"):
+        export_mesh(patch_mesh, tmp_path, ExportConfig(subdivisions=-1))
+    with pytest.raises(ValueError, match="roughness"):
+        export_mesh(patch_mesh, tmp_path, ExportConfig(roughness=1.5))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_make_textured_mesh_rejects_bad_input(patch_mesh):
+    v, f, uv, tex = patch_mesh.vertices, patch_mesh.faces, patch_mesh.uvs, patch_mesh.albedo
+    with pytest.raises(ShapeMismatchError, match="uvs must have shape"):
+        make_textured_mesh(v, f, uv[:-1], tex)
+    with pytest.raises(ShapeMismatchError, match="outside"):
+        make_textured_mesh(v, f + v.shape[0], uv, tex)
+    with pytest.raises(ShapeMismatchError, match=r"\[0, 1\]"):
+        make_textured_mesh(v, f, uv + 1.0, tex)
+    with pytest.raises(ShapeMismatchError, match="integer"):
+        make_textured_mesh(v, f.astype(float), uv, tex)
+    with pytest.raises(InputImageError, match="albedo"):
+        make_textured_mesh(v, f, uv, tex[..., 0])
+    with pytest.raises(InputImageError, match=r"\[0, 1\]"):
+        make_textured_mesh(v, f, uv, tex * 2.0 + 0.1)
+    with pytest.raises(ShapeMismatchError, match="normal_map shape"):
+        make_textured_mesh(v, f, uv, tex, tex[:-1])

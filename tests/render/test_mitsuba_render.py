@@ -1,0 +1,139 @@
+"""Mitsuba renders (tiny: 32–64 px, 4 spp): textured, oriented, lit where the lights are."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from facetex.errors import MissingDependencyError
+from facetex.render.export import make_textured_mesh
+from facetex.render.mitsuba_render import (
+    RenderConfig,
+    View,
+    gradient_envmap,
+    linear_to_srgb,
+    render_views,
+    select_variant,
+    srgb_to_linear,
+)
+
+from .conftest import dome_patch
+
+FRONT = (View("front", 0.0),)
+BACKGROUND = (0.0, 0.0, 0.0)
+
+
+def _patch(albedo: np.ndarray, normal: np.ndarray | None = None):
+    vertices, faces, uvs = dome_patch(10)
+    return make_textured_mesh(vertices, faces, uvs, albedo, normal)
+
+
+def _face_pixels(image: np.ndarray) -> np.ndarray:
+    return image.sum(axis=-1) > 0.02
+
+
+def test_front_render_shows_the_texture_upright_and_unmirrored():
+    """Texture: left half red, right half blue, top quarter green → same layout on screen."""
+    r = 32
+    tex = np.zeros((r, r, 3), dtype=np.float32)
+    tex[:, : r // 2] = [0.9, 0.1, 0.1]
+    tex[:, r // 2 :] = [0.1, 0.1, 0.9]
+    tex[: r // 4] = [0.1, 0.9, 0.1]
+    config = RenderConfig(
+        resolution=48, spp=4, views=FRONT, lightings=("environment",), background=BACKGROUND
+    )
+    (render,) = render_views(_patch(tex), config)
+    img = render.image
+    assert img.shape == (48, 48, 3) and img.dtype == np.float32
+    assert 0.0 <= img.min() and img.max() <= 1.0
+    face = _face_pixels(img)
+    assert 0.3 < face.mean() < 0.95  # the face fills the frame but leaves background around it
+    assert np.all(img[0, 0] == 0.0) and np.all(img[-1, -1] == 0.0)
+    mid = slice(20, 34)
+    left, right = img[mid, 8:20][face[mid, 8:20]], img[mid, 28:40][face[mid, 28:40]]
+    assert left[:, 0].mean() > 2 * left[:, 2].mean()  # red on the left
+    assert right[:, 2].mean() > 2 * right[:, 0].mean()  # blue on the right
+    rows = np.nonzero(face.any(axis=1))[0]
+    top = img[rows[0] + 2, 18:30]
+    assert top[:, 1].mean() > 2 * max(top[:, 0].mean(), top[:, 2].mean())  # green at the top
+    assert render.variant in ("llvm_ad_rgb", "scalar_rgb") and render.seconds > 0
+
+
+def test_studio_key_light_and_sky_brighten_their_side():
+    white = np.full((16, 16, 3), 0.8, dtype=np.float32)
+    config = RenderConfig(resolution=40, spp=4, views=FRONT, background=BACKGROUND)
+    env, studio = render_views(_patch(white), config)
+    assert (env.lighting, studio.lighting) == ("environment", "studio")
+    for render in (env, studio):
+        lum = render.image.mean(axis=-1)
+        face = _face_pixels(render.image)
+        assert lum[face].std() > 0.01  # shaded, not flat
+    # Studio key light is upper left of the camera: the left half of the face is brighter.
+    lum, face = studio.image.mean(axis=-1), _face_pixels(studio.image)
+    assert lum[:, :20][face[:, :20]].mean() > 1.15 * lum[:, 20:][face[:, 20:]].mean()
+    # The sky is brighter than the ground: the dome's upper half (normals up) is brighter.
+    lum, face = env.image.mean(axis=-1), _face_pixels(env.image)
+    assert lum[:20][face[:20]].mean() > 1.1 * lum[20:][face[20:]].mean()
+
+
+def test_normal_map_follows_opengl_convention_in_mitsuba():
+    """Normals tilted towards the key light (upper left) render brighter than tilted away."""
+    white = np.full((8, 8, 3), 0.8, dtype=np.float32)
+
+    def encoded(n):
+        n = np.asarray(n, dtype=np.float32) / np.linalg.norm(n)
+        return np.tile((n + 1) / 2, (8, 8, 1)).astype(np.float32)
+
+    config = RenderConfig(resolution=32, spp=4, views=FRONT, lightings=("studio",), background=BACKGROUND)
+    means = {}
+    for name, n in {"-u": [-0.6, 0, 1], "+u": [0.6, 0, 1], "+v": [0, 0.6, 1], "-v": [0, -0.6, 1]}.items():
+        (render,) = render_views(_patch(white, encoded(n)), config)
+        means[name] = float(render.image[_face_pixels(render.image)].mean())
+    assert means["-u"] > 1.1 * means["+u"]  # red channel = +u = screen right
+    assert means["+v"] > 1.1 * means["-v"]  # green channel = +v = up
+
+
+def test_srgb_roundtrip_and_envmap():
+    x = np.linspace(0, 1, 101, dtype=np.float32)
+    np.testing.assert_allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5)
+    assert srgb_to_linear(np.float32(0.5)) == pytest.approx(0.2140, abs=1e-3)
+    env = gradient_envmap(16)
+    assert env.shape == (16, 32, 3) and env.dtype == np.float32
+    assert env[0].mean() > 2 * env[-1].mean()  # row 0 is the sky (+y)
+    np.testing.assert_array_equal(env[:, 0], env[:, 17])  # symmetric about the vertical axis
+
+
+def test_variant_falls_back_to_scalar_with_old_llvm(monkeypatch):
+    import drjit
+
+    monkeypatch.setattr(drjit.detail, "llvm_version", lambda: (15, 0, 6))
+    assert select_variant() == "scalar_rgb"
+
+
+def test_scalar_and_llvm_variants_agree():
+    mesh = _patch(np.full((8, 8, 3), 0.6, dtype=np.float32))
+    images = {}
+    for variant in ("scalar_rgb", "llvm_ad_rgb"):
+        config = RenderConfig(resolution=24, spp=8, views=FRONT, lightings=("environment",), variant=variant)
+        (render,) = render_views(mesh, config)
+        assert render.variant == variant
+        images[variant] = render.image
+    a, b = images["scalar_rgb"], images["llvm_ad_rgb"]
+    assert np.mean(_face_pixels(a) != _face_pixels(b)) < 0.02  # same silhouette up to edge noise
+    assert abs(a.mean() - b.mean()) < 0.03
+
+
+def test_missing_mitsuba_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mitsuba", None)  # makes `import mitsuba` raise ImportError
+    with pytest.raises(MissingDependencyError, match="pip install mitsuba"):
+        select_variant()
+
+
+def test_render_rejects_bad_settings():
+    mesh = _patch(np.full((4, 4, 3), 0.5, dtype=np.float32))
+    with pytest.raises(ValueError, match="unknown lighting"):
+        render_views(mesh, RenderConfig(lightings=("disco",)))
+    with pytest.raises(ValueError, match="resolution"):
+        render_views(mesh, RenderConfig(resolution=0))
