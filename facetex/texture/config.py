@@ -1,0 +1,164 @@
+"""Settings of texture analysis (paper §4) and synthesis (§5), with the paper's values as defaults.
+
+``TextureConfig()`` is the default of the CLI: 100 L-BFGS iterations at 512² with early stopping
+(a few minutes on a 2-core CPU); ``TextureConfig.paper()`` is the paper's recipe: exact fp32
+Grams, 1000 L-BFGS iterations at full resolution, no early stopping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from facetex.texture.vgg import LAYERS
+
+__all__ = ["SOLVERS", "Stage", "TextureConfig"]
+
+#: Blend-weight solvers of §4: convex (the paper's), unconstrained linear, closest exemplar.
+SOLVERS = ("convex", "linear", "closest")
+
+#: Smallest synthesis / analysis resolution: relu5_1 sits 16× below the input.
+MIN_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One synthesis stage of a coarse-to-fine schedule.
+
+    Attributes
+    ----------
+    size : side R of the square R × R texture optimised in this stage, pixels (≥ 32).
+    iterations : L-BFGS iterations (each one line search; early stopping may end it sooner).
+    """
+
+    size: int
+    iterations: int
+
+    def __post_init__(self) -> None:
+        if int(self.size) != self.size or self.size < MIN_SIZE:
+            raise ValueError(f"stage size must be an integer ≥ {MIN_SIZE}, got {self.size}")
+        if int(self.iterations) != self.iterations or self.iterations < 0:
+            raise ValueError(f"stage iterations must be an integer ≥ 0, got {self.iterations}")
+
+
+@dataclass(frozen=True)
+class TextureConfig:
+    """Every tunable of the texture stages (paper §4–5).
+
+    Attributes
+    ----------
+    gram_layers : L_G, the layers whose Gram matrices are matched (§5: "all 5 mid-layers of
+        VGG-19", relu1_1 … relu5_1; fewer give blurrier results, Fig. 8). Also the layers of the
+        §4 blend-weight fit.
+    content_layers : L_F, the layers whose features are kept close to the low-frequency albedo's
+        (§5; the paper does not name them). relu4_2 (Gatys et al.) by default: compared with
+        relu5_1 it made no measurable difference, see ``facetex.texture.synthesis``.
+    alpha : weight α of the Gram term against the content term, in facetex's normalised units
+        (each layer's term divided by its target's squared norm). The paper's α = 2000 belongs
+        to unnormalised terms; ``facetex.texture.synthesis`` documents the mapping and the
+        calibration of the default 100.
+    solver : blend-weight solver, one of :data:`SOLVERS` (§4; the paper uses "convex").
+    schedule : synthesis stages, coarse to fine; the last stage's size is the output size.
+        Gram statistics do not carry across scales (DESIGN §5): each stage matches Grams of the
+        exemplars recomputed at its own size.
+    analysis_size : resolution of the §4 masked-Gram fit; ``None`` = the final stage's size
+        (the paper analyses at full resolution).
+    history_size : L-BFGS memory (pairs of update vectors).
+    max_line_search_evaluations : evaluations one L-BFGS line search may use before synthesis
+        stops at the last accepted iterate (guards against a search that cannot progress).
+    early_stop_window, early_stop_tolerance : stop a stage when the loss fell by less than
+        ``early_stop_tolerance`` (relative) over the last ``early_stop_window`` iterations;
+        tolerance 0 disables early stopping.
+    device : torch device for the network (``"cpu"``, ``"cuda"``); a CUDA device is used when
+        asked for, same code.
+    channels_last : run the network in channels_last memory format (faster on CPU).
+    bf16_grams : compute the forward-only Grams (masked Grams of §4 and the exemplars' complete
+        Grams) under bfloat16 autocast: ~1.85× faster, Grams within ~1 % (measured in
+        ``facetex.texture.analysis``). Synthesis itself always runs in fp32.
+    batch_size : images per forward pass when extracting exemplar Grams.
+    """
+
+    gram_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    content_layers: tuple[str, ...] = ("relu4_2",)
+    alpha: float = 100.0
+    solver: str = "convex"
+    schedule: tuple[Stage, ...] = field(default_factory=lambda: (Stage(512, 100),))
+    analysis_size: int | None = None
+    history_size: int = 100
+    max_line_search_evaluations: int = 20
+    early_stop_window: int = 10
+    early_stop_tolerance: float = 1e-3
+    device: str = "cpu"
+    channels_last: bool = True
+    bf16_grams: bool = False
+    batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("gram_layers", "content_layers"):
+            layers = tuple(getattr(self, name))
+            object.__setattr__(self, name, layers)
+            bad = [layer for layer in layers if layer not in LAYERS]
+            if bad:
+                raise ValueError(f"{name}: unknown VGG-19 layers {bad}; choose from {', '.join(LAYERS)}")
+        if not self.gram_layers:
+            raise ValueError("gram_layers must name at least one layer")
+        stages = tuple(s if isinstance(s, Stage) else Stage(*s) for s in self.schedule)
+        object.__setattr__(self, "schedule", stages)
+        if not stages:
+            raise ValueError("schedule must have at least one stage")
+        if not self.alpha >= 0.0:
+            raise ValueError(f"alpha must be ≥ 0, got {self.alpha}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
+        if self.analysis_size is not None and self.analysis_size < MIN_SIZE:
+            raise ValueError(f"analysis_size must be ≥ {MIN_SIZE}, got {self.analysis_size}")
+        for name in ("history_size", "max_line_search_evaluations", "early_stop_window", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if not self.early_stop_tolerance >= 0.0:
+            raise ValueError(f"early_stop_tolerance must be ≥ 0, got {self.early_stop_tolerance}")
+
+    @classmethod
+    def paper(cls, size: int = 512, *, device: str = "cpu", solver: str = "convex") -> TextureConfig:
+        """The paper's recipe (§5): 1000 L-BFGS iterations at full resolution, exact fp32 Grams
+        analysed at full resolution, no early stopping.
+
+        Parameters
+        ----------
+        size : texture resolution R (the output is R × R).
+        device : torch device name.
+        solver : blend-weight solver (the paper's is ``"convex"``).
+
+        Use :meth:`replace` on the result to change any other field.
+        """
+        return cls(
+            schedule=(Stage(size, 1000),),
+            analysis_size=None,
+            early_stop_tolerance=0.0,
+            bf16_grams=False,
+            device=device,
+            solver=solver,
+        )
+
+    @property
+    def size(self) -> int:
+        """Output resolution: the last stage's size."""
+        return self.schedule[-1].size
+
+    @property
+    def resolved_analysis_size(self) -> int:
+        """Resolution of the §4 fit (``analysis_size`` or the output size)."""
+        return self.analysis_size if self.analysis_size is not None else self.size
+
+    def replace(self, **changes: Any) -> TextureConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (saved beside every output)."""
+        data = dataclasses.asdict(self)
+        data["schedule"] = [[s.size, s.iterations] for s in self.schedule]
+        data["gram_layers"] = list(self.gram_layers)
+        data["content_layers"] = list(self.content_layers)
+        return data

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facetex.texture.config import Stage, TextureConfig
+
+
+def test_defaults_follow_the_paper():
+    config = TextureConfig()
+    assert config.gram_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert config.content_layers == ("relu4_2",)
+    assert config.solver == "convex" and config.history_size == 100
+    assert config.size == config.resolved_analysis_size == config.schedule[-1].size
+
+
+def test_paper_preset():
+    config = TextureConfig.paper(256)
+    assert config.schedule == (Stage(256, 1000),)
+    assert config.early_stop_tolerance == 0.0 and not config.bf16_grams
+    assert config.resolved_analysis_size == 256
+    assert TextureConfig.paper(device="cpu", solver="linear").solver == "linear"
+
+
+def test_validation():
+    with pytest.raises(ValueError, match="relu9_9"):
+        TextureConfig(gram_layers=("relu9_9",))
+    with pytest.raises(ValueError, match="alpha"):
+        TextureConfig(alpha=-1.0)
+    with pytest.raises(ValueError, match="solver"):
+        TextureConfig(solver="pca")
+    with pytest.raises(ValueError, match="schedule"):
+        TextureConfig(schedule=())
+    with pytest.raises(ValueError, match="size"):
+        Stage(16, 10)
+    with pytest.raises(ValueError, match="iterations"):
+        Stage(64, -1)
+    with pytest.raises(ValueError, match="history_size"):
+        TextureConfig(history_size=0)
+
+
+def test_round_trip_through_json():
+    config = TextureConfig(schedule=[(64, 5), (128, 7)], alpha=3.0, content_layers=["relu5_1"])
+    assert config.schedule == (Stage(64, 5), Stage(128, 7)) and config.content_layers == ("relu5_1",)
+    data = json.loads(json.dumps(config.to_dict()))
+    assert TextureConfig(**data) == config
+    assert config.replace(alpha=5.0).alpha == 5.0
