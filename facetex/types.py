@@ -42,6 +42,7 @@ __all__ = [
     "GramSet",
     "BlendResult",
     "SynthesisResult",
+    "InferenceResult",
 ]
 
 
@@ -156,6 +157,8 @@ class FaceFit:
     model_name : name of the morphable model used.
     diagnostics : named scalars (energies per term, landmark RMSE in pixels, photometric RMS,
         iterations, seconds).
+    pupils : (2, 3) float64 or None, fitted pupil centres in the camera frame (cm), row 0 the
+        subject's right eye, row 1 the left (fitting models eyeballs that turn with the gaze).
     """
 
     image_size: tuple[int, int]
@@ -170,6 +173,7 @@ class FaceFit:
     vertices: np.ndarray
     model_name: str
     diagnostics: dict[str, float] = field(default_factory=dict)
+    pupils: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -250,3 +254,37 @@ class SynthesisResult:
     luminance: np.ndarray
     losses: list[float]
     seconds: float
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """Everything ``facetex infer`` made from one photo (the paper's Fig. 2 end to end).
+
+    Attributes
+    ----------
+    photo : the input.
+    detection : the face that was processed.
+    fit : the §3 fit (database morphable model).
+    partial : partial high-frequency albedo, visibility mask, low-frequency albedo, shading.
+    blend : the §4 weights over the database subjects listed in ``subject_ids``.
+    subject_ids : (K,) ids of the database photos, aligned with ``blend.weights``.
+    synthesis : the §5 result (luminance and losses).
+    albedo : (R, R, 3) float32 in [0, 1], the final complete albedo; 0.5 off the UV chart.
+    normal_map : (R, R, 3) float32 in [0, 1], OpenGL tangent-space normals from the detail.
+    bump : (R, R) float32 in [0, 1], 0.5 = no displacement.
+    timings : stage → seconds.
+    peak_memory_mib : stage → peak resident memory of the process at the end of the stage.
+    """
+
+    photo: Photo
+    detection: Detection
+    fit: FaceFit
+    partial: PartialAlbedo
+    blend: BlendResult
+    subject_ids: tuple[str, ...]
+    synthesis: SynthesisResult
+    albedo: np.ndarray
+    normal_map: np.ndarray
+    bump: np.ndarray
+    timings: dict[str, float]
+    peak_memory_mib: dict[str, float]

@@ -1,0 +1,272 @@
+"""Benchmark of stage 1, fitting (paper §3), on the London and Helen sets.
+
+London neutral photos (their .tem files give the pupils as points 0 and 1):
+  * pupil error of the fitted mesh's eye centres — the centroid of each eye's contour
+    vertices, projected (the mesh has no eyeball, so this is the centre of the eye opening,
+    not a modelled pupil) — in % of the inter-pupil distance; target: median ≤ 3 %;
+  * the same for mediapipe's own iris-centre landmarks, for reference;
+  * landmark RMSE and photometric RMS on the visible skin (fit diagnostics).
+Helen in-the-wild crops:
+  * fraction detected and fitted without error (target ≥ 95 %), failure reasons;
+  * a contact sheet of 24 random overlays, written OUTSIDE the repository.
+Both: seconds per photo for load, detection, fit and unwrap (target ≤ 5 s per photo), wall
+and CPU time (the CPU time does not grow when other processes share the machine).
+
+Writes benchmarks/results/fitting-<timestamp>.json.
+
+    .venv/bin/python benchmarks/bench_fitting.py --limit 30 --helen-limit 60
+    .venv/bin/python benchmarks/bench_fitting.py            # all 102 + 348 photos
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from facetex.detect import Detector, pupils_from_tem
+from facetex.errors import FacetexError
+from facetex.fitting import (
+    FitConfig,
+    UnwrapConfig,
+    draw_overlay,
+    fit_face,
+    fitted_eye_centres,
+    generic_model,
+    unwrap_albedo,
+)
+from facetex.geometry.topology import load_face_mesh
+from facetex.io.atomic import write_image, write_json
+from facetex.io.images import load_photo
+from facetex.paths import data_dir
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    a = np.asarray(values, dtype=np.float64)
+    return {
+        "count": int(a.size),
+        "median": float(np.median(a)),
+        "mean": float(a.mean()),
+        "p90": float(np.percentile(a, 90)),
+        "max": float(a.max()),
+    }
+
+
+def _timing(rows: list[dict]) -> dict:
+    stages = ("load", "detect", "fit", "unwrap", "total")
+    return {
+        "wall": {k: _stats([r["seconds"][k] for r in rows]) for k in stages},
+        "cpu": {k: _stats([r["cpu_seconds"][k] for r in rows]) for k in stages},
+    }
+
+
+def _run_one(path: Path, detector: Detector, model, fit_config: FitConfig, unwrap_config: UnwrapConfig) -> dict:
+    """Load, detect, fit and unwrap one photo; wall and CPU seconds of each stage.
+
+    CPU seconds (this process, all threads) are reported beside wall time because the
+    workstation is shared: under load the wall time of a stage grows, its CPU time does not.
+    """
+    seconds, cpu = {}, {}
+
+    def timed(name, call):
+        wall, proc = time.perf_counter(), time.process_time()
+        out = call()
+        seconds[name] = time.perf_counter() - wall
+        cpu[name] = time.process_time() - proc
+        return out
+
+    photo = timed("load", lambda: load_photo(path))
+    detection = timed("detect", lambda: detector.detect_face(photo))
+    fit = timed("fit", lambda: fit_face(photo, detection, model, fit_config))
+    partial = timed("unwrap", lambda: unwrap_albedo(photo, detection, fit, model, unwrap_config))
+    seconds["total"], cpu["total"] = sum(seconds.values()), sum(cpu.values())
+    return {"photo": photo, "detection": detection, "fit": fit, "partial": partial, "seconds": seconds, "cpu_seconds": cpu}
+
+
+def _face_thumbnail(result: dict, topology, size: int = 256) -> np.ndarray:
+    """The overlay cropped to a square around the face, size × size."""
+    detection, fit = result["detection"], result["fit"]
+    overlay = draw_overlay(result["photo"].rgb, fit, topology, detection, max_side=4096, min_side=0,
+                           eye_centres=fitted_eye_centres(fit))
+    x0, y0, x1, y1 = detection.box
+    half = 0.8 * max(x1 - x0, y1 - y0)
+    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    h, w = overlay.shape[:2]
+    pad = int(np.ceil(half)) + 1
+    padded = cv2.copyMakeBorder(overlay, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    top, left = int(round(cy - half)) + pad, int(round(cx - half)) + pad
+    side = int(round(2 * half))
+    crop = padded[top : top + side, left : left + side]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
+    rows = []
+    for i, path in enumerate(paths):
+        try:
+            result = _run_one(path, detector, model, fit_config, unwrap_config)
+        except FacetexError as exc:
+            rows.append({"photo": path.name, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            print(f"london {i + 1}/{len(paths)} {path.name}: FAILED {exc}", flush=True)
+            continue
+        pupils = pupils_from_tem(path.with_suffix(".tem"))
+        ipd = float(np.linalg.norm(pupils[0] - pupils[1]))
+        fitted = fitted_eye_centres(result["fit"])
+        iris = result["detection"].landmarks[[468, 473], :2]
+        d = result["fit"].diagnostics
+        row = {
+            "photo": path.name,
+            "ok": True,
+            "pupil_error_pct": float(100 * np.linalg.norm(fitted - pupils, axis=1).mean() / ipd),
+            "mediapipe_iris_error_pct": float(100 * np.linalg.norm(iris - pupils, axis=1).mean() / ipd),
+            "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
+            "photometric_rms": d["photometric_rms"],
+            "observed_fraction": float(result["partial"].mask.sum() / result["partial"].chart.sum()),
+            "seconds": result["seconds"],
+            "cpu_seconds": result["cpu_seconds"],
+        }
+        rows.append(row)
+        print(f"london {i + 1}/{len(paths)} {path.name}: pupil {row['pupil_error_pct']:.2f}% "
+              f"(mediapipe iris {row['mediapipe_iris_error_pct']:.2f}%), photometric RMS "
+              f"{row['photometric_rms']:.3f}, {row['seconds']['total']:.2f} s "
+              f"({row['cpu_seconds']['total']:.2f} s CPU)", flush=True)
+    ok = [r for r in rows if r["ok"]]
+    return {
+        "photos": len(rows),
+        "fitted": len(ok),
+        "pupil_error_pct": _stats([r["pupil_error_pct"] for r in ok]),
+        "mediapipe_iris_error_pct": _stats([r["mediapipe_iris_error_pct"] for r in ok]),
+        "landmark_rmse_iod_pct": _stats([r["landmark_rmse_iod_pct"] for r in ok]),
+        "photometric_rms": _stats([r["photometric_rms"] for r in ok]),
+        "observed_fraction": _stats([r["observed_fraction"] for r in ok]),
+        "seconds": _timing(ok),
+        "per_photo": rows,
+    }
+
+
+def bench_helen(paths, detector, model, fit_config, unwrap_config, sheet_count: int, seed: int):
+    rows, thumbs = [], {}
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(len(paths), size=min(sheet_count, len(paths)), replace=False).tolist())
+    for i, path in enumerate(paths):
+        try:
+            result = _run_one(path, detector, model, fit_config, unwrap_config)
+        except FacetexError as exc:
+            rows.append({"photo": path.name, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            print(f"helen {i + 1}/{len(paths)} {path.name}: FAILED {type(exc).__name__}: {exc}", flush=True)
+            continue
+        except Exception:  # a bug: record it, keep going, and report it
+            rows.append({"photo": path.name, "ok": False, "error": "BUG: " + traceback.format_exc(limit=3)})
+            print(f"helen {i + 1}/{len(paths)} {path.name}: BUG\n{traceback.format_exc()}", flush=True)
+            continue
+        d = result["fit"].diagnostics
+        rows.append({
+            "photo": path.name,
+            "ok": True,
+            "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
+            "photometric_rms": d["photometric_rms"],
+            "seconds": result["seconds"],
+            "cpu_seconds": result["cpu_seconds"],
+        })
+        if i in chosen:
+            thumbs[i] = _face_thumbnail(result, model.topology)
+        if (i + 1) % 20 == 0:
+            print(f"helen {i + 1}/{len(paths)}: {sum(r['ok'] for r in rows)} fitted", flush=True)
+    ok = [r for r in rows if r["ok"]]
+    failures: dict[str, int] = {}
+    for r in rows:
+        if not r["ok"]:
+            kind = r["error"].split(":")[0]
+            failures[kind] = failures.get(kind, 0) + 1
+    summary = {
+        "photos": len(rows),
+        "fitted": len(ok),
+        "fraction_fitted": len(ok) / max(len(rows), 1),
+        "failures": failures,
+        "failed_photos": [{"photo": r["photo"], "error": r["error"]} for r in rows if not r["ok"]],
+        "landmark_rmse_iod_pct": _stats([r["landmark_rmse_iod_pct"] for r in ok]),
+        "photometric_rms": _stats([r["photometric_rms"] for r in ok]),
+        "seconds": _timing(ok),
+    }
+    return summary, [thumbs[i] for i in sorted(thumbs)]
+
+
+def contact_sheet(thumbs: list[np.ndarray], columns: int = 6) -> np.ndarray:
+    size = thumbs[0].shape[0]
+    rows = -(-len(thumbs) // columns)
+    sheet = np.zeros((rows * size, columns * size, 3), dtype=np.float32)
+    for k, t in enumerate(thumbs):
+        r, c = divmod(k, columns)
+        sheet[r * size : (r + 1) * size, c * size : (c + 1) * size] = t
+    return sheet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="first N London neutral photos (default: all 102)")
+    parser.add_argument("--helen-limit", type=int, default=None, help="first N Helen photos (default: all 348)")
+    parser.add_argument("--uv-size", type=int, default=512)
+    parser.add_argument("--sheet", type=Path, default=Path(tempfile.gettempdir()) / "facetex_bench_fitting_sheet.png",
+                        help="contact sheet PNG (outside the repository)")
+    parser.add_argument("--sheet-count", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="default benchmarks/results/fitting-<timestamp>.json")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(1)
+    model = generic_model(load_face_mesh())
+    fit_config, unwrap_config = FitConfig(), UnwrapConfig(resolution=args.uv_size)
+    london = sorted((data_dir() / "london" / "neutral").glob("*.jpg"))[: args.limit]
+    helen = sorted((data_dir() / "helen").glob("*.jpg"))[: args.helen_limit]
+    started = time.time()
+    with Detector() as detector:
+        london_summary = bench_london(london, detector, model, fit_config, unwrap_config)
+        helen_summary, thumbs = bench_helen(helen, detector, model, fit_config, unwrap_config, args.sheet_count, args.seed)
+    if thumbs:
+        write_image(args.sheet, contact_sheet(thumbs))
+    record = {
+        "benchmark": "fitting",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "load_average_at_end": list(os.getloadavg()),
+            "torch_threads": 1,
+        },
+        "settings": {"fit": "FitConfig() defaults", "uv_size": args.uv_size, "model": model.name},
+        "targets": {"london_median_pupil_error_pct": 3.0, "helen_fraction_fitted": 0.95, "seconds_per_photo": 5.0},
+        "london_neutral": london_summary,
+        "helen": helen_summary,
+        "contact_sheet": str(args.sheet) if thumbs else None,
+        "wall_seconds": time.time() - started,
+    }
+    out = args.json or RESULTS / f"fitting-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    write_json(out, record)
+    lp, hs = london_summary["pupil_error_pct"], helen_summary
+    print(f"London: median pupil error {lp.get('median', float('nan')):.2f}% of the inter-pupil distance "
+          f"(mediapipe iris {london_summary['mediapipe_iris_error_pct'].get('median', float('nan')):.2f}%), "
+          f"median photometric RMS {london_summary['photometric_rms'].get('median', float('nan')):.3f}, "
+          f"median {london_summary['seconds']['wall']['total'].get('median', float('nan')):.2f} s per photo "
+          f"({london_summary['seconds']['cpu']['total'].get('median', float('nan')):.2f} s CPU)")
+    print(f"Helen: {hs['fitted']}/{hs['photos']} fitted ({100 * hs['fraction_fitted']:.1f}%), "
+          f"median {hs['seconds']['wall']['total'].get('median', float('nan')):.2f} s per photo "
+          f"({hs['seconds']['cpu']['total'].get('median', float('nan')):.2f} s CPU); sheet {args.sheet}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""Settings of the fitting stage (paper §3), with the paper's values as defaults.
+
+Units of the energy terms. The paper gives its weights (``w_c = 1``, ``w_lan = 10``,
+``w_reg = 2.5e-5``) but not the units of its terms; here they multiply these:
+
+E_c
+    Mean over the visible face pixels of the squared RGB error, colours in [0, 1], each pixel
+    weighted by its IRLS robust weight (weights normalised to sum to 1). A uniform error of
+    0.05 per channel gives E_c = 3 · 0.05² = 7.5e-3.
+E_lan
+    Mean over the landmarks of the squared 2D distance between a detected landmark and the
+    projection of its model point, measured in units of the inter-ocular distance (the distance
+    between the two detected iris centres). The landmarks are mediapipe's 468 mesh points
+    (model point: the mesh vertex of the same index) and its two iris centres (model point: the
+    pupil of the fitted eyeball). An error of 1 % of the inter-ocular distance gives
+    E_lan = 1e-4, so 10 · E_lan = 1e-3. Dividing by the face size makes the weight independent
+    of the photo's resolution and of how large the face is in it, as the mean in E_c does.
+E_reg
+    Σ (α_k / σ_k)² over identity, expression and albedo coefficients, each in units of its prior
+    standard deviation (``MorphableModel`` convention), and over the two gaze angles
+    (``gaze_std``; the paper has no eyes). With w_reg = 2.5e-5 a coefficient at
+    1 σ costs as much as a uniform colour error of 0.003 per channel: the prior mostly settles
+    directions the data leave undetermined (e.g. albedo brightness against light intensity).
+
+The solver also adds two weak priors that are not in the paper:
+
+- on the focal length, ``w_focal · (log f − log f₀)² / σ_f²``: a single face barely constrains
+  the strength of perspective (the paper takes the camera as known);
+- on the SH lighting, ``w_light · Σ (L − L̄)² / σ_L²`` towards a white ambient light L̄ of
+  irradiance ``light_prior_irradiance``: the 9 SH functions are nearly dependent over the
+  narrow range of normals a face shows, and albedo brightness trades against light intensity,
+  so without it the lighting drifts along those flat directions (towards strong, coloured,
+  mutually cancelling coefficients) at no visible change of the render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["VisibilityConfig", "FitConfig", "UnwrapConfig"]
+
+
+@dataclass(frozen=True)
+class VisibilityConfig:
+    """Which pixels / texels count as visible skin (stand-in for the paper's face parsing).
+
+    Attributes
+    ----------
+    min_cos_view : float
+        Grazing-angle cut: a surface point is kept only if the cosine between its normal and
+        the direction to the camera is at least this (0.3 ≈ 72.5° from facing the camera).
+    person_threshold : float
+        Pixels whose person-mask probability is below this are background.
+    feature_dilation : float
+        Eyes, brows, lips and nostrils are cut out as landmark polygons grown by this fraction
+        of the inter-ocular distance.
+    use_skin_colour : bool
+        Whether to apply the per-photo skin-colour model.
+    skin_mahalanobis : float
+        Pixels whose (Cr, Cb) chroma lies farther than this Mahalanobis distance from the skin
+        colour of the cheeks and forehead of this photo are rejected (hair, beard, glasses).
+    skin_luma_sigmas : float
+        Pixels whose luma Y differs from the skin's median by more than this many robust standard
+        deviations are rejected too (dark hair, eyebrows of skin-like chroma, glasses frames).
+    """
+
+    min_cos_view: float = 0.3
+    person_threshold: float = 0.5
+    feature_dilation: float = 0.06
+    use_skin_colour: bool = True
+    skin_mahalanobis: float = 3.5
+    skin_luma_sigmas: float = 4.0
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of :func:`facetex.fitting.fit_face` (paper §3).
+
+    Attributes
+    ----------
+    w_color, w_landmark, w_reg : float
+        Weights of E_c, E_lan and E_reg (paper §3: 1, 10, 2.5e-5; units in the module doc).
+    steps : tuple of int
+        Gauss-Newton (Levenberg–Marquardt) steps per pyramid level, coarse to fine
+        (paper §3: 30, 10, 3 on a 3-level pyramid).
+    crop_scale : float
+        The fit sees a crop of the photo around the face: its detected box grown this many
+        times (clipped to the photo).
+    max_size : int
+        Long side, in pixels, of the finest pyramid level (the crop is downscaled to it, never
+        enlarged).
+    max_pixels : int
+        At most this many visible pixels (chosen at random, fixed seed) enter E_c per step.
+    landmark_steps : int
+        Landmark-only LM steps (pose, focal length, shape, expression) before colour is used.
+    alternations : int
+        Closed-form lighting ↔ albedo alternations (both are linear least squares) before the
+        joint solve.
+    robust : str
+        IRLS weights on the colour residuals: ``"huber"``, ``"tukey"`` or ``"none"``.
+    robust_scale : float
+        Scale of the robust function, RGB error norm in [0, 1] units.
+    eyeball_radius : float
+        Radius (cm) of the eyeballs the fit adds behind the eye openings (≈ 12 mm in adults).
+    eyeball_depth : float
+        How far (cm) each eyeball's centre lies behind the centroid of its eye contour, along
+        the face's axis; with ``eyeball_radius`` the pupil of a straight gaze lies in the plane
+        of the eye opening.
+    gaze_std : float
+        Prior standard deviation (radians) of the gaze yaw and pitch, in E_reg.
+    focal_init : float
+        Initial focal length in units of the photo's long side (1.5 ≈ a 37° field of view).
+    fit_focal : bool
+        Whether the focal length is an unknown; if False it stays at ``focal_init``.
+    focal_prior_sigma : float
+        Standard deviation of the log focal length prior (module doc).
+    w_focal : float
+        Weight of that prior.
+    light_prior_irradiance : float
+        Irradiance of the white ambient light the lighting prior pulls towards.
+    light_prior_sigma : float
+        Standard deviation of each SH coefficient under that prior (coefficient units).
+    w_light : float
+        Weight of the lighting prior (unused when the lighting is given).
+    lm_damping : float
+        Initial Levenberg–Marquardt damping, relative to the diagonal of JᵀJ.
+    seed : int
+        Seed of the pixel subsampling.
+    visibility : VisibilityConfig
+        What counts as visible skin in E_c.
+    """
+
+    w_color: float = 1.0
+    w_landmark: float = 10.0
+    w_reg: float = 2.5e-5
+    steps: tuple[int, ...] = (30, 10, 3)
+    crop_scale: float = 1.5
+    max_size: int = 256
+    max_pixels: int = 3000
+    landmark_steps: int = 10
+    alternations: int = 3
+    robust: str = "huber"
+    robust_scale: float = 0.05
+    eyeball_radius: float = 1.2
+    eyeball_depth: float = 1.2
+    gaze_std: float = 0.35
+    focal_init: float = 1.5
+    fit_focal: bool = True
+    focal_prior_sigma: float = 0.4
+    w_focal: float = 1e-3
+    light_prior_irradiance: float = 1.0
+    light_prior_sigma: float = 1.0
+    w_light: float = 1e-4
+    lm_damping: float = 1e-4
+    seed: int = 0
+    visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
+
+
+@dataclass(frozen=True)
+class UnwrapConfig:
+    """Settings of :func:`facetex.fitting.unwrap_albedo`.
+
+    Attributes
+    ----------
+    resolution : int
+        Side R of the square UV maps (16 … 2048).
+    min_shading : float
+        The SH shading is clamped below at this before dividing the photo by it, so dark,
+        badly lit texels do not explode.
+    depth_tolerance : float
+        A texel is occluded if it lies more than this (cm) behind the z-buffer at its pixel.
+    zbuffer_max_size : int
+        Long side of the z-buffer used for the occlusion test (the face's bounding box of the
+        photo, downscaled to at most this).
+    visibility : VisibilityConfig
+        What counts as visible skin.
+    """
+
+    resolution: int = 512
+    min_shading: float = 0.05
+    depth_tolerance: float = 0.3
+    zbuffer_max_size: int = 768
+    visibility: VisibilityConfig = field(default_factory=VisibilityConfig)

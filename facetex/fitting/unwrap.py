@@ -1,0 +1,190 @@
+"""Partial albedo in UV space: the visible skin of the photo divided by the fitted shading.
+
+For every texel of the UV chart (:func:`facetex.geometry.uv.rasterize_uv`) the fitted mesh
+gives a 3D point and normal in the camera frame. The point projects into the FULL-resolution
+photo, which is sampled there (bilinear) and divided by the fitted SH irradiance at the normal,
+clamped below at ``UnwrapConfig.min_shading`` — the inverse of the Lambertian image model of
+paper §3. A texel is observed when it is
+
+* inside the photo,
+* not occluded (its depth is within ``depth_tolerance`` of a z-buffer of the fitted mesh,
+  rendered on a shrunk crop around the face),
+* not seen at a grazing angle (``VisibilityConfig.min_cos_view``), and
+* on a pixel the image-space skin mask keeps (person mask, feature polygons, skin colour;
+  :mod:`facetex.fitting.visibility`).
+
+Everything else is 0.5, as are off-chart texels of every map (:mod:`facetex.types`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from facetex.errors import ShapeMismatchError
+from facetex.fitting.config import UnwrapConfig
+from facetex.fitting.crop import FaceCrop
+from facetex.fitting.threads import torch_threads
+from facetex.fitting.visibility import ImageVisibility, photo_visibility, view_cosine
+from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
+
+__all__ = ["unwrap_albedo", "lowfreq_albedo"]
+
+_MIN_RESOLUTION, _MAX_RESOLUTION = 16, 2048
+
+
+def unwrap_albedo(
+    photo: Photo,
+    detection: Detection,
+    fit: FaceFit,
+    model: MorphableModel,
+    config: UnwrapConfig | None = None,
+    *,
+    visibility: tuple[ImageVisibility, FaceCrop] | None = None,
+) -> PartialAlbedo:
+    """Unwrap the visible skin of ``photo`` into UV and remove the fitted shading.
+
+    Parameters
+    ----------
+    photo : the full-resolution photo the fit refers to.
+    detection : the fitted face's detection (person mask and landmarks for the skin mask).
+    fit : the fit (:func:`facetex.fitting.fit_face`).
+    model : the morphable model of the fit (mesh, UVs, albedo basis).
+    config : resolution and thresholds; ``UnwrapConfig()`` if None.
+    visibility : the image-space skin mask and its crop, if already computed
+        (:func:`facetex.fitting.visibility.photo_visibility` with ``config.visibility``).
+
+    Returns
+    -------
+    PartialAlbedo
+        ``albedo`` (R, R, 3) float32 in [0, 1], photo / shading on observed texels, 0.5
+        elsewhere; ``mask`` (R, R) bool, observed texels; ``lowfreq`` (R, R, 3) the model
+        albedo I(α_al) resized to R, 0.5 off the chart; ``shading`` (R, R, 3) float32 SH
+        irradiance on observed texels, 0 elsewhere; ``chart`` (R, R) bool.
+
+    Raises
+    ------
+    ShapeMismatchError
+        The photo is not the size the fit refers to, or the model's mesh is not the fit's.
+    ValueError
+        The resolution is outside [16, 2048].
+    """
+    config = UnwrapConfig() if config is None else config
+    r = int(config.resolution)
+    if not _MIN_RESOLUTION <= r <= _MAX_RESOLUTION or r != config.resolution:
+        raise ValueError(
+            f"UV resolution must be an integer in [{_MIN_RESOLUTION}, {_MAX_RESOLUTION}], got {config.resolution}"
+        )
+    if tuple(photo.size) != tuple(fit.image_size):
+        raise ShapeMismatchError(f"the photo is {photo.size} but the fit refers to an image of {fit.image_size}")
+    topology = model.topology
+    if fit.vertices.shape != topology.vertices.shape:
+        raise ShapeMismatchError(
+            f"fit has {fit.vertices.shape[0]} vertices, the model's mesh {topology.vertices.shape[0]}"
+        )
+
+    if visibility is None:
+        visibility = photo_visibility(photo, detection, topology, config.visibility, max_side=config.zbuffer_max_size)
+    with torch_threads(1):
+        return _unwrap(photo, fit, model, config, visibility)
+
+
+def _unwrap(
+    photo: Photo,
+    fit: FaceFit,
+    model: MorphableModel,
+    config: UnwrapConfig,
+    visibility: tuple[ImageVisibility, FaceCrop],
+) -> PartialAlbedo:
+    from facetex.geometry.camera import screen_positions, vertex_normals
+    from facetex.geometry.rasterize import rasterize
+    from facetex.geometry.sh import sh_shading
+    from facetex.geometry.uv import rasterize_uv
+
+    r = int(config.resolution)
+    topology = model.topology
+    faces = torch.tensor(np.asarray(topology.faces), dtype=torch.int64)
+    verts = torch.tensor(fit.vertices, dtype=torch.float64)
+    uv_raster = rasterize_uv(topology, r, dtype=torch.float64)
+    chart = uv_raster.mask.numpy()
+    texels = torch.nonzero(uv_raster.mask.reshape(-1)).squeeze(1)  # chart texels, flat indices
+    triangle = uv_raster.triangle_id.reshape(-1)[texels]
+    corners = faces[triangle]
+    bary = uv_raster.barycentrics.reshape(-1, 3)[texels][:, :, None]
+    points = (verts[corners] * bary).sum(dim=1)  # (T, 3) camera frame
+    normals = (vertex_normals(verts, faces)[corners] * bary).sum(dim=1)
+    normals = normals / normals.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    principal = torch.tensor(np.asarray(fit.principal_point), dtype=torch.float64)
+    pixel = screen_positions(points, fit.focal_length, principal)  # (T, 3): x, y, depth
+
+    skin, crop = visibility
+    crop_xy = torch.tensor(crop.to_crop(pixel[:, :2].numpy()), dtype=torch.float64)
+    h, w = crop.rgb.shape[:2]
+    col = torch.floor(crop_xy[:, 0]).long()
+    row = torch.floor(crop_xy[:, 1]).long()
+    in_crop = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    col, row = col.clamp(0, w - 1), row.clamp(0, h - 1)
+
+    # Occlusion: a z-buffer of the fitted mesh at the crop's resolution.
+    screen = screen_positions(verts, fit.focal_length, principal)
+    scale = torch.tensor(crop.scale, dtype=torch.float64)
+    offset = torch.tensor(crop.offset, dtype=torch.float64)
+    zbuffer = rasterize(torch.cat([(screen[:, :2] - offset) * scale, screen[:, 2:3]], dim=1), faces, (h, w))
+    seen = zbuffer.triangle_id[row, col]
+    unoccluded = (seen >= 0) & ((seen == triangle) | (pixel[:, 2] <= zbuffer.depth[row, col] + config.depth_tolerance))
+
+    facing = view_cosine(points, normals) >= config.visibility.min_cos_view
+    on_skin = torch.tensor(skin.mask)[row, col]
+    keep = (in_crop & unoccluded & facing & on_skin).numpy()
+
+    kept_normals = normals[keep]
+    shading = sh_shading(kept_normals, torch.tensor(fit.sh_coeffs, dtype=torch.float64)).numpy()
+    observed = _sample_photo(photo.rgb, pixel[keep][:, :2].numpy())
+    flat = texels.numpy()[keep]
+    albedo = np.full((r * r, 3), 0.5, dtype=np.float32)
+    albedo[flat] = np.clip(observed / np.maximum(shading, config.min_shading), 0.0, 1.0)
+    shading_map = np.zeros((r * r, 3), dtype=np.float32)
+    shading_map[flat] = shading
+    mask = np.zeros(r * r, dtype=bool)
+    mask[flat] = True
+    return PartialAlbedo(
+        albedo=albedo.reshape(r, r, 3),
+        mask=mask.reshape(r, r),
+        lowfreq=lowfreq_albedo(model, fit.albedo_coeffs, r, chart),
+        shading=shading_map.reshape(r, r, 3),
+        chart=chart,
+    )
+
+
+def lowfreq_albedo(model: MorphableModel, albedo_coeffs: np.ndarray, resolution: int, chart: np.ndarray) -> np.ndarray:
+    """The model albedo I(α_al) resized (bilinear) to R × R, 0.5 off the chart.
+
+    Returns
+    -------
+    (R, R, 3) float32 in [0, 1].
+    """
+    import cv2
+
+    from facetex.fitting.model import model_albedo
+
+    small = model_albedo(model, albedo_coeffs)
+    big = cv2.resize(small, (resolution, resolution), interpolation=cv2.INTER_LINEAR)
+    big[~chart] = 0.5
+    return np.clip(big, 0.0, 1.0).astype(np.float32)
+
+
+def _sample_photo(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Bilinear samples (N, 3) of the photo at continuous pixel positions (N, 2)."""
+    import cv2
+
+    n = xy.shape[0]
+    if n == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    width = 1024  # OpenCV's remap needs maps under 32767 on each side: fold the list
+    rows = -(-n // width)
+    maps = np.zeros((rows * width, 2), dtype=np.float32)
+    maps[:n] = xy - 0.5  # OpenCV puts pixel centres at integers
+    maps = maps.reshape(rows, width, 2)
+    src = np.ascontiguousarray(rgb, dtype=np.float32)
+    out = cv2.remap(src, maps, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1, 3)[:n]

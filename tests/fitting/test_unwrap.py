@@ -1,0 +1,90 @@
+"""unwrap_albedo: the partial albedo of a synthetic render equals the albedo that rendered it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from facetex.errors import ShapeMismatchError
+from facetex.fitting import UnwrapConfig, VisibilityConfig, model_albedo, unwrap_albedo
+from facetex.geometry.camera import screen_positions, vertex_normals
+from facetex.geometry.rasterize import interpolate, rasterize
+from facetex.geometry.uv import chart_mask, rasterize_uv, texel_centers
+
+from .conftest import make_scene
+
+R = 256
+CONFIG = UnwrapConfig(resolution=R, visibility=VisibilityConfig(use_skin_colour=False))
+
+
+@pytest.fixture(scope="module")
+def textured_albedo(model) -> np.ndarray:
+    """The model's mean albedo with a ±0.06 sine pattern of 8 periods across the UV square."""
+    uv = texel_centers(R)
+    pattern = 0.06 * np.sin(2 * np.pi * 8 * uv[..., 0]) * np.sin(2 * np.pi * 8 * uv[..., 1])
+    base = cv2.resize(model_albedo(model, np.zeros(model.albedo_basis.shape[0])), (R, R))
+    return np.clip(base + pattern[..., None], 0.0, 1.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def textured(model, textured_albedo):
+    scene = make_scene(model, size=384, albedo_uv=textured_albedo)
+    return scene, unwrap_albedo(scene.photo, scene.detection, scene.truth, model, CONFIG)
+
+
+def test_partial_albedo_equals_the_rendered_albedo(textured, textured_albedo):
+    _, partial = textured
+    assert partial.resolution == R and partial.albedo.dtype == np.float32
+    assert partial.mask.sum() > 0.4 * partial.chart.sum()
+    # Away from the silhouette and the cut-outs (2 texels in), where bilinear lookups in the
+    # photo mix in the background or the eye / lip polygons' surroundings.
+    inner = cv2.erode(partial.mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
+    error = np.abs(partial.albedo - textured_albedo)[inner]
+    assert error.mean() < 0.002
+    assert error.max() < 0.03
+
+
+def test_maps_follow_the_conventions(textured, topology):
+    _, partial = textured
+    np.testing.assert_array_equal(partial.chart, chart_mask(topology, R))
+    assert not (partial.mask & ~partial.chart).any()
+    np.testing.assert_array_equal(partial.albedo[~partial.mask], 0.5)
+    np.testing.assert_array_equal(partial.shading[~partial.mask], 0.0)
+    np.testing.assert_array_equal(partial.lowfreq[~partial.chart], 0.5)
+    assert (partial.shading[partial.mask] > 0).all()
+    assert 0.0 <= partial.albedo.min() and partial.albedo.max() <= 1.0
+
+
+def test_hidden_texels_are_not_observed(model, topology):
+    scene = make_scene(model, size=320, axis_angle=(0.0, -0.75, 0.0))  # head turned ~43°
+    partial = unwrap_albedo(scene.photo, scene.detection, scene.truth, model, CONFIG)
+    # An independent full-resolution z-buffer of the true mesh.
+    verts = torch.tensor(scene.truth.vertices)
+    faces = torch.tensor(np.asarray(topology.faces))
+    principal = torch.tensor(scene.truth.principal_point)
+    raster = rasterize(screen_positions(verts, scene.truth.focal_length, principal), faces, (320, 320))
+    uv = rasterize_uv(topology, R, dtype=torch.float64)
+    points = interpolate(verts, uv, faces)[partial.chart]
+    normals = torch.nn.functional.normalize(interpolate(vertex_normals(verts, faces), uv, faces)[partial.chart], dim=1)
+    pix = screen_positions(points, scene.truth.focal_length, principal)
+    col = pix[:, 0].long().clamp(0, 319)
+    row = pix[:, 1].long().clamp(0, 319)
+    facing = (-(points * normals).sum(1) / points.norm(dim=1)) > 0.3
+    occluded = (raster.depth[row, col] < pix[:, 2] - 0.5) & facing
+    assert int(occluded.sum()) > 50  # the turned head hides part of its far cheek behind the nose
+    observed = torch.tensor(partial.mask[partial.chart])
+    assert int((observed & occluded).sum()) == 0
+    assert int((observed & ~facing).sum()) == 0
+
+
+def test_bad_inputs(textured, model):
+    scene, _ = textured
+    with pytest.raises(ValueError, match="resolution"):
+        unwrap_albedo(scene.photo, scene.detection, scene.truth, model, dataclasses.replace(CONFIG, resolution=4096))
+    with pytest.raises(ShapeMismatchError, match="photo"):
+        small = dataclasses.replace(scene.photo, rgb=scene.photo.rgb[:100])
+        unwrap_albedo(small, scene.detection, scene.truth, model, CONFIG)
