@@ -52,6 +52,8 @@ test-fast: setup
 
 bench: setup  ## timing benchmarks (write JSON to benchmarks/results/)
 	$(BIN)/python benchmarks/bench_texture.py
+	$(BIN)/python benchmarks/bench_fitting.py
+	$(BIN)/python benchmarks/bench_detect.py
 
 clean:
 	rm -rf $(VENV) out *.egg-info

@@ -16,7 +16,7 @@ from facetex import __version__
 from facetex.errors import FacetexError
 
 # Modules of facetex.cli that define a subcommand, in the order `facetex --help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("infer", "fit", "synthesize", "build_db", "db_info", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,37 @@ by 0.0014 (L1) and halves the extraction time (3.4 s → 1.7 s for 11 images); s
 ``TextureConfig.bf16_grams``. Building Q takes ~20 ms for K = 10. With K = 60 London faces at
 128² (cond(Q) ≈ 9e3) the active-set solver needs 12 iterations (~1 ms), keeps 10 exemplars,
 and its objective equals scipy's SLSQP optimum to 1e-15.
+
+Candidate preselection and analysis resolution (issue 7; measured on 7 held-out London faces —
+persons 003, 007, 021, 044, 087, 120, 143 — each against the 202 textures of the other persons,
+partial albedo of the sharp neutral photo, 26–40 % of the UV map observed; "excess" is the
+relative increase of the exact objective f over its optimum, "to truth" the blended complete
+Grams' distance Σ_l ||Ĝ_l − G_l(I_true)||² / ||G_l(I_true)||² at 512² to the subject's own
+complete texture, the statistics synthesis has to reach):
+
+* The exact fit keeps 12–21 of the 202 exemplars.
+* Screening at the *same* resolution as the exact fit, in bf16, keeps the exact support in
+  its shortlist every time: 256² bf16 screening, 24 candidates, exact 256² fp32 fit over
+  them = the exact fit over all 202 (identical weights, objective equal to 1e-14).
+* Screening at a *lower* resolution misses part of it (the fit is resolution dependent):
+  128² → 256² leaves an excess of 1.1 % (24 candidates; max 2.7 %, weights L1 0.40),
+  0.6 % (32; L1 0.24), 0.3 % (48); 64² → 256²: 4.9 % (24). bf16 and fp32 screening pick the
+  same shortlist for 6 of the 7 faces.
+* Analysis resolution. Weights fitted at 256² are 22–44 % above the optimum of the paper's
+  512² objective (3 faces), and those fitted at 128² 52–89 % — yet the blended Grams they
+  produce are about as close to the truth: to truth 0.37 / 1.44 / 0.16 with the exact 256²
+  weights against 0.30 / 1.80 / 0.26 with the paper's 512² weights, which lie 0.02–0.06 from
+  each other. Over the 7 faces, the mean distance to truth is 0.623 for the exact 256² fit,
+  0.631 for 128² screening (32 candidates) + exact 256², 0.667 for the exact 128² fit and
+  0.660 for the exact 64² fit (bf16): the choice of weights moves Ĝ far less than the
+  database's distance to the subject.
+* Cost per exemplar of the masked Grams (batched, no gradient; 1 thread on the loaded 2-core
+  machine, so ×~0.3 when idle): 0.08 s at 128² bf16, 0.25–0.33 s at 256² bf16, 0.42 s at
+  256² fp32, 1.2–1.6 s at 512² fp32 (the paper's recipe: ~4 min for 202 exemplars).
+
+Hence the defaults of :class:`~facetex.texture.config.TextureConfig`: screening at 128² in
+bf16, 32 candidates, exact fp32 fit at 256² (the paper's full-resolution exact fit is
+``TextureConfig.paper()``).
 """
 
 from __future__ import annotations
@@ -61,6 +92,9 @@ __all__ = [
     "blend_grams",
     "build_blend_problem",
     "compute_grams",
+    "masked_blend_problem",
+    "select_grams",
+    "shortlist_exemplars",
     "solve_blend",
     "solve_simplex_qp",
 ]
@@ -119,7 +153,7 @@ def compute_grams(
             batch = stack[start : start + batch_size]
             if mask is not None:
                 batch = np.stack([mask_out(image, mask) for image in batch])
-            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))[:, None]
+            x = torch.from_numpy(np.array(batch, dtype=np.float32))[:, None]  # a copy: inputs may be read-only
             features = vgg.features(x.to(vgg.device), layers, bf16=bf16)
             for layer in layers:
                 chunks[layer].append(gram(features[layer].float()).cpu().numpy())
@@ -356,17 +390,20 @@ def blend_grams(weights: np.ndarray, grams: GramSet) -> GramSet:
     return GramSet(grams=blended)
 
 
-def analyse_texture(
+def masked_blend_problem(
     partial_luminance: np.ndarray,
     mask: np.ndarray,
     exemplar_luminance: np.ndarray,
     vgg: VGG19,
-    config: TextureConfig,
-) -> BlendResult:
-    """Fit blend weights of exemplar textures to a partial texture and blend their Grams (§4).
+    *,
+    layers: Sequence[str],
+    batch_size: int = 4,
+    bf16: bool = False,
+) -> BlendProblem:
+    """The §4 weight-fit problem of a partial texture: masked Grams of it and of every exemplar.
 
-    All images are on the same R × R grid (resize them first; the analysis resolution is
-    ``config.resolved_analysis_size`` in :func:`facetex.texture.synthesis.infer_texture`).
+    Computes G_l(M(I_0)) and G_l(M(I_k)) under the same mask (no gradients, batched) and
+    assembles the K × K quadratic of :func:`build_blend_problem`.
 
     Parameters
     ----------
@@ -374,12 +411,13 @@ def analyse_texture(
     mask : (R, R) bool, True on observed texels.
     exemplar_luminance : (K, R, R) float, Y of the complete exemplar textures, in [0, 1].
     vgg : the feature network.
-    config : uses ``gram_layers``, ``solver``, ``batch_size``, ``bf16_grams``.
+    layers : VGG-19 layers summed over.
+    batch_size : images per forward pass.
+    bf16 : bfloat16 autocast in the forward passes (module doc: ~0.5 % Gram error).
 
     Returns
     -------
-    BlendResult whose ``target`` holds Ĝ_l of the complete exemplars at resolution R, for the
-    exemplars with non-zero weight (all of them for ``"linear"``).
+    BlendProblem over ``layers`` with K exemplars.
 
     Raises
     ------
@@ -407,16 +445,114 @@ def analyse_texture(
     visible = visible.astype(bool)
     if not visible.any():
         raise EmptyMaskError("the visibility mask hides every pixel; nothing can be analysed")
-    options = dict(layers=config.gram_layers, batch_size=config.batch_size, bf16=config.bf16_grams)
-    target_masked = compute_grams(partial[None], vgg, mask=visible, **options)
-    exemplars_masked = compute_grams(exemplars, vgg, mask=visible, **options)
-    problem = build_blend_problem(target_masked, exemplars_masked)
+    options = dict(layers=layers, batch_size=batch_size, bf16=bf16, mask=visible)
+    return build_blend_problem(compute_grams(partial[None], vgg, **options), compute_grams(exemplars, vgg, **options))
+
+
+def shortlist_exemplars(problem: BlendProblem, count: int) -> np.ndarray:
+    """Candidates for the exact §4 fit, chosen by a cheap screening fit (candidate preselection).
+
+    Solves the convex QP of ``problem`` (the screening fit, e.g. masked Grams at 128² in
+    bf16) and keeps its whole support plus the exemplars closest to entering it: those of
+    least KKT multiplier λ_i = ∂f/∂w_i − μ ≥ 0, the first-order gain of shifting weight onto
+    exemplar i. At least ``count`` are kept (all of them if K ≤ ``count``).
+
+    Measured on 7 London faces with 202 exemplars each (module doc): screening at the exact
+    fit's resolution with ``count`` = 24 reproduces the exact fit over all of them; screening
+    at half its resolution leaves it 0.6 % above the optimum with ``count`` = 32.
+
+    Parameters
+    ----------
+    problem : the screening problem over all K exemplars.
+    count : minimum number of candidates (≥ 1).
+
+    Returns
+    -------
+    (N,) int64, sorted indices into the K exemplars, N = min(K, max(count, support size)).
+    """
+    if count < 1:
+        raise ValueError(f"count must be ≥ 1, got {count}")
+    k = problem.size
+    if k <= count:
+        return np.arange(k, dtype=np.int64)
+    solution = solve_simplex_qp(problem.hessian, problem.linear)
+    support = solution.weights > 0.0
+    score = np.where(support, -np.inf, solution.bound_multipliers)
+    keep = max(count, int(support.sum()))
+    return np.sort(np.argsort(score, kind="stable")[:keep]).astype(np.int64)
+
+
+def analyse_texture(
+    partial_luminance: np.ndarray,
+    mask: np.ndarray,
+    exemplar_luminance: np.ndarray,
+    vgg: VGG19,
+    config: TextureConfig,
+    *,
+    complete: GramSet | None = None,
+) -> BlendResult:
+    """Fit blend weights of exemplar textures to a partial texture and blend their Grams (§4).
+
+    The exact fit over every given exemplar (no preselection; :func:`facetex.texture.synthesis
+    .infer_texture` adds it). All images are on the same R × R grid.
+
+    Parameters
+    ----------
+    partial_luminance : (R, R) float, Y of the partial high-frequency albedo, in [0, 1].
+    mask : (R, R) bool, True on observed texels.
+    exemplar_luminance : (K, R, R) float, Y of the complete exemplar textures, in [0, 1].
+    vgg : the feature network.
+    config : uses ``gram_layers``, ``solver``, ``batch_size``, ``bf16_grams``.
+    complete : the exemplars' complete Grams (N = K, any resolution, e.g. cached in a
+        database) to blend into the target; None = compute them at R for the exemplars with
+        non-zero weight.
+
+    Returns
+    -------
+    BlendResult whose ``target`` holds Ĝ_l of the complete exemplars (at R, or at the
+    resolution of ``complete``).
+
+    Raises
+    ------
+    InputImageError
+        If no exemplars are given or an image holds non-finite values.
+    ShapeMismatchError
+        If the shapes disagree, or ``complete`` does not hold K Grams of every layer.
+    EmptyMaskError
+        If the mask hides everything.
+    """
+    exemplars = np.asarray(exemplar_luminance, dtype=np.float32)
+    problem = masked_blend_problem(
+        partial_luminance, mask, exemplars, vgg,
+        layers=config.gram_layers, batch_size=config.batch_size, bf16=config.bf16_grams,
+    )
     weights = solve_blend(problem, config.solver)
     used = np.flatnonzero(weights != 0.0)
-    complete = compute_grams(exemplars[used], vgg, **options)
+    if complete is None:
+        grams = compute_grams(
+            exemplars[used], vgg, layers=config.gram_layers, batch_size=config.batch_size, bf16=config.bf16_grams
+        )
+    else:
+        grams = select_grams(complete, used, config.gram_layers, expected=exemplars.shape[0])
     return BlendResult(
         weights=weights,
         solver=config.solver,
-        target=blend_grams(weights[used], complete),
+        target=blend_grams(weights[used], grams),
         objective=problem.objective(weights),
     )
+
+
+def select_grams(grams: GramSet, rows: np.ndarray, layers: Sequence[str], *, expected: int) -> GramSet:
+    """Rows ``rows`` of ``grams`` at ``layers``, after checking it holds ``expected`` images.
+
+    Raises
+    ------
+    ShapeMismatchError
+        If ``grams`` holds another number of images or lacks a layer.
+    """
+    missing = [layer for layer in layers if layer not in grams.grams]
+    if missing:
+        raise ShapeMismatchError(f"the exemplar Grams lack layers {missing}")
+    if grams.count != expected:
+        raise ShapeMismatchError(f"{grams.count} exemplar Gram sets for {expected} exemplars")
+    return GramSet(grams={layer: np.asarray(grams.grams[layer])[rows] for layer in layers})

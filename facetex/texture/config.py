@@ -1,8 +1,13 @@
 """Settings of texture analysis (paper §4) and synthesis (§5), with the paper's values as defaults.
 
-``TextureConfig()`` is the default of the CLI: 100 L-BFGS iterations at 512² with early stopping
-(a few minutes on a 2-core CPU); ``TextureConfig.paper()`` is the paper's recipe: exact fp32
-Grams, 1000 L-BFGS iterations at full resolution, no early stopping.
+``TextureConfig()`` is the fast default of the CLI (issue 7: photo → albedo in under two
+minutes on a 2-core CPU): candidate preselection by a bf16 screening fit at 128², the exact
+convex fit over 32 candidates at 256² (``facetex.texture.analysis`` documents the
+measurements), Ĝ from the database's cached complete Grams, and one 512² synthesis stage of 60
+L-BFGS iterations with the network in bf16 (``facetex.texture.synthesis`` documents the
+schedule study). ``TextureConfig.paper()`` is the paper's recipe: exact fp32 masked Grams of
+every exemplar at full resolution, 1000 fp32 L-BFGS iterations at full resolution, no early
+stopping.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ class Stage:
     ----------
     size : side R of the square R × R texture optimised in this stage, pixels (≥ 32).
     iterations : L-BFGS iterations (each one line search; early stopping may end it sooner).
+    bf16 : evaluate the network under bfloat16 autocast in this stage (the optimiser state
+        stays float64).
     """
 
     size: int
     iterations: int
+    bf16: bool = False
 
     def __post_init__(self) -> None:
         if int(self.size) != self.size or self.size < MIN_SIZE:
@@ -62,8 +70,17 @@ class TextureConfig:
     schedule : synthesis stages, coarse to fine; the last stage's size is the output size.
         Gram statistics do not carry across scales (DESIGN §5): each stage matches Grams of the
         exemplars recomputed at its own size.
-    analysis_size : resolution of the §4 masked-Gram fit; ``None`` = the final stage's size
-        (the paper analyses at full resolution).
+    analysis_size : resolution of the exact §4 masked-Gram fit, at most the output size;
+        ``None`` = the output size (the paper analyses at full resolution).
+    preselect_count : candidate preselection before the exact convex §4 fit (0 = off, the
+        paper's exact fit over every exemplar; the "linear" and "closest" solvers never
+        preselect). When there are more exemplars than this, a screening
+        fit (masked Grams of every exemplar at ``preselect_size``, the same convex QP) ranks
+        them; the exact fit then runs over its support plus the best-ranked others, at least
+        ``preselect_count`` in all (``facetex.texture.analysis.shortlist_exemplars``).
+    preselect_size : resolution of the screening fit (≥ 32), at most the analysis
+        resolution; ``None`` = the analysis resolution.
+    preselect_bf16 : run the screening fit's forward passes under bfloat16 autocast.
     history_size : L-BFGS memory (pairs of update vectors).
     max_line_search_evaluations : evaluations one L-BFGS line search may use before synthesis
         stops at the last accepted iterate (guards against a search that cannot progress).
@@ -83,8 +100,11 @@ class TextureConfig:
     content_layers: tuple[str, ...] = ("relu4_2",)
     alpha: float = 100.0
     solver: str = "convex"
-    schedule: tuple[Stage, ...] = field(default_factory=lambda: (Stage(512, 100),))
-    analysis_size: int | None = None
+    schedule: tuple[Stage, ...] = field(default_factory=lambda: (Stage(512, 60, bf16=True),))
+    analysis_size: int | None = 256
+    preselect_count: int = 32
+    preselect_size: int | None = 128
+    preselect_bf16: bool = True
     history_size: int = 100
     max_line_search_evaluations: int = 20
     early_stop_window: int = 10
@@ -113,6 +133,10 @@ class TextureConfig:
             raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
         if self.analysis_size is not None and self.analysis_size < MIN_SIZE:
             raise ValueError(f"analysis_size must be ≥ {MIN_SIZE}, got {self.analysis_size}")
+        if self.preselect_size is not None and self.preselect_size < MIN_SIZE:
+            raise ValueError(f"preselect_size must be ≥ {MIN_SIZE}, got {self.preselect_size}")
+        if self.preselect_count < 0:
+            raise ValueError(f"preselect_count must be ≥ 0, got {self.preselect_count}")
         for name in ("history_size", "max_line_search_evaluations", "early_stop_window", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -121,8 +145,9 @@ class TextureConfig:
 
     @classmethod
     def paper(cls, size: int = 512, *, device: str = "cpu", solver: str = "convex") -> TextureConfig:
-        """The paper's recipe (§5): 1000 L-BFGS iterations at full resolution, exact fp32 Grams
-        analysed at full resolution, no early stopping.
+        """The paper's recipe (§4–5): the exact fp32 masked-Gram fit over every exemplar at full
+        resolution (no preselection), 1000 L-BFGS iterations at full resolution in fp32, no
+        early stopping.
 
         Parameters
         ----------
@@ -135,6 +160,8 @@ class TextureConfig:
         return cls(
             schedule=(Stage(size, 1000),),
             analysis_size=None,
+            preselect_count=0,
+            preselect_size=None,
             early_stop_tolerance=0.0,
             bf16_grams=False,
             device=device,
@@ -148,8 +175,16 @@ class TextureConfig:
 
     @property
     def resolved_analysis_size(self) -> int:
-        """Resolution of the §4 fit (``analysis_size`` or the output size)."""
-        return self.analysis_size if self.analysis_size is not None else self.size
+        """Resolution of the exact §4 fit: ``analysis_size`` (None: the output size), at most
+        the output size."""
+        return self.size if self.analysis_size is None else min(self.analysis_size, self.size)
+
+    @property
+    def resolved_preselect_size(self) -> int:
+        """Resolution of the screening fit: ``preselect_size`` (None: the analysis
+        resolution), at most the analysis resolution."""
+        analysis = self.resolved_analysis_size
+        return analysis if self.preselect_size is None else min(self.preselect_size, analysis)
 
     def replace(self, **changes: Any) -> TextureConfig:
         """A copy with some fields changed (validated again)."""
@@ -158,7 +193,7 @@ class TextureConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (saved beside every output)."""
         data = dataclasses.asdict(self)
-        data["schedule"] = [[s.size, s.iterations] for s in self.schedule]
+        data["schedule"] = [[s.size, s.iterations, True] if s.bf16 else [s.size, s.iterations] for s in self.schedule]
         data["gram_layers"] = list(self.gram_layers)
         data["content_layers"] = list(self.content_layers)
         return data

@@ -51,16 +51,48 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
   optimised variable (clamping afterwards raised the loss 15× in DESIGN §5). The init is
   clipped to [0.001, 0.999] before its logit is taken.
 * **Schedule.** ``config.schedule`` runs stages coarse to fine; each stage's Gram targets are
-  the exemplars' complete Grams recomputed at that stage's size with the fixed §4 weights, and
-  its content targets are the init's features at that size. A single stage at full resolution
-  is the paper's recipe (``TextureConfig.paper()``).
+  the exemplars' complete Grams at that stage's size (a database's cached ones when given,
+  else recomputed) with the fixed §4 weights, and its content targets are the init's features
+  at that size. A stage may run the network in bf16 (``Stage.bf16``); the optimiser state
+  stays float64 and the Grams and the loss are taken in fp32. A single fp32 stage at full
+  resolution is the paper's recipe (``TextureConfig.paper()``).
+* **First step.** torch's L-BFGS first tries a step of lr/‖g‖₁ along −g, i.e. pixels move by
+  ~1/R² of what they need; its strong-Wolfe search then spent 4 extra evaluations per stage
+  extrapolating (256² and 512², London faces). The first iteration's ``lr`` is set so the
+  trial step moves the largest logit by 0.3 (:func:`_first_step_lr`): accepted after one
+  evaluation, and at 256² the loss after 12 iterations fell to 8.6 instead of 10.3.
+* **Default schedule** (issue 7): one 512² stage of 60 iterations in bf16. Measured on two
+  London faces (003 / 120; Ĝ from the exact 256² fit over 202 exemplars; time = evaluations ×
+  DESIGN §5's idle-machine seconds per evaluation, 2.18 s fp32 and 1.16 s bf16 at 512²), the
+  fp32 objective of the result at equal time:
+
+  ===================================  ===========  ===========  ===========
+  schedule                             60 s         100 s        120 s
+  ===================================  ===========  ===========  ===========
+  512² fp32 (the paper's, shortened)   6.2 / 5.1    3.6 / 2.8    3.1 / 2.4
+  512² bf16                            3.8 / 2.6    2.6 / 1.9    2.3 / 1.7
+  512² bf16 × 30, then fp32 (003)      4.7          3.3          3.0
+  256² × 100, then 512² fp32 (003)     84 (256²)    —            3.9 (115 s)
+  ===================================  ===========  ===========  ===========
+
+  (The 003 runs predate the first-step change above: each stage paid 4 more evaluations.)
+  bf16 iterations do nearly the work of fp32 ones — after 100 iterations the loss is 4–5 %
+  higher (2.26 vs 2.17, 1.74 vs 1.66) at 53 % of the cost, and a bf16 iterate's loss
+  evaluated in fp32 is within 1 % of its bf16 value — so bf16 wins at every budget tried (up
+  to ~130 s; DESIGN §5 saw its gradient degrade only near convergence, far beyond this).
+  Switching to fp32 after 30 bf16 iterations restarts L-BFGS and lost time; coarse-to-fine
+  lost too, its 256² stage ending at 84 on the 512² objective (Gram statistics do not carry
+  across scales, DESIGN §5). The high-pass energy of the result relative to the ground
+  truth's (0.40–0.42 for the init) is 0.78 / 0.84 after the 60 default iterations and 0.81 /
+  0.88 after 100 fp32 ones. Early stopping (0.1 % over 10 iterations) does not trigger within
+  the default's budget: the loss still falls ~1 % per iteration.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +100,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from facetex.errors import InputImageError, ShapeMismatchError
-from facetex.texture.analysis import analyse_texture, blend_grams, compute_grams
+from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
+from facetex.texture.analysis import (
+    blend_grams,
+    compute_grams,
+    masked_blend_problem,
+    select_grams,
+    shortlist_exemplars,
+    solve_blend,
+)
 from facetex.texture.color import luminance, replace_luminance
 from facetex.texture.config import TextureConfig
 from facetex.texture.gram import gram
@@ -77,6 +116,7 @@ from facetex.texture.vgg import VGG19
 from facetex.types import BlendResult, GramSet, SynthesisResult
 
 __all__ = [
+    "SynthesisStep",
     "SynthesisTargets",
     "TextureInference",
     "infer_texture",
@@ -90,6 +130,8 @@ log = logging.getLogger(__name__)
 
 #: The init is clipped to [_EPS, 1 − _EPS] before taking its logit.
 _EPS = 1e-3
+#: Largest logit change of the first L-BFGS trial step (:func:`_first_step_lr`).
+_FIRST_STEP = 0.3
 
 
 @dataclass(frozen=True)
@@ -138,11 +180,11 @@ def make_targets(init_luminance: np.ndarray, target: GramSet, vgg: VGG19, config
         raise ValueError("the target Grams hold non-finite values")
     content: dict[str, torch.Tensor] = {}
     if config.content_layers:
-        x = torch.from_numpy(np.ascontiguousarray(init_luminance, dtype=np.float32))[None, None]
+        x = torch.from_numpy(np.array(init_luminance, dtype=np.float32))[None, None]
         with torch.inference_mode():
             feats = vgg.features(x.to(vgg.device), config.content_layers)
         content = {layer: f.detach().clone() for layer, f in feats.items()}
-    grams = {layer: torch.from_numpy(np.asarray(target.grams[layer], dtype=np.float32)).to(vgg.device) for layer in config.gram_layers}
+    grams = {layer: torch.from_numpy(np.array(target.grams[layer], dtype=np.float32)).to(vgg.device) for layer in config.gram_layers}
     return SynthesisTargets(
         content=content,
         grams=grams,
@@ -151,7 +193,14 @@ def make_targets(init_luminance: np.ndarray, target: GramSet, vgg: VGG19, config
     )
 
 
-def synthesis_loss(luminance_image: torch.Tensor, targets: SynthesisTargets, vgg: VGG19, alpha: float) -> torch.Tensor:
+def synthesis_loss(
+    luminance_image: torch.Tensor,
+    targets: SynthesisTargets,
+    vgg: VGG19,
+    alpha: float,
+    *,
+    bf16: bool = False,
+) -> torch.Tensor:
     """The normalised §5 objective (module doc) of one luminance image.
 
     Parameters
@@ -160,19 +209,58 @@ def synthesis_loss(luminance_image: torch.Tensor, targets: SynthesisTargets, vgg
     targets : from :func:`make_targets` at resolution R.
     vgg : the feature network.
     alpha : weight of the Gram term.
+    bf16 : run the network under bfloat16 autocast; Grams, differences and the sum are taken
+        in float32.
 
     Returns
     -------
     0-d float32 tensor Σ_{L_F} ||F − F̂||²/||F̂||² + α Σ_{L_G} ||G − Ĝ||²/||Ĝ||² (differentiable).
     """
     layers = list(dict.fromkeys([*targets.content, *targets.grams]))
-    feats = vgg.features(luminance_image, layers)
-    loss = luminance_image.new_zeros(())
+    feats = {name: f.float() for name, f in vgg.features(luminance_image, layers, bf16=bf16).items()}
+    loss = luminance_image.new_zeros((), dtype=torch.float32)
     for layer, wanted in targets.content.items():
         loss = loss + (feats[layer] - wanted).square().sum() / targets.content_scale[layer]
     for layer, wanted in targets.grams.items():
         loss = loss + alpha * (gram(feats[layer]) - wanted).square().sum() / targets.gram_scale[layer]
     return loss
+
+
+@dataclass(frozen=True)
+class SynthesisStep:
+    """State after one accepted L-BFGS iteration, passed to a ``callback`` of
+    :func:`synthesize_texture` (for progress reports and quality-vs-time studies).
+
+    Attributes
+    ----------
+    iteration : 1, 2, … within the stage.
+    loss : the normalised §5 objective at the new iterate.
+    evaluations : objective + gradient evaluations so far in the stage (line searches
+        included; the cost of the stage is proportional to it).
+    seconds : wall time since the stage's optimisation began.
+    luminance : (R, R) float32 in (0, 1), the current Y.
+    """
+
+    iteration: int
+    loss: float
+    evaluations: int
+    seconds: float
+    luminance: np.ndarray
+
+
+def _first_step_lr(gradient: torch.Tensor) -> float:
+    """``lr`` of L-BFGS's first iteration, so its first trial step moves the largest logit by
+    :data:`_FIRST_STEP`.
+
+    torch's L-BFGS first tries t = lr · min(1, 1/‖g‖₁) along −g; with lr = 1 and ‖g‖₁ summed
+    over R² pixels that moves pixels by ~1/R² of what they need, and the strong-Wolfe search
+    spent 4 extra evaluations extrapolating (measured at 256² and 512² on London faces).
+    """
+    g1 = float(gradient.abs().sum())
+    gmax = float(gradient.abs().max())
+    if not (gmax > 0.0 and np.isfinite(g1)):
+        return 1.0
+    return _FIRST_STEP / (min(1.0, 1.0 / g1) * gmax)
 
 
 class _StopStage(Exception):
@@ -187,7 +275,9 @@ def synthesize_texture(
     *,
     iterations: int,
     start_luminance: np.ndarray | None = None,
+    bf16: bool = False,
     progress: bool = True,
+    callback: Callable[[SynthesisStep], None] | None = None,
 ) -> SynthesisResult:
     """Synthesise a texture at the resolution of ``init_rgb`` by L-BFGS (paper §5).
 
@@ -201,7 +291,9 @@ def synthesize_texture(
         the early-stopping settings.
     iterations : L-BFGS iterations (0 returns the start).
     start_luminance : (R, R) float in [0, 1], where to start (default: Y of ``init_rgb``).
+    bf16 : evaluate the network under bfloat16 autocast (the optimiser stays in float64).
     progress : show a tqdm bar (stderr) with the iteration and the loss.
+    callback : called after every accepted iteration with a :class:`SynthesisStep`.
 
     Returns
     -------
@@ -242,7 +334,7 @@ def synthesize_texture(
             raise _StopStage("line search needed too many evaluations")
         evaluations["total"] += 1
         optimizer.zero_grad()
-        loss = synthesis_loss(torch.sigmoid(x).float(), targets, vgg, config.alpha)
+        loss = synthesis_loss(torch.sigmoid(x).float(), targets, vgg, config.alpha, bf16=bf16)
         if not torch.isfinite(loss):
             raise _StopStage("non-finite loss")
         loss.backward()
@@ -250,6 +342,7 @@ def synthesize_texture(
         return cache["loss"]
 
     losses = [float(closure())]
+    optimizer.param_groups[0]["lr"] = _first_step_lr(cache["grad"])
     reason = "iterations done"
     bar = tqdm(total=iterations, desc=f"synthesis {init.shape[0]}²", unit="it", disable=not progress, leave=False)
     try:
@@ -258,6 +351,7 @@ def synthesize_texture(
             evaluations["iteration"] = 0
             try:
                 optimizer.step(closure)
+                optimizer.param_groups[0]["lr"] = 1.0  # later steps: the quasi-Newton step itself
                 loss = float(closure())
             except _StopStage as exc:
                 with torch.no_grad():
@@ -272,6 +366,9 @@ def synthesize_texture(
             losses.append(loss)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
+            if callback is not None:
+                y_now = torch.sigmoid(x.detach()).float().cpu().numpy()[0, 0]
+                callback(SynthesisStep(len(losses) - 1, loss, evaluations["total"], time.perf_counter() - clock, y_now))
             window = config.early_stop_window
             if config.early_stop_tolerance > 0 and len(losses) > window:
                 if losses[-1 - window] - loss < config.early_stop_tolerance * losses[-1 - window]:
@@ -297,7 +394,10 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     arr = np.asarray(image, dtype=np.float32)
     if arr.shape[:2] == (size, size):
         return arr.copy()
-    t = torch.from_numpy(np.ascontiguousarray(arr))
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:  # torch.from_numpy warns on read-only arrays (memory maps, views)
+        arr = arr.copy()
+    t = torch.from_numpy(arr)
     t = t[None, None] if arr.ndim == 2 else t.permute(2, 0, 1)[None]
     out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     out = out[0, 0] if arr.ndim == 2 else out[0].permute(1, 2, 0)
@@ -310,15 +410,22 @@ class TextureInference:
 
     Attributes
     ----------
-    blend : the §4 weights (``blend.target`` at the analysis resolution).
+    blend : the §4 weights over all K exemplars (zero outside ``candidates``); ``objective``
+        is the exact fit's at the analysis resolution; ``target`` holds the Ĝ_l matched by the
+        final synthesis stage (at the output resolution).
     synthesis : the §5 texture at the final stage's resolution; ``losses`` concatenates every
         stage's (each stage in its own normalised units, starting with its initial loss).
-    timings : seconds per step: ``"analysis"`` (masked Grams and weights), ``"targets"``
-        (complete exemplar Grams per stage), ``"synthesis"`` (L-BFGS, all stages).
+    candidates : (N,) int64 sorted indices of the exemplars that entered the exact fit (all K
+        without preselection).
+    timings : seconds per step: ``"preselection"`` (screening fit; 0 when off),
+        ``"analysis"`` (exact masked Grams and weights), ``"targets"`` (complete exemplar
+        Grams per stage, 0 when all come from ``exemplar_grams``), ``"synthesis"`` (L-BFGS,
+        all stages).
     """
 
     blend: BlendResult
     synthesis: SynthesisResult
+    candidates: np.ndarray
     timings: dict[str, float]
 
 
@@ -333,6 +440,14 @@ def _check_rgb(image: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
+def _visible_at(mask: np.ndarray, size: int) -> np.ndarray:
+    """The visibility mask at ``size``²: texels at least half covered by observed ones (any
+    covered texel if that leaves none, so a sliver of observed texels still counts)."""
+    coverage = resize(mask.astype(np.float32), size)
+    visible = coverage > 0.5
+    return visible if visible.any() else coverage > 0.0
+
+
 def infer_texture(
     init_rgb: np.ndarray,
     partial_rgb: np.ndarray,
@@ -341,12 +456,26 @@ def infer_texture(
     config: TextureConfig,
     vgg: VGG19,
     *,
+    exemplar_grams: Mapping[int, GramSet] | None = None,
     progress: bool = True,
 ) -> TextureInference:
     """Analysis (§4) and synthesis (§5) from arrays: the texture half of the paper's pipeline.
 
-    Every input is resized to the working resolutions (``config.resolved_analysis_size`` for
-    the weight fit, each ``config.schedule`` stage's size for synthesis).
+    Steps (timed in ``TextureInference.timings``):
+
+    1. *preselection* (convex solver, ``config.preselect_count`` > 0 and more exemplars than
+       that; the "linear" and "closest" baselines always use every exemplar): masked
+       Grams of the partial texture and of every exemplar at
+       ``config.resolved_preselect_size`` (bf16 if ``config.preselect_bf16``), the same
+       convex fit, and
+       :func:`~facetex.texture.analysis.shortlist_exemplars` keeps its support plus the
+       next-best candidates;
+    2. *analysis*: the exact masked-Gram fit of ``config.solver`` over the candidates at
+       ``config.resolved_analysis_size`` (the paper's §4 when preselection is off);
+    3. *targets*: Ĝ_l = Σ w_k G_l(I_k) at every stage's size, from ``exemplar_grams`` when it
+       holds that size (e.g. a database's cached Grams), else computed for the exemplars
+       with non-zero weight;
+    4. *synthesis*: L-BFGS per ``config.schedule`` stage from the low-frequency albedo.
 
     Parameters
     ----------
@@ -355,9 +484,13 @@ def infer_texture(
         the observed texels).
     mask : (R, R) bool, True on observed texels of ``partial_rgb``.
     exemplars_rgb : K ≥ 1 complete exemplar textures, each (R_k, R_k, 3) float RGB in [0, 1]
-        on the same UV layout (sizes may differ; they are resized).
+        on the same UV layout (sizes may differ; they are resized to each working size).
     config : every setting.
     vgg : the feature network (its device is used).
+    exemplar_grams : optional precomputed complete luminance Grams of the K exemplars, keyed
+        by the resolution they were computed at: size → GramSet (N = K, in the order of
+        ``exemplars_rgb``, every layer of ``config.gram_layers``), as
+        :meth:`facetex.database.store.TextureDatabase.gram_set` returns them.
     progress : show progress bars.
 
     Returns
@@ -369,53 +502,75 @@ def infer_texture(
     InputImageError
         If no exemplars are given or an image holds non-finite values.
     ShapeMismatchError
-        If init, partial and mask differ in size, or an image is not square RGB.
+        If init, partial and mask differ in size, an image is not square RGB, or
+        ``exemplar_grams`` does not hold K Grams of every layer.
     EmptyMaskError
-        If the mask hides everything (at full or at analysis resolution).
+        If the mask hides everything (at full or at a working resolution).
     """
     init = _check_rgb(init_rgb, "the init texture")
     partial = _check_rgb(partial_rgb, "the partial texture")
-    visible = np.asarray(mask)
+    visible = np.asarray(mask).astype(bool)
     if partial.shape != init.shape or visible.shape != init.shape[:2]:
         raise ShapeMismatchError(
             f"init {init.shape[:2]}, partial {partial.shape[:2]} and mask {visible.shape} must have one size"
         )
     if len(exemplars_rgb) == 0:
         raise InputImageError("no exemplar textures were given")
+    if not visible.any():
+        raise EmptyMaskError("the visibility mask hides every pixel; nothing can be analysed")
     exemplar_y = [luminance(_check_rgb(e, f"exemplar {i}")) for i, e in enumerate(exemplars_rgb)]
+    count = len(exemplar_y)
+    cached = dict(exemplar_grams or {})
+    for size, grams in cached.items():
+        select_grams(grams, np.arange(0), config.gram_layers, expected=count)  # validates
+    partial_y = luminance(partial)
+    options = dict(layers=config.gram_layers, batch_size=config.batch_size)
+    timings = {"preselection": 0.0, "analysis": 0.0, "targets": 0.0, "synthesis": 0.0}
+
+    clock = time.perf_counter()
+    candidates = np.arange(count, dtype=np.int64)
+    if config.solver == "convex" and 0 < config.preselect_count < count:
+        small = config.resolved_preselect_size
+        screening = masked_blend_problem(
+            resize(partial_y, small),
+            _visible_at(visible, small),
+            np.stack([resize(y, small) for y in exemplar_y]),
+            vgg,
+            bf16=config.preselect_bf16,
+            **options,
+        )
+        candidates = shortlist_exemplars(screening, config.preselect_count)
+        timings["preselection"] = time.perf_counter() - clock
+        log.info("preselection at %d²: %d of %d exemplars kept", small, candidates.size, count)
 
     clock = time.perf_counter()
     size = config.resolved_analysis_size
-    coverage = resize(visible.astype(np.float32), size)
-    visible_small = coverage > 0.5
-    if not visible_small.any():  # a sliver of observed texels: keep every texel it touches
-        visible_small = coverage > 0.0
-    blend = analyse_texture(
-        resize(luminance(partial), size),
-        visible_small,
-        np.stack([resize(y, size) for y in exemplar_y]),
+    problem = masked_blend_problem(
+        resize(partial_y, size),
+        _visible_at(visible, size),
+        np.stack([resize(exemplar_y[i], size) for i in candidates]),
         vgg,
-        config,
+        bf16=config.bf16_grams,
+        **options,
     )
-    timings = {"analysis": time.perf_counter() - clock, "targets": 0.0, "synthesis": 0.0}
-    log.info("blend weights (%s): %s", config.solver, np.array2string(blend.weights, precision=3))
+    weights = np.zeros(count)
+    weights[candidates] = solve_blend(problem, config.solver)
+    objective = problem.objective(weights[candidates])
+    timings["analysis"] = time.perf_counter() - clock
+    log.info("blend weights (%s): %s", config.solver, np.array2string(weights, precision=3))
 
-    used = np.flatnonzero(blend.weights != 0.0)
+    used = np.flatnonzero(weights != 0.0)
     current: np.ndarray | None = None
     losses: list[float] = []
     for stage in config.schedule:
         clock = time.perf_counter()
-        if stage.size == size:
-            target = blend.target
+        if stage.size in cached:
+            complete = select_grams(cached[stage.size], used, config.gram_layers, expected=count)
         else:
             complete = compute_grams(
-                np.stack([resize(exemplar_y[i], stage.size) for i in used]),
-                vgg,
-                layers=config.gram_layers,
-                batch_size=config.batch_size,
-                bf16=config.bf16_grams,
+                np.stack([resize(exemplar_y[i], stage.size) for i in used]), vgg, bf16=config.bf16_grams, **options
             )
-            target = blend_grams(blend.weights[used], complete)
+        target = blend_grams(weights[used], complete)
         timings["targets"] += time.perf_counter() - clock
         result = synthesize_texture(
             resize(init, stage.size),
@@ -423,6 +578,7 @@ def infer_texture(
             vgg,
             config,
             iterations=stage.iterations,
+            bf16=stage.bf16,
             start_luminance=None if current is None else np.clip(resize(current, stage.size), 0.0, 1.0),
             progress=progress,
         )
@@ -430,4 +586,5 @@ def infer_texture(
         losses.extend(result.losses)
         timings["synthesis"] += result.seconds
     final = SynthesisResult(rgb=result.rgb, luminance=result.luminance, losses=losses, seconds=timings["synthesis"])
-    return TextureInference(blend=blend, synthesis=final, timings=timings)
+    blend = BlendResult(weights=weights, solver=config.solver, target=target, objective=objective)
+    return TextureInference(blend=blend, synthesis=final, candidates=candidates, timings=timings)

@@ -8,10 +8,13 @@ from scipy.optimize import minimize
 
 from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
 from facetex.texture.analysis import (
+    BlendProblem,
     analyse_texture,
     blend_grams,
     build_blend_problem,
     compute_grams,
+    masked_blend_problem,
+    shortlist_exemplars,
     solve_blend,
     solve_simplex_qp,
 )
@@ -220,3 +223,57 @@ def test_analyse_texture_errors(vgg, textures):
         analyse_texture(brick, np.zeros((64, 64), bool), brick[None], vgg, config)
     with pytest.raises(InputImageError, match="finite"):
         analyse_texture(np.full((64, 64), np.nan, np.float32), mask, brick[None], vgg, config)
+
+
+def test_shortlist_keeps_the_support_and_the_least_multipliers():
+    rng = np.random.default_rng(7)
+    k = 30
+    q, c = random_problem(rng, k, 2 * k)
+    problem = BlendProblem(hessian=q, linear=c, constant=0.0, layers=("relu1_1",))
+    solution = solve_simplex_qp(q, c)
+    support = set(np.flatnonzero(solution.weights > 0))
+    for count in (1, 5, 12):
+        short = shortlist_exemplars(problem, count)
+        assert np.all(np.diff(short) > 0) and short.dtype == np.int64
+        assert support <= set(short.tolist())
+        assert short.size == max(count, len(support))
+        others = [i for i in range(k) if i not in support]
+        picked = [i for i in short if i not in support]
+        rest = [i for i in others if i not in picked]
+        if picked and rest:  # every picked non-support exemplar has λ no larger than any left out
+            assert max(solution.bound_multipliers[picked]) <= min(solution.bound_multipliers[rest])
+        # The exact fit restricted to the shortlist is the exact fit over everything.
+        sub = solve_simplex_qp(q[np.ix_(short, short)], c[short])
+        np.testing.assert_allclose(sub.weights, solution.weights[short], atol=1e-9)
+    np.testing.assert_array_equal(shortlist_exemplars(problem, k + 5), np.arange(k))
+    with pytest.raises(ValueError, match="count"):
+        shortlist_exemplars(problem, 0)
+
+
+def test_analyse_texture_blends_given_complete_grams(vgg, exemplar_grams):
+    images, grams = exemplar_grams
+    mask = np.zeros((64, 64), bool)
+    mask[:, 16:] = True
+    config = TextureConfig()
+    partial = mask_out(images[2], mask)
+    computed = analyse_texture(partial, mask, images, vgg, config)
+    given = analyse_texture(partial, mask, images, vgg, config, complete=grams)
+    np.testing.assert_array_equal(given.weights, computed.weights)
+    for layer in LAYERS:
+        ref = computed.target.grams[layer]
+        assert np.linalg.norm(given.target.grams[layer] - ref) <= 1e-5 * np.linalg.norm(ref)
+    with pytest.raises(ShapeMismatchError):
+        analyse_texture(partial, mask, images, vgg, config, complete=GramSet(grams={k: g[:3] for k, g in grams.grams.items()}))
+
+
+def test_masked_blend_problem_matches_the_masked_grams(vgg, exemplar_grams):
+    images, _ = exemplar_grams
+    mask = np.zeros((64, 64), bool)
+    mask[10:60, 0:30] = True
+    problem = masked_blend_problem(images[0], mask, images[1:], vgg, layers=("relu2_1", "relu3_1"))
+    target = compute_grams(images[:1], vgg, layers=("relu2_1", "relu3_1"), mask=mask)
+    others = compute_grams(images[1:], vgg, layers=("relu2_1", "relu3_1"), mask=mask)
+    reference = build_blend_problem(target, others)
+    assert problem.layers == ("relu2_1", "relu3_1") and problem.size == 4
+    np.testing.assert_allclose(problem.hessian, reference.hessian, rtol=1e-6)
+    np.testing.assert_allclose(problem.linear, reference.linear, rtol=1e-6)

@@ -12,14 +12,30 @@ def test_defaults_follow_the_paper():
     assert config.gram_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert config.content_layers == ("relu4_2",)
     assert config.solver == "convex" and config.history_size == 100
-    assert config.size == config.resolved_analysis_size == config.schedule[-1].size
+    assert config.size == config.schedule[-1].size
+
+
+def test_fast_analysis_defaults_and_their_clamping():
+    config = TextureConfig()
+    assert config.resolved_analysis_size == 256 and config.resolved_preselect_size == 128
+    assert config.preselect_count == 32 and config.preselect_bf16 and not config.bf16_grams
+    small = config.replace(schedule=(Stage(64, 3),))
+    assert small.resolved_analysis_size == 64 and small.resolved_preselect_size == 64
+    same = config.replace(preselect_size=None, analysis_size=None)
+    assert same.resolved_analysis_size == same.resolved_preselect_size == config.size
+    with pytest.raises(ValueError, match="preselect_size"):
+        TextureConfig(preselect_size=16)
+    with pytest.raises(ValueError, match="preselect_count"):
+        TextureConfig(preselect_count=-1)
+    assert TextureConfig(schedule=((512, 30, True), (512, 10))).schedule == (Stage(512, 30, True), Stage(512, 10))
 
 
 def test_paper_preset():
     config = TextureConfig.paper(256)
     assert config.schedule == (Stage(256, 1000),)
     assert config.early_stop_tolerance == 0.0 and not config.bf16_grams
-    assert config.resolved_analysis_size == 256
+    assert config.resolved_analysis_size == config.resolved_preselect_size == 256
+    assert config.preselect_count == 0 and not any(stage.bf16 for stage in config.schedule)
     assert TextureConfig.paper(device="cpu", solver="linear").solver == "linear"
 
 

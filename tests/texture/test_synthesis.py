@@ -10,6 +10,7 @@ from facetex.texture.analysis import compute_grams
 from facetex.texture.color import luminance, rgb_to_yiq
 from facetex.texture.config import Stage, TextureConfig
 from facetex.texture.synthesis import infer_texture, resize, synthesize_texture
+from facetex.types import GramSet
 
 LAYERS = TextureConfig().gram_layers
 S = 64
@@ -80,17 +81,36 @@ def test_output_keeps_the_chroma_of_the_init(vgg, textures):
     np.testing.assert_allclose(out[inside][:, 0], result.luminance[inside], atol=2e-3)
 
 
-def test_early_stopping_and_line_search_cap(vgg, textures):
+def test_early_stopping_and_line_search_cap(vgg, textures, monkeypatch):
+    import facetex.texture.synthesis as synthesis
+
     exemplar = textures["brick"][:S, :S]
     init = grey_rgb(gaussian_filter(textures["brick"][200 : 200 + S, :S], 2.0))
     target = compute_grams(exemplar[None], vgg, layers=LAYERS)
     eager = TextureConfig(early_stop_window=2, early_stop_tolerance=0.9)
     result = synthesize_texture(init, target, vgg, eager, iterations=30, progress=False)
     assert 2 <= len(result.losses) - 1 < 30
+    # A first trial step far too long: its line search must shrink it, which a cap of one
+    # evaluation forbids, so the stage ends at once at the last accepted iterate (the start).
+    monkeypatch.setattr(synthesis, "_FIRST_STEP", 1e4)
     capped = TextureConfig(max_line_search_evaluations=1, early_stop_tolerance=0.0)
     result = synthesize_texture(init, target, vgg, capped, iterations=30, progress=False)
     assert len(result.losses) - 1 < 30
     assert np.isfinite(result.luminance).all() and np.all(np.diff(result.losses) < 0)
+    if len(result.losses) == 1:
+        np.testing.assert_allclose(result.luminance, luminance(init), atol=1e-5)
+
+
+def test_first_step_needs_no_extrapolation(vgg, textures):
+    """The scaled first L-BFGS step is accepted after one or two evaluations (torch's default
+    first step of lr / ‖g‖₁ needed five at 256² and 512²)."""
+    sharp = textures["grass"][:S, :S]
+    init = grey_rgb(gaussian_filter(sharp, 2.0))
+    steps = []
+    synthesize_texture(init, compute_grams(sharp[None], vgg, layers=LAYERS), vgg,
+                       TextureConfig(early_stop_tolerance=0.0), iterations=3, progress=False, callback=steps.append)
+    assert steps[0].evaluations <= 3  # the initial evaluation + at most two trial points
+    assert steps[-1].evaluations - steps[0].evaluations <= 2 * (len(steps) - 1)
 
 
 def test_resize():
@@ -123,8 +143,9 @@ def test_infer_texture_coarse_to_fine(vgg, small_inputs):
     assert int(np.argmax(result.blend.weights)) == 0  # brick explains the brick partial texture
     assert abs(result.blend.weights.sum() - 1.0) <= 1e-12
     assert result.blend.target.grams["relu1_1"].shape == (1, 64, 64)
-    assert set(result.timings) == {"analysis", "targets", "synthesis"}
+    assert set(result.timings) == {"preselection", "analysis", "targets", "synthesis"}
     assert all(v >= 0 for v in result.timings.values())
+    np.testing.assert_array_equal(result.candidates, [0, 1, 2])  # 3 exemplars: no preselection
 
 
 def test_infer_texture_errors(vgg, small_inputs):
@@ -140,3 +161,79 @@ def test_infer_texture_errors(vgg, small_inputs):
         infer_texture(init, partial, mask, [exemplars[0][:, :100]], config, vgg, progress=False)
     with pytest.raises(EmptyMaskError):
         infer_texture(init, partial, np.zeros_like(mask), exemplars, config, vgg, progress=False)
+
+
+def test_infer_texture_uses_cached_exemplar_grams(vgg, small_inputs):
+    init, partial, mask, exemplars = small_inputs
+    config = TextureConfig(schedule=(Stage(64, 2),), early_stop_tolerance=0.0, analysis_size=None)
+    computed = infer_texture(init, partial, mask, exemplars, config, vgg, progress=False)
+    complete = compute_grams(np.stack([luminance(resize(e, 64)) for e in exemplars]), vgg, layers=LAYERS)
+    cached = infer_texture(init, partial, mask, exemplars, config, vgg, exemplar_grams={64: complete}, progress=False)
+    np.testing.assert_array_equal(cached.blend.weights, computed.blend.weights)
+    for layer in LAYERS:
+        ref = computed.blend.target.grams[layer]
+        assert np.linalg.norm(cached.blend.target.grams[layer] - ref) <= 1e-5 * np.linalg.norm(ref)
+    np.testing.assert_allclose(cached.synthesis.luminance, computed.synthesis.luminance, atol=1e-3)
+    # The cache really is what the targets are made of: scaled Grams give a scaled target.
+    doubled = GramSet(grams={layer: 2.0 * g for layer, g in complete.grams.items()})
+    scaled = infer_texture(init, partial, mask, exemplars, config.replace(schedule=(Stage(64, 0),)), vgg,
+                           exemplar_grams={64: doubled}, progress=False)
+    for layer in LAYERS:
+        np.testing.assert_allclose(scaled.blend.target.grams[layer], 2.0 * cached.blend.target.grams[layer], rtol=1e-5)
+    with pytest.raises(ShapeMismatchError, match="exemplar Gram sets"):
+        bad = GramSet(grams={layer: g[:2] for layer, g in complete.grams.items()})
+        infer_texture(init, partial, mask, exemplars, config, vgg, exemplar_grams={64: bad}, progress=False)
+    with pytest.raises(ShapeMismatchError, match="lack layers"):
+        infer_texture(init, partial, mask, exemplars, config, vgg,
+                      exemplar_grams={64: GramSet(grams={"relu1_1": complete.grams["relu1_1"]})}, progress=False)
+
+
+def test_infer_texture_preselection_keeps_the_exact_fit(vgg, textures):
+    """Six exemplars, a shortlist of two: the exact fit over the shortlist is the full exact fit."""
+    brick, grass, gravel = textures["brick"], textures["grass"], textures["gravel"]
+    crops = [grass[:64, :64], gravel[:64, :64], brick[:64, :64], grass[200:264, 300:364],
+             gravel[300:364, 50:114], brick[400:464, 400:464]]
+    exemplars = [grey_rgb(c) for c in crops]
+    mask = np.zeros((64, 64), bool)
+    mask[8:56, 4:40] = True
+    partial = np.where(mask[..., None], grey_rgb(brick[200:264, 200:264]), 0.5).astype(np.float32)
+    init = grey_rgb(gaussian_filter(brick[200:264, 200:264], 2.0))
+    exact = TextureConfig(schedule=(Stage(64, 0),), analysis_size=None, preselect_count=0)
+    fast = exact.replace(preselect_count=2, preselect_size=None)  # bf16 screening at the analysis size
+    full = infer_texture(init, partial, mask, exemplars, exact, vgg, progress=False)
+    short = infer_texture(init, partial, mask, exemplars, fast, vgg, progress=False)
+    assert full.candidates.size == 6 and full.timings["preselection"] == 0.0
+    assert 2 <= short.candidates.size < 6 and short.timings["preselection"] > 0.0
+    assert set(np.flatnonzero(full.blend.weights)) <= set(short.candidates.tolist())
+    np.testing.assert_allclose(short.blend.weights, full.blend.weights, atol=1e-9)
+    assert short.blend.objective == pytest.approx(full.blend.objective, rel=1e-9)
+    assert short.blend.weights[[i for i in range(6) if i not in short.candidates]].max() == 0.0
+    assert int(np.argmax(full.blend.weights)) in (2, 5)  # a brick exemplar explains the brick
+    # Baseline solvers never preselect.
+    closest = infer_texture(init, partial, mask, exemplars, fast.replace(solver="closest"), vgg, progress=False)
+    assert closest.candidates.size == 6
+
+
+def test_bf16_stage_runs_in_bf16_and_lowers_the_loss(vgg, textures):
+    sharp = textures["gravel"][100 : 100 + S, 100 : 100 + S]
+    init = grey_rgb(gaussian_filter(sharp, 2.0))
+    target = compute_grams(sharp[None], vgg, layers=LAYERS)
+    config = TextureConfig(early_stop_tolerance=0.0)
+    fp32 = synthesize_texture(init, target, vgg, config, iterations=0, progress=False)
+    bf16 = synthesize_texture(init, target, vgg, config, iterations=0, bf16=True, progress=False)
+    # Same objective up to bf16 rounding of the features, but not bit-identical.
+    assert bf16.losses[0] == pytest.approx(fp32.losses[0], rel=0.05) and bf16.losses[0] != fp32.losses[0]
+    steps = []
+    result = synthesize_texture(init, target, vgg, config, iterations=8, bf16=True, progress=False, callback=steps.append)
+    assert result.losses[-1] < 0.5 * result.losses[0]
+    assert [s.iteration for s in steps] == list(range(1, len(result.losses)))
+    assert [s.loss for s in steps] == result.losses[1:]
+    assert all(b.evaluations > a.evaluations for a, b in zip(steps, steps[1:]))
+    np.testing.assert_array_equal(steps[-1].luminance, result.luminance)
+
+
+def test_resize_accepts_read_only_arrays():
+    image = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    image.setflags(write=False)
+    out = resize(image, 4)  # pytest turns torch's read-only warning into an error
+    assert out.shape == (4, 4) and out.flags.writeable

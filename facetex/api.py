@@ -1,0 +1,96 @@
+"""The Python API in a few calls (also exported from ``facetex``)::
+
+    import facetex
+    result = facetex.infer("photo.jpg")            # InferenceResult, default database
+    facetex.write_result(result, "out/photo")      # the same files as `facetex infer`
+    fit = facetex.fit("photo.jpg")                 # FaceFit only (generic model by default)
+    db = facetex.load_database("my.h5")            # TextureDatabase
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from facetex.config import InferConfig
+from facetex.database.store import TextureDatabase
+from facetex.errors import DatabaseError
+from facetex.types import FaceFit, InferenceResult, MorphableModel, Photo
+
+__all__ = ["fit", "infer", "open_database", "write_result"]
+
+
+def open_database(path: str | os.PathLike[str] | None = None) -> TextureDatabase:
+    """Load the database at ``path``; None → the default London database (built on first use).
+
+    Raises
+    ------
+    DatabaseError
+        If the file is missing, damaged, truncated or of another schema version.
+    """
+    from facetex.database.build import ensure_default_database
+    from facetex.database.store import load_database
+
+    if path is None:
+        return load_database(ensure_default_database())
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseError(f"texture database {path} does not exist (build one with `facetex build-db`)")
+    return load_database(path)
+
+
+def _photo(photo: str | os.PathLike[str] | Photo | None) -> Photo:
+    from facetex.io.images import demo_photo, load_photo
+
+    if photo is None:
+        return demo_photo()
+    if isinstance(photo, Photo):
+        return photo
+    return load_photo(photo)
+
+
+def infer(
+    photo: str | os.PathLike[str] | Photo | None = None,
+    *,
+    database: TextureDatabase | str | os.PathLike[str] | None = None,
+    config: InferConfig | None = None,
+    face_index: int = 0,
+    progress: bool = True,
+) -> InferenceResult:
+    """Infer the complete albedo of a photo (a path, a loaded Photo, or None for the demo)."""
+    from facetex.pipeline import infer as run_pipeline
+
+    db = database if isinstance(database, TextureDatabase) else open_database(database)
+    return run_pipeline(_photo(photo), db, config or InferConfig(), face_index=face_index, progress=progress)
+
+
+def fit(
+    photo: str | os.PathLike[str] | Photo | None = None,
+    *,
+    model: MorphableModel | None = None,
+    config: InferConfig | None = None,
+    face_index: int = 0,
+) -> FaceFit:
+    """Detect and fit the face model (§3); ``model`` defaults to the generic model."""
+    from facetex.detect import detect_face
+    from facetex.fitting import fit_face, generic_model
+    from facetex.geometry.topology import load_face_mesh
+
+    config = config or InferConfig()
+    loaded = _photo(photo)
+    detection = detect_face(loaded, config.detect, face_index)
+    return fit_face(loaded, detection, model or generic_model(load_face_mesh()), config.fit)
+
+
+def write_result(
+    result: InferenceResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    config: InferConfig | None = None,
+    database: TextureDatabase | None = None,
+) -> Path:
+    """Write the files of ``facetex infer`` for ``result`` into ``out_dir``."""
+    from facetex.outputs import write_result as write
+
+    db = database if database is not None else open_database()
+    return write(result, out_dir, config or InferConfig(), db.morphable_model(), database=db)

@@ -1,0 +1,172 @@
+"""``facetex infer``: photos → complete albedo, textured meshes, maps and an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+
+from facetex.errors import FacetexError, InputImageError
+
+log = logging.getLogger(__name__)
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+        return value
+
+    return parse
+
+
+def _schedule(text: str) -> tuple[tuple[int, int], ...]:
+    """'256x100,512x30' → ((256, 100), (512, 30))."""
+    try:
+        stages = tuple(tuple(int(v) for v in part.lower().split("x")) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SIZExITERATIONS[,SIZExITERATIONS...], got {text!r}") from None
+    if not stages or any(len(s) != 2 for s in stages):
+        raise argparse.ArgumentTypeError(f"expected SIZExITERATIONS[,SIZExITERATIONS...], got {text!r}")
+    return stages  # type: ignore[return-value]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "infer",
+        help="photo(s) → complete albedo, textured mesh (OBJ/GLB), maps and an HTML report",
+        description="Detect, fit the morphable model (§3), unwrap the partial albedo, blend the "
+        "database's Gram matrices (§4) and synthesise the complete albedo (§5). With no PHOTO "
+        "the built-in demo photo (skimage's astronaut, public domain) is used. Several photos or "
+        "folders: one output folder each under -o; a failure does not stop the others.",
+    )
+    p.add_argument("photos", nargs="*", type=Path, metavar="PHOTO", help="photo files or folders of photos")
+    p.add_argument("-o", "--output", type=Path, default=Path("out"), help="output folder (default ./out)")
+    p.add_argument("--db", type=Path, default=None, help="texture database (default: the London database, built on first use)")
+    p.add_argument("--config", type=Path, default=None, help="TOML settings file (see facetex/config.py)")
+    p.add_argument("--preset", choices=("fast", "paper"), default="fast",
+                   help="fast (default) or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size")
+    p.add_argument("--size", type=int, default=None, help="albedo resolution R (default 512)")
+    p.add_argument("--iterations", type=_positive(int), default=None, help="L-BFGS iterations of the last stage")
+    p.add_argument("--schedule", type=_schedule, default=None, help="coarse-to-fine stages, e.g. 256x100,512x30")
+    p.add_argument("--alpha", type=_positive(float), default=None, help="Gram weight α (normalised units)")
+    p.add_argument("--layers", default=None, help="Gram layers, comma-separated (default relu1_1..relu5_1)")
+    p.add_argument("--solver", choices=("convex", "linear", "closest"), default=None, help="blend-weight solver")
+    p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
+    p.add_argument("--face", type=int, default=0, help="which face when there are several (0 = largest)")
+    p.add_argument("--render", action="store_true", help="also render front/three-quarter/profile views with Mitsuba")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(handler=run)
+
+
+def resolve_config(args: argparse.Namespace):
+    """The InferConfig of a command line: preset, then --config, then flags."""
+    from facetex.config import InferConfig, load_config
+    from facetex.texture.config import Stage
+
+    base = InferConfig.paper() if args.preset == "paper" else InferConfig()
+    config = load_config(args.config, base=base)
+    texture = config.texture
+    changes: dict[str, object] = {}
+    if args.schedule is not None:
+        changes["schedule"] = tuple(Stage(s, i) for s, i in args.schedule)
+    if args.iterations is not None:
+        stages = changes.get("schedule", texture.schedule)
+        changes["schedule"] = stages[:-1] + (Stage(stages[-1].size, args.iterations),)
+    for name in ("alpha", "solver", "device"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.layers is not None:
+        changes["gram_layers"] = tuple(s.strip() for s in args.layers.split(",") if s.strip())
+    try:
+        config = dataclasses.replace(config, texture=dataclasses.replace(texture, **changes))
+        if args.size is not None:
+            config = config.with_resolution(args.size)
+        elif config.unwrap.resolution != config.resolution:
+            config = config.with_resolution(config.resolution)
+    except ValueError as exc:
+        raise FacetexError(f"invalid settings: {exc}") from exc
+    return dataclasses.replace(config, render_views=args.render, report=not args.no_report)
+
+
+def _photo_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith("."))
+            if not found:
+                raise InputImageError(f"no photos ({', '.join(PHOTO_SUFFIXES)}) in folder {path}")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _check_writable(output: Path) -> None:
+    """Fail before the slow work if the output folder cannot be created or written."""
+    from facetex.errors import OutputError
+
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"output {output} exists and is not a folder")
+    parent = next((p for p in (output, *output.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise OutputError(f"cannot create output folder {output}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot create output folder {output}: {parent} is not writable")
+
+
+def run(args: argparse.Namespace) -> int:
+    from facetex.api import open_database
+    from facetex.detect import Detector
+    from facetex.io.images import demo_photo, load_photo
+    from facetex.outputs import write_result
+    from facetex.pipeline import infer
+    from facetex.texture.vgg import load_vgg19
+
+    config = resolve_config(args)
+    files = _photo_files(args.photos)
+    output: Path = args.output
+    _check_writable(output)
+
+    start = time.perf_counter()
+    database = open_database(args.db)
+    vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
+    model = database.morphable_model()
+    setup_seconds = time.perf_counter() - start
+
+    jobs: list[tuple[str, Path | None]] = [(f.stem, f) for f in files] or [("astronaut", None)]
+    single = len(jobs) == 1
+    failures: list[tuple[str, str]] = []
+    with Detector(config.detect) as detector:
+        for name, path in jobs:
+            target = output if single else output / name
+            clock = time.perf_counter()
+            try:
+                photo = demo_photo() if path is None else load_photo(path)
+                result = infer(photo, database, config, vgg=vgg, detector=detector, face_index=args.face)
+                write_result(
+                    result, target, config, model, database=database,
+                    extra_timings={"setup": setup_seconds} if single else None,
+                )
+            except FacetexError as exc:
+                if single:
+                    raise
+                failures.append((name, str(exc)))
+                print(f"facetex: {name}: error: {exc}")
+                continue
+            print(f"{name}: {time.perf_counter() - clock:.1f} s → {target / 'report.html' if config.report else target}")
+    if not single:
+        done = len(jobs) - len(failures)
+        print(f"{done} of {len(jobs)} photos done in {time.perf_counter() - start:.0f} s; results in {output}")
+        for name, reason in failures:
+            print(f"  failed: {name}: {reason}")
+    return 0 if not failures else 1

@@ -1,0 +1,166 @@
+"""The composed settings of ``facetex infer``: one dataclass per stage, loaded from TOML + flags.
+
+Every stage keeps its own config dataclass next to its code (``DetectConfig``, ``FitConfig``,
+``UnwrapConfig``, ``TextureConfig``, ``DetailMapConfig``, ``ExportConfig``, ``RenderConfig``);
+:class:`InferConfig` composes them and is passed explicitly down the pipeline. The resolved
+config is written beside every result (``config.json``), and a TOML file of the same shape
+(any subset of the fields) can be given with ``--config``::
+
+    [texture]
+    alpha = 100.0
+    schedule = [[512, 60, true]]     # [size, iterations, bf16] per synthesis stage
+
+    [fit]
+    steps = [30, 10, 3]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from facetex.detect import DetectConfig
+from facetex.errors import FacetexError
+from facetex.fitting.config import FitConfig, UnwrapConfig
+from facetex.render.export import ExportConfig
+from facetex.render.maps import DetailMapConfig
+from facetex.render.mitsuba_render import RenderConfig
+from facetex.texture.config import TextureConfig
+
+__all__ = ["ConfigError", "InferConfig", "config_from_dict", "config_to_dict", "load_config"]
+
+
+class ConfigError(FacetexError, ValueError):
+    """A settings file or flag is malformed."""
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """Every setting of one ``facetex infer`` run (paper defaults where the paper gives one).
+
+    Attributes
+    ----------
+    detect, fit, unwrap, texture, maps, export, render : the stages' settings.
+    render_views : render the result with Mitsuba (``--render``); off by default as it needs
+        Mitsuba and takes tens of seconds.
+    report : write ``report.html`` with the 3D viewer.
+    """
+
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    unwrap: UnwrapConfig = field(default_factory=UnwrapConfig)
+    texture: TextureConfig = field(default_factory=TextureConfig)
+    maps: DetailMapConfig = field(default_factory=DetailMapConfig)
+    export: ExportConfig = field(default_factory=lambda: ExportConfig(subdivisions=1))
+    render: RenderConfig = field(default_factory=RenderConfig)
+    render_views: bool = False
+    report: bool = True
+
+    @property
+    def resolution(self) -> int:
+        """Side R of the output albedo: the last synthesis stage's size."""
+        return self.texture.schedule[-1].size
+
+    @classmethod
+    def paper(cls, resolution: int = 512, *, device: str = "cpu") -> InferConfig:
+        """The paper's recipe: exact masked Grams of the whole database at full resolution and
+        1000 L-BFGS iterations at full resolution in fp32 (§4–5), everything else at its
+        default. ``InferConfig()`` is the fast default (``facetex.texture.config`` documents
+        what it changes and the measurements behind it)."""
+        return cls(
+            unwrap=UnwrapConfig(resolution=resolution),
+            texture=TextureConfig.paper(resolution, device=device),
+        )
+
+    def with_resolution(self, resolution: int) -> InferConfig:
+        """The same settings with the UV maps and the last synthesis stage at ``resolution``²
+        (its iterations and precision kept)."""
+        stages = self.texture.schedule
+        last = dataclasses.replace(stages[-1], size=resolution)
+        texture = dataclasses.replace(self.texture, schedule=stages[:-1] + (last,))
+        return dataclasses.replace(
+            self, unwrap=dataclasses.replace(self.unwrap, resolution=resolution), texture=texture
+        )
+
+
+def config_to_dict(config: Any) -> Any:
+    """A nested dataclass as plain JSON/TOML-ready values (tuples become lists)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: config_to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, (tuple, list)):
+        return [config_to_dict(v) for v in config]
+    return config
+
+
+def config_from_dict(cls: type, data: dict[str, Any], *, base: Any = None, where: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``, starting from ``base`` (default: ``cls()``).
+
+    Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key.
+    Nested dataclasses, tuples of dataclasses (e.g. the synthesis schedule) and optional fields
+    are converted from their plain forms.
+    """
+    base = cls() if base is None else base
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else key
+        if key not in known:
+            raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
+        changes[key] = _convert(hints[key], value, getattr(base, key), name)
+    try:
+        return dataclasses.replace(base, **changes)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
+
+
+def _convert(hint: Any, value: Any, current: Any, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return config_from_dict(hint, value, base=current, where=name)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, current, name) if len(inner) == 1 else value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        if dataclasses.is_dataclass(item):
+            try:
+                return tuple(
+                    item(**v) if isinstance(v, dict) else item(*v) if isinstance(v, (list, tuple)) else v
+                    for v in value
+                )
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
+        return tuple(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path | None, *, base: InferConfig | None = None) -> InferConfig:
+    """Read a TOML settings file onto ``base`` (default: ``InferConfig()``); None → ``base``."""
+    base = base or InferConfig()
+    if path is None:
+        return base
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    return config_from_dict(InferConfig, data, base=base)

@@ -1,0 +1,180 @@
+"""Settings of the database build (paper §6), one dataclass per step, paper values as defaults.
+
+Every dataclass is frozen and passed explicitly; :func:`dataclasses.asdict` of a
+:class:`DatabaseConfig` is the "build parameters" record stored in each database's manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from facetex.detect import DetectConfig
+    from facetex.fitting import FitConfig, UnwrapConfig
+
+__all__ = [
+    "GRAM_LAYERS",
+    "SpecularConfig",
+    "FillConfig",
+    "PCAConfig",
+    "DatabaseConfig",
+]
+
+#: VGG-19 layers whose Grams describe a texture (paper §5: "all 5 mid-layers of VGG-19").
+GRAM_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class SpecularConfig:
+    """SUV specular removal (Mallick et al., CVPR 2005; paper §6).
+
+    Attributes
+    ----------
+    source : colour of the light source, the direction of the S axis: ``"white"`` (studio
+        flash on a white-balanced photo, RGB ∝ (1, 1, 1)) or ``"background"`` (the median
+        colour of the photo's non-person pixels, for a backdrop lit by the same light).
+    mad_factor : the removal ramps from nothing where S/‖UV‖ equals the local diffuse ratio
+        k to all of the excess S − k·‖UV‖ where the ratio exceeds k by ``mad_factor``·1.4826·MAD
+        of S/‖UV‖ over the skin region; larger keeps more of S.
+    ratio_scale : Gaussian σ of the window over which the diffuse ratio k is estimated, as a
+        fraction of √(skin region area); peaks smaller than the window are removed, slow
+        changes of skin tone (a paler forehead) are kept.
+    min_chroma : pixels with ‖UV‖ below this (grey, nearly white or black) do not take part
+        in estimating k (their ratio S/‖UV‖ is unstable).
+    saturation_level : pixels with a channel at or above this were clipped by the camera;
+        their U, V are lost, so all of S, U, V are inpainted there from their surroundings.
+    inpaint_radius : radius in pixels of the OpenCV Telea inpainting of saturated pixels.
+    smoothing_sigma : Gaussian σ in pixels applied to U, V before their norm is taken (JPEG
+        keeps chroma at half resolution in 8×8 blocks) and to the removed specular layer (so
+        the skin's fine detail stays inside a highlight). 4 px suits a face ~650 px wide.
+    """
+
+    source: str = "white"
+    mad_factor: float = 2.5
+    ratio_scale: float = 0.05
+    min_chroma: float = 0.02
+    saturation_level: float = 0.98
+    inpaint_radius: float = 5.0
+    smoothing_sigma: float = 4.0
+
+
+@dataclass(frozen=True)
+class FillConfig:
+    """Completion of unseen texels: left/right mirror, then a membrane (harmonic) fill.
+
+    Attributes
+    ----------
+    mirror_min_weight : a texel is filled from its mirror image only when at least this
+        fraction of the bilinear footprint of its mirrored position is observed.
+    blend_gradients : paste the mirrored texels in the gradient domain (Poisson blending,
+        Pérez et al. 2003) so the mirrored side meets the observed side without a seam; if
+        False they are copied as they are.
+    regularization : weight of a pull towards the mean observed colour in the fill's linear
+        system; it keeps regions with no observed neighbour defined and is otherwise
+        negligible.
+    """
+
+    mirror_min_weight: float = 0.5
+    blend_gradients: bool = True
+    regularization: float = 1e-5
+
+
+@dataclass(frozen=True)
+class PCAConfig:
+    """Morphable models built from the database (paper §3 uses 80 identity and albedo
+    components from BFM and 29 expression components from FaceWarehouse; here they come from
+    the database itself).
+
+    Attributes
+    ----------
+    albedo_resolution : UV resolution r of the PCA albedo model (r × r × 3).
+    albedo_components : at most this many albedo components (also ≤ subjects − 1).
+    shape_components : identity components (≤ persons with a neutral photo − 1).
+    expression_components : expression components (≤ neutral/smiling pairs).
+    """
+
+    albedo_resolution: int = 64
+    albedo_components: int = 80
+    shape_components: int = 80
+    expression_components: int = 29
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Everything :func:`facetex.database.build.build_database` needs.
+
+    Attributes
+    ----------
+    name : label of the database and of its morphable model.
+    resolution : UV resolution R of the stored albedo textures. 512 by default: on a London
+        photo (1350², face ~650 px wide) a 512² texel spans 1.2–1.4 photo pixels (median; 90th
+        percentile 1.6–1.7), a 1024² texel 0.6–0.7, so 1024² only interpolates: an area
+        round trip 1024 → 512 → 1024 of a 1024² unwrap loses 0.0018 RMS luminance (about
+        0.5/255, against 0.0049 for 256²), measured on London 002_03.
+    gram_resolutions : texture sizes at which Grams of every complete texture are stored, so
+        inference at those sizes computes only what depends on its input.
+    gram_layers : VGG-19 layers of the stored Grams.
+    gram_dtype : ``"float16"`` (each matrix scaled by a power of two, halves the file) or
+        ``"float32"``.
+    bootstrap_rounds : refits with the database's own PCA models after the generic round
+        (paper §6 fits a model to every subject; here the model is then re-learned).
+    jobs : worker processes over photos (torch uses one thread in each); 1 runs in-process.
+        The per-photo work is mostly single-threaded (detection, fitting on small tensors,
+        unwrap), so workers scale with free cores. On the shared 2-core development machine,
+        busy with other jobs, 2 workers gave no gain (2.6–3.3 s per photo against 2.0–2.6 s
+        in-process for a generic fit: each task ran 2× slower, the workers together got one
+        core's time).
+    max_landmark_rmse_iod : a fit whose landmark RMSE exceeds this many inter-ocular
+        distances is rejected (good London fits: ~0.02).
+    min_observed_fraction : a photo whose observed texels cover less than this fraction of
+        the UV chart is rejected (frontal London photos: ~0.5).
+    keep_features : unwrap eyes, brows, lips and nostrils too (the input stage cuts them out
+        of its skin mask): database textures are complete faces, as the paper's.
+    min_cos_view : the database's unwrap visibility cut (used when ``unwrap`` is None):
+        texels seen more than arccos(0.5) = 60° from the view direction are left to the fill,
+        not 72.5° as in the input stage. Lambertian SH shading leaves the rim too dark (London
+        002_03: albedo 0.62–0.71 at cos 0.3–0.5 against 0.76–0.81 on the cheek), which the
+        fill would spread over the sides. The skin-colour test stays the input stage's:
+        looser chroma limits (Mahalanobis 6 instead of 3.5) keep the darker skin around the
+        eyes of darker-skinned subjects (London 006) but also let brown fringes in (003).
+    specular, fill, pca : settings of those steps.
+    fit : :class:`facetex.fitting.FitConfig`, or None for its defaults.
+    unwrap : :class:`facetex.fitting.UnwrapConfig`, or None for its defaults at
+        ``resolution`` (its resolution must equal ``resolution``).
+    detect : :class:`facetex.detect.DetectConfig`, or None for its defaults.
+    """
+
+    name: str = "london"
+    resolution: int = 512
+    gram_resolutions: tuple[int, ...] = (256, 512)
+    gram_layers: tuple[str, ...] = GRAM_LAYERS
+    gram_dtype: str = "float16"
+    bootstrap_rounds: int = 1
+    jobs: int = 2
+    max_landmark_rmse_iod: float = 0.1
+    min_observed_fraction: float = 0.2
+    keep_features: bool = True
+    min_cos_view: float = 0.5
+    specular: SpecularConfig = field(default_factory=SpecularConfig)
+    fill: FillConfig = field(default_factory=FillConfig)
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    fit: FitConfig | None = None
+    unwrap: UnwrapConfig | None = None
+    detect: DetectConfig | None = None
+
+    def __post_init__(self) -> None:
+        if int(self.resolution) < 32:
+            raise ValueError(f"resolution must be at least 32, got {self.resolution}")
+        if not self.gram_resolutions or any(int(r) < 32 for r in self.gram_resolutions):
+            raise ValueError(f"gram_resolutions must be sizes ≥ 32, got {self.gram_resolutions}")
+        if any(int(r) > int(self.resolution) for r in self.gram_resolutions):
+            raise ValueError(f"gram_resolutions {self.gram_resolutions} exceed the texture resolution {self.resolution}")
+        if self.gram_dtype not in ("float16", "float32"):
+            raise ValueError(f"gram_dtype must be 'float16' or 'float32', got {self.gram_dtype!r}")
+        if self.bootstrap_rounds < 0 or self.jobs < 1:
+            raise ValueError("bootstrap_rounds must be ≥ 0 and jobs ≥ 1")
+        if self.specular.source not in ("white", "background"):
+            raise ValueError(f"specular.source must be 'white' or 'background', got {self.specular.source!r}")
+        if self.unwrap is not None and int(self.unwrap.resolution) != int(self.resolution):
+            raise ValueError(f"unwrap.resolution {self.unwrap.resolution} differs from resolution {self.resolution}")

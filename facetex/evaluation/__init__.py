@@ -1,0 +1,20 @@
+"""Evaluation bench: protocol A of the paper's comparisons as reproducible numbers (DESIGN §6).
+
+* :mod:`~facetex.evaluation.metrics` — mesoscopic power spectrum, low-pass SSIM, per-region
+  errors, dlib identity similarity, bootstrap intervals.
+* :mod:`~facetex.evaluation.degrade` — blur, 4× downsampling, occluder, simulated head turn.
+* :mod:`~facetex.evaluation.baselines` — PCA albedo only, OpenCV inpainting.
+* :mod:`~facetex.evaluation.protocol` — :func:`run_protocol` over held-out database subjects.
+* :mod:`~facetex.evaluation.tables` — markdown / CSV / JSON / figure of a run.
+
+Typical use (what ``facetex evaluate`` does)::
+
+    result = run_protocol(load_database(path), ProtocolConfig(subjects=20, size=256))
+    write_results(result, "out/eval")
+"""
+
+from facetex.evaluation.degrade import DegradeConfig
+from facetex.evaluation.protocol import ProtocolConfig, ProtocolResult, run_protocol
+from facetex.evaluation.tables import write_results
+
+__all__ = ["DegradeConfig", "ProtocolConfig", "ProtocolResult", "run_protocol", "write_results"]

@@ -1,0 +1,1093 @@
+"""Protocol A (paper §6 / Appendix II, DESIGN §6): degrade a held-out photo, infer, compare.
+
+For each held-out person of the database (leave-one-out: *both* photos of the person are left
+out of everything the inference uses — exemplars, Grams and the morphable model):
+
+1. take the person's neutral photo and the texture the database unwrapped from it (the ground
+   truth: complete albedo in UV, with the fill map telling which texels were really observed);
+2. degrade the photo (:mod:`facetex.evaluation.degrade`: blur or 4× downsampling, optionally an
+   occluder) and run the pipeline's stages once up to the partial albedo: detect, fit (§3) with
+   a morphable model rebuilt without the person, unwrap (optionally hide one side: "turn");
+3. run the texture stage once per *variant* on the same partial albedo — PCA albedo only,
+   closest Gram, unconstrained linear blend, convex blend (§4–5), generic inpainting — plus the
+   variants of an ablation (Gram layers, Fig. 8; top-k exemplars of the convex blend, Fig. 4;
+   α, Fig. 6; the paper's recipe against the fast default);
+4. score each texture against the ground truth at the same resolution
+   (:mod:`facetex.evaluation.metrics`), and aggregate over subjects: mean, bootstrap
+   confidence interval, and paired differences between the variants of the paper's ordering
+   convex ≥ linear ≥ closest ≥ PCA.
+
+Scoring regions (R × R UV texels): ``truth`` = texels the ground truth observed (fill-map
+``OBSERVED``: visible skin of the sharp photo, not mirrored or inpainted); ``observed`` = truth
+texels the degraded input observed too; ``hidden`` = truth texels the input did not observe
+(the occluder, the simulated turn, or texels the degraded photo's visibility lost).
+
+Texture stage, as ``facetex.texture.synthesis.infer_texture`` with one synthesis stage at the
+evaluation size, but sharing work between variants: the masked Grams of §4 (partial texture and
+every exemplar under the input's mask) are computed once per subject in fp32 at all five layers,
+and every solver / layer subset solves its weights on them; complete exemplar Grams come from
+the database when it stores them at the evaluation size.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facetex.config import InferConfig
+from facetex.database.store import SubjectRecord, TextureDatabase
+from facetex.errors import DatabaseError, FacetexError, MissingDependencyError, NoFaceError, ShapeMismatchError
+from facetex.evaluation import metrics as M
+from facetex.evaluation.baselines import inpaint_albedo, pca_albedo
+from facetex.evaluation.degrade import (
+    DegradeConfig,
+    blur_photo,
+    blur_sigma,
+    downsample_photo,
+    hide_turn,
+    occlude_photo,
+)
+from facetex.texture.config import Stage, TextureConfig
+from facetex.types import Detection, FaceFit, GramSet, MorphableModel, PartialAlbedo, Photo
+
+__all__ = [
+    "VARIANTS",
+    "ABLATIONS",
+    "GRAM_LAYERS",
+    "METRICS",
+    "PAPER_ORDER",
+    "Variant",
+    "ProtocolConfig",
+    "PreparedSubject",
+    "SubjectResult",
+    "ProtocolResult",
+    "build_variants",
+    "select_persons",
+    "neutral_subject",
+    "photo_path",
+    "exemplar_rows",
+    "held_out_model",
+    "degrade_photo",
+    "VariantTextures",
+    "texture_variants",
+    "GroundTruthReference",
+    "ground_truth_reference",
+    "score_texture",
+    "aggregate",
+    "run_protocol",
+]
+
+log = logging.getLogger(__name__)
+
+#: Variants of the paper's comparison (user study, Fig. 12) and the inpainting baseline (Fig. 17).
+VARIANTS = ("pca", "closest", "linear", "convex", "inpaint")
+#: Ablations: Gram layers (Fig. 8), exemplars blended (Fig. 4), α (Fig. 6), recipe.
+ABLATIONS = ("none", "layers", "subjects", "alpha", "recipe")
+#: The §5 Gram layers, in order (relu1_1 … relu5_1).
+GRAM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: The paper's ordering (best first) whose adjacent pairs are tested.
+PAPER_ORDER = ("convex", "linear", "closest", "pca")
+#: Values of the ablations (besides the default variant "convex": 5 layers, all exemplars, α
+#: of the texture config, fast recipe).
+TOP_K = (1, 2, 4, 8)
+ALPHAS = (1.0, 10.0, 1000.0)
+
+#: metric name → (label, higher is better). The order is the table's.
+METRICS: dict[str, tuple[str, bool]] = {
+    "identity": ("identity cos (render vs GT render) ↑", True),
+    "identity_distance": ("dlib distance ↓", False),
+    "spectrum_error": ("meso. spectrum log-err (dec) ↓", False),
+    "spectrum_ratio": ("meso. power log-ratio (dec, 0 best)", True),
+    "spectrum_error_hidden": ("meso. spectrum log-err hidden ↓", False),
+    "ssim_lowpass": ("SSIM low-pass ↑", True),
+    "rmse_observed": ("RMSE Y observed ↓", False),
+    "rmse_hidden": ("RMSE Y hidden ↓", False),
+    "hp_rmse_observed": ("RMSE high-pass observed ↓", False),
+    "hp_rmse_hidden": ("RMSE high-pass hidden ↓", False),
+    "detail_observed": ("detail ratio observed (1 best)", True),
+    "detail_hidden": ("detail ratio hidden (1 best)", True),
+}
+#: Metrics whose ideal is a target value, not an extreme (ordering compares |value − target|).
+TARGETS = {"spectrum_ratio": 0.0, "detail_observed": 1.0, "detail_hidden": 1.0}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of completing the texture.
+
+    Attributes
+    ----------
+    name : label in tables ("convex", "layers=3", "top-4", "alpha=10", "paper", ...).
+    kind : "pca", "inpaint" or "synthesis".
+    solver : §4 solver of a synthesis variant ("convex", "linear", "closest").
+    layers : Gram layers of the §4 fit and §5 synthesis (None: the texture config's).
+    alpha : §5 α (None: the texture config's).
+    top_k : keep the k largest convex weights, renormalised to sum 1 (Fig. 4); None keeps all.
+    recipe : "fast" (evaluation iterations, early stopping) or "paper" (TextureConfig.paper:
+        ``paper_iterations`` L-BFGS iterations, no early stopping).
+    """
+
+    name: str
+    kind: str
+    solver: str = "convex"
+    layers: tuple[str, ...] | None = None
+    alpha: float | None = None
+    top_k: int | None = None
+    recipe: str = "fast"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("pca", "inpaint", "synthesis"):
+            raise ValueError(f"variant kind must be pca, inpaint or synthesis, got {self.kind!r}")
+        if self.recipe not in ("fast", "paper"):
+            raise ValueError(f"recipe must be 'fast' or 'paper', got {self.recipe!r}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be ≥ 1, got {self.top_k}")
+
+
+def build_variants(names: Sequence[str], ablation: str = "none") -> tuple[Variant, ...]:
+    """The variants of a run: the named ones, then those of the ablation (no duplicates).
+
+    Parameters
+    ----------
+    names : a subset of :data:`VARIANTS`.
+    ablation : one of :data:`ABLATIONS`. "layers": convex with relu1_1 … relu{k}_1 for
+        k = 1 … 4 (k = 5 is "convex"); "subjects": top-k of the convex weights for k in
+        :data:`TOP_K`; "alpha": α in :data:`ALPHAS`; "recipe": the paper's recipe. The
+        reference "convex" is added when missing.
+    """
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    if ablation not in ABLATIONS:
+        raise ValueError(f"ablation must be one of {', '.join(ABLATIONS)}, got {ablation!r}")
+    out: list[Variant] = []
+    for name in dict.fromkeys(names):
+        if name in ("pca", "inpaint"):
+            out.append(Variant(name, name))
+        else:
+            out.append(Variant(name, "synthesis", solver=name))
+    if ablation != "none" and "convex" not in names:
+        out.append(Variant("convex", "synthesis", solver="convex"))
+    if ablation == "layers":
+        out += [Variant(f"layers={k}", "synthesis", layers=GRAM_LAYERS[:k]) for k in range(1, len(GRAM_LAYERS))]
+    elif ablation == "subjects":
+        out += [Variant(f"top-{k}", "synthesis", top_k=k) for k in TOP_K]
+    elif ablation == "alpha":
+        out += [Variant(f"alpha={a:g}", "synthesis", alpha=a) for a in ALPHAS]
+    elif ablation == "recipe":
+        out.append(Variant("paper", "synthesis", recipe="paper"))
+    if not out:
+        raise ValueError("no variant to evaluate")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Settings of a protocol-A run.
+
+    Attributes
+    ----------
+    subjects : number of held-out persons (evenly spaced over the sorted person ids that have a
+        neutral photo); ignored when ``persons`` is given.
+    persons : explicit person ids to hold out.
+    size : evaluation resolution R: the unwrap, the synthesis and the scoring run at R × R.
+    iterations : L-BFGS iterations of each "fast" synthesis variant (early stopping as the
+        texture config says).
+    paper_iterations : iterations of the "paper" recipe variant (the paper: 1000).
+    variants : names from :data:`VARIANTS`.
+    ablation : one of :data:`ABLATIONS`.
+    degrade : how the input is degraded.
+    infer : the pipeline's settings (detect, fit, unwrap, texture); resolution and schedule
+        are set from ``size`` and ``iterations``.
+    identity : compute dlib identity similarity (needs dlib; skipped with a warning if not
+        installed).
+    patch : side of the power-spectrum patches, texels (default R / 8: 32² at 256², whose
+        bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
+        inside the observed skin between eyes, nose and mouth).
+    confidence, resamples, seed : bootstrap settings of the aggregates.
+    figure_subjects : subjects shown in the figure grid.
+    """
+
+    subjects: int = 20
+    persons: tuple[str, ...] = ()
+    size: int = 256
+    iterations: int = 30
+    paper_iterations: int = 1000
+    variants: tuple[str, ...] = VARIANTS
+    ablation: str = "none"
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
+    identity: bool = True
+    patch: int | None = None
+    confidence: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
+    figure_subjects: int = 6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "persons", tuple(str(p) for p in self.persons))
+        object.__setattr__(self, "variants", tuple(self.variants))
+        if self.subjects < 1 and not self.persons:
+            raise ValueError(f"subjects must be ≥ 1, got {self.subjects}")
+        if self.size < 64 or self.size & (self.size - 1):
+            raise ValueError(f"size must be a power of two ≥ 64, got {self.size}")
+        if self.iterations < 0 or self.paper_iterations < 0:
+            raise ValueError("iterations must be ≥ 0")
+        if self.patch is not None and not 8 <= self.patch <= self.size:
+            raise ValueError(f"patch must be in [8, size], got {self.patch}")
+        build_variants(self.variants, self.ablation)  # validates names and ablation
+
+    @property
+    def patch_size(self) -> int:
+        return self.patch if self.patch is not None else self.size // 8
+
+    def texture_config(self, variant: Variant) -> TextureConfig:
+        """The texture settings of a synthesis variant at the evaluation size."""
+        base = self.infer.texture
+        if variant.recipe == "paper":
+            base = TextureConfig.paper(self.size, device=base.device).replace(
+                schedule=(Stage(self.size, self.paper_iterations),),
+                content_layers=base.content_layers,
+                alpha=base.alpha,
+            )
+        else:
+            base = base.replace(schedule=(Stage(self.size, self.iterations),), analysis_size=None)
+        changes: dict[str, Any] = {"solver": variant.solver}
+        if variant.layers is not None:
+            changes["gram_layers"] = variant.layers
+        if variant.alpha is not None:
+            changes["alpha"] = variant.alpha
+        return base.replace(**changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        from facetex.config import config_to_dict
+
+        return config_to_dict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# held-out subjects and leave-one-out queries
+
+
+def neutral_subject(database: TextureDatabase, person: str) -> SubjectRecord:
+    """The person's neutral photo (else their first photo) in the database.
+
+    Raises
+    ------
+    DatabaseError
+        If the person has no photo in the database.
+    """
+    records = [s for s in database.subjects() if s.person_id == person]
+    if not records:
+        raise DatabaseError(f"person {person!r} is not in {database.path.name}")
+    neutral = [s for s in records if s.expression == "neutral"]
+    return (neutral or records)[0]
+
+
+def select_persons(database: TextureDatabase, count: int, persons: Sequence[str] = ()) -> tuple[str, ...]:
+    """Persons to hold out: ``persons`` if given (checked), else ``count`` evenly spaced ones.
+
+    Candidates are the sorted person ids with a neutral photo; ``count`` of them are taken at
+    evenly spaced positions (so the choice is deterministic and spread over the set).
+
+    Raises
+    ------
+    DatabaseError
+        An explicit person is unknown, or the database has fewer than 2 persons (one must
+        remain to blend from).
+    """
+    known = database.persons
+    if len(known) < 2:
+        raise DatabaseError(f"{database.path.name} holds {len(known)} person(s); leave-one-out needs at least 2")
+    if persons:
+        missing = [p for p in persons if p not in known]
+        if missing:
+            raise DatabaseError(f"persons {missing} are not in {database.path.name}")
+        return tuple(dict.fromkeys(persons))
+    candidates = sorted({s.person_id for s in database.subjects() if s.expression == "neutral"}) or sorted(known)
+    if count >= len(candidates):
+        return tuple(candidates)
+    idx = np.unique(np.round(np.linspace(0, len(candidates) - 1, count)).astype(int))
+    return tuple(candidates[i] for i in idx)
+
+
+def photo_path(database: TextureDatabase, record: SubjectRecord) -> Path:
+    """Where the photo of ``record`` is: the database's source list, else the London set.
+
+    Raises
+    ------
+    DatabaseError
+        If the photo cannot be found.
+    """
+    tried = []
+    for source in database.manifest.get("sources", []):
+        path = Path(source["path"])
+        if path.name == record.source:
+            if path.is_file():
+                return path
+            tried.append(str(path))
+    try:
+        from facetex.paths import london_dir
+
+        for folder in ("neutral", "smiling"):
+            path = london_dir() / folder / record.source
+            if path.is_file():
+                return path
+            tried.append(str(path))
+    except DatabaseError:
+        pass
+    raise DatabaseError(f"the photo of subject {record.subject_id} ({record.source}) is not found (tried {tried})")
+
+
+def exemplar_rows(database: TextureDatabase, person: str) -> np.ndarray:
+    """Storage rows of the database subjects a held-out ``person`` may use (leave-one-out).
+
+    Uses the database's own query ``subjects(exclude_persons=(person,))`` and checks its
+    answer: no photo of ``person`` may remain.
+
+    Returns
+    -------
+    (K,) int64 row indices into ``database.subjects()`` (storage order).
+
+    Raises
+    ------
+    DatabaseError
+        If the query still returns a photo of the person, or nothing remains.
+    """
+    kept = database.subjects(exclude_persons=(person,))
+    if any(s.person_id == person for s in kept):
+        raise DatabaseError(f"leave-one-out query of {database.path.name} still returns photos of {person}")
+    if not kept:
+        raise DatabaseError(f"no database subject remains once {person} is left out")
+    ids = {s.subject_id for s in kept}
+    return np.array([i for i, s in enumerate(database.subjects()) if s.subject_id in ids], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _DatabaseArrays:
+    """The database arrays a run needs, read once (storage order).
+
+    textures : (N, S, S, 3) float32 at the evaluation size; textures_pca : (N, r, r, 3) at the
+    morphable model's albedo resolution; observed : (N, S, S) bool, fill map == OBSERVED;
+    vertices : (N, V, 3); grams : complete Grams at S of every subject, or None to read them
+    from the database per query.
+    """
+
+    subjects: tuple[SubjectRecord, ...]
+    textures: np.ndarray
+    textures_pca: np.ndarray
+    observed: np.ndarray
+    vertices: np.ndarray
+    grams: GramSet | None
+
+
+def _load_arrays(database: TextureDatabase, size: int, vgg: Any, config: TextureConfig) -> _DatabaseArrays:
+    """Read the arrays once; complete Grams are computed only if ``vgg`` is given and the
+    database does not store them at ``size``."""
+    from facetex.database.fill import OBSERVED
+    from facetex.database.pca import downsample_textures
+    from facetex.texture.analysis import compute_grams
+    from facetex.texture.color import luminance
+    from facetex.texture.synthesis import resize
+
+    model = database.morphable_model()
+    full = database.textures()
+    textures = np.stack([resize(t, size) for t in full])
+    textures_pca = downsample_textures(full, model.albedo_mean.shape[0])
+    del full
+    fill = database.fill_maps()
+    idx = (np.arange(size) * fill.shape[1]) // size
+    observed = (fill == OBSERVED)[:, idx][:, :, idx]
+    stored = size in database.gram_resolutions and set(GRAM_LAYERS) <= set(database.gram_layers)
+    grams = None
+    if vgg is not None and not stored:
+        log.info("computing complete Grams of %d database textures at %d² (not stored)", len(textures), size)
+        grams = compute_grams(
+            luminance(textures), vgg, layers=GRAM_LAYERS, batch_size=config.batch_size, bf16=False
+        )
+    return _DatabaseArrays(
+        subjects=database.subjects(),
+        textures=textures,
+        textures_pca=textures_pca,
+        observed=observed,
+        vertices=database.vertices().astype(np.float64),
+        grams=grams,
+    )
+
+
+def held_out_model(
+    database: TextureDatabase,
+    rows: np.ndarray,
+    *,
+    arrays: _DatabaseArrays | None = None,
+) -> MorphableModel:
+    """The database's morphable model rebuilt from the subjects in ``rows`` only.
+
+    The stored model was learned from every subject, the held-out one included; fitting a
+    held-out photo with it would leak the ground truth into the low-frequency albedo. This
+    rebuilds identity, expression and albedo PCA (``facetex.database.pca``) with the stored
+    build settings, from the stored aligned meshes and textures of ``rows``: per person the
+    neutral mesh, and smiling − neutral offsets after rigid alignment.
+    """
+    from facetex.database.pca import align_rigid, build_morphable_model, downsample_textures
+
+    stored = database.morphable_model()
+    pca = database.manifest.get("build_params", {}).get("pca", {})
+    subjects = arrays.subjects if arrays is not None else database.subjects()
+    vertices = arrays.vertices if arrays is not None else database.vertices().astype(np.float64)
+    if arrays is not None:
+        textures = arrays.textures_pca[rows]
+    else:
+        textures = downsample_textures(database.textures()[rows], stored.albedo_mean.shape[0])
+    topology = stored.topology
+    weights = topology.landmark_weights if np.any(topology.landmark_weights > 0) else None
+    by_person: dict[str, list[int]] = {}
+    for row in rows:
+        by_person.setdefault(subjects[row].person_id, []).append(int(row))
+    neutral, offsets = [], []
+    for person_rows in by_person.values():
+        plain = [r for r in person_rows if subjects[r].expression != "smiling"]
+        base = vertices[(plain or person_rows)[0]]
+        neutral.append(base)
+        if plain:
+            smiles = [r for r in person_rows if subjects[r].expression == "smiling"]
+            offsets += [align_rigid(vertices[r], base, weights) - base for r in smiles]
+    return build_morphable_model(
+        stored.name + "-held-out",
+        topology,
+        textures=textures,
+        neutral_vertices=np.stack(neutral),
+        expression_offsets=np.stack(offsets) if offsets else np.zeros((0,) + topology.vertices.shape),
+        albedo_resolution=int(pca.get("albedo_resolution", stored.albedo_mean.shape[0])),
+        albedo_components=int(pca.get("albedo_components", stored.albedo_basis.shape[0])),
+        shape_components=int(pca.get("shape_components", stored.shape_basis.shape[0])),
+        expression_components=int(pca.get("expression_components", stored.expression_basis.shape[0])),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# one subject
+
+
+def degrade_photo(photo: Photo, detection: Detection, config: DegradeConfig) -> Photo:
+    """Apply the photo degradations of ``config`` (detail, then occluder) to a sharp photo.
+
+    Parameters
+    ----------
+    photo : the sharp photo.
+    detection : its face (eye centres for the blur σ, box for the occluder).
+    config : what to do; the "turn" hiding is applied later, to the partial albedo.
+
+    Returns
+    -------
+    A new Photo, ``source`` tagged with the degradation.
+    """
+    from facetex.detect import eye_centers
+
+    rgb = photo.rgb
+    tags = []
+    if config.detail == "blur":
+        eyes = eye_centers(detection.landmarks)
+        sigma = blur_sigma(float(np.linalg.norm(eyes[1] - eyes[0])), config.blur_fraction)
+        rgb = blur_photo(rgb, sigma)
+        tags.append(f"blur σ={sigma:.1f}px")
+    elif config.detail == "downsample":
+        rgb = downsample_photo(rgb, config.downsample_factor)
+        tags.append(f"downsample ×{config.downsample_factor}")
+    if config.hide == "occluder":
+        rgb = occlude_photo(rgb, detection.box, side=config.side, colour=config.occluder_colour)
+        tags.append(f"occluder {config.side}")
+    if not tags:
+        return photo
+    return Photo(rgb=np.asarray(rgb, dtype=np.float32), source=f"{photo.source} [{', '.join(tags)}]")
+
+
+@dataclass(frozen=True)
+class PreparedSubject:
+    """Everything the variants of one held-out subject share.
+
+    Attributes
+    ----------
+    person, subject_id : who is held out, and the photo used.
+    sharp : the original photo; degraded : the pipeline's input.
+    detection : the face found in the degraded photo; fit : the §3 fit of the degraded photo
+        with ``model``, the morphable model rebuilt without the person.
+    partial : the partial albedo at R (after a simulated turn, when asked for).
+    truth : (R, R, 3) float32, the database texture of the subject (sharp photo, filled).
+    regions : "truth", "observed", "hidden" → (R, R) bool (module doc).
+    exemplar_ids : ids of the database subjects the texture stage may use.
+    seconds : time of detect + fit + unwrap.
+    """
+
+    person: str
+    subject_id: str
+    sharp: Photo
+    degraded: Photo
+    detection: Detection
+    fit: FaceFit
+    model: MorphableModel
+    partial: PartialAlbedo
+    truth: np.ndarray
+    regions: dict[str, np.ndarray]
+    exemplar_ids: tuple[str, ...]
+    seconds: float
+
+
+def _prepare(
+    database: TextureDatabase,
+    arrays: _DatabaseArrays,
+    person: str,
+    config: ProtocolConfig,
+    detector: Any,
+) -> tuple[PreparedSubject, np.ndarray]:
+    from facetex.fitting import fit_face, unwrap_albedo
+    from facetex.io.images import load_photo
+
+    clock = time.perf_counter()
+    record = neutral_subject(database, person)
+    row = next(i for i, s in enumerate(arrays.subjects) if s.subject_id == record.subject_id)
+    rows = exemplar_rows(database, person)
+    sharp = load_photo(photo_path(database, record))
+    degraded = degrade_photo(sharp, detector.detect_face(sharp), config.degrade)
+    detection = detector.detect_face(degraded)
+    model = held_out_model(database, rows, arrays=arrays)
+    infer = config.infer.with_resolution(config.size)
+    fit = fit_face(degraded, detection, model, infer.fit)
+    partial = unwrap_albedo(degraded, detection, fit, model, infer.unwrap)
+    if config.degrade.hide == "turn":
+        partial = hide_turn(partial, config.degrade.turn_fraction, config.degrade.side)
+    truth_observed = arrays.observed[row] & partial.chart
+    regions = {
+        "truth": truth_observed,
+        "observed": truth_observed & partial.mask,
+        "hidden": truth_observed & ~partial.mask,
+    }
+    prepared = PreparedSubject(
+        person=person,
+        subject_id=record.subject_id,
+        sharp=sharp,
+        degraded=degraded,
+        detection=detection,
+        fit=fit,
+        model=model,
+        partial=partial,
+        truth=arrays.textures[row],
+        regions=regions,
+        exemplar_ids=tuple(arrays.subjects[r].subject_id for r in rows),
+        seconds=time.perf_counter() - clock,
+    )
+    return prepared, rows
+
+
+def _top_k(weights: np.ndarray, k: int) -> np.ndarray:
+    """Keep the k largest weights (ties by index), zero the rest, renormalise to sum 1."""
+    w = np.asarray(weights, dtype=np.float64)
+    keep = np.argsort(-w, kind="stable")[:k]
+    out = np.zeros_like(w)
+    out[keep] = w[keep]
+    total = out.sum()
+    if total <= 0:
+        raise ValueError("the kept weights sum to zero")
+    return out / total
+
+
+@dataclass(frozen=True)
+class VariantTextures:
+    """Output of :func:`texture_variants`.
+
+    Attributes
+    ----------
+    textures : variant name → (R, R, 3) float32 in [0, 1], 0.5 off the chart.
+    info : variant name → {"seconds"; for synthesis variants also "weights" (K,) float64,
+        "objective" (§4 fit residual), "iterations" run, "final_loss"}.
+    analysis_seconds : time of the shared §4 masked Grams.
+    """
+
+    textures: dict[str, np.ndarray]
+    info: dict[str, dict[str, Any]]
+    analysis_seconds: float
+
+
+def texture_variants(
+    partial: PartialAlbedo,
+    exemplars: np.ndarray,
+    complete: GramSet | None,
+    variants: Sequence[Variant],
+    config: ProtocolConfig,
+    vgg: Any,
+    *,
+    progress: bool = False,
+) -> VariantTextures:
+    """Complete one partial albedo by every variant (the texture stage, run per variant).
+
+    Parameters
+    ----------
+    partial : the partial albedo at R = ``config.size``.
+    exemplars : (K, R, R, 3) float32 complete exemplar textures (the held-out person excluded).
+    complete : their complete Grams at R, every layer of :data:`GRAM_LAYERS` (N = K); needed
+        only by synthesis variants.
+    variants : what to run.
+    config : the run's settings (texture config per variant: :meth:`ProtocolConfig.texture_config`).
+    vgg : the feature network.
+    progress : show synthesis progress bars.
+
+    Returns
+    -------
+    VariantTextures.
+    """
+    from facetex.texture.analysis import blend_grams, build_blend_problem, compute_grams, solve_blend
+    from facetex.texture.color import luminance
+    from facetex.texture.synthesis import synthesize_texture
+
+    size = partial.resolution
+    synthesis = any(v.kind == "synthesis" for v in variants)
+    if synthesis and (complete is None or vgg is None):
+        raise ValueError("synthesis variants need the exemplars' complete Grams and the network")
+    if exemplars.shape[1:3] != (size, size) or (complete is not None and complete.count != exemplars.shape[0]):
+        raise ShapeMismatchError(f"exemplars {exemplars.shape} and their Grams do not match the partial at {size}²")
+    textures: dict[str, np.ndarray] = {}
+    info: dict[str, dict[str, Any]] = {}
+    problems: dict[tuple[str, ...], Any] = {}
+    solved: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
+    clock = time.perf_counter()
+    masked: list[GramSet] = []
+    if synthesis:  # the §4 masked Grams, once, all layers, fp32
+        options = dict(layers=GRAM_LAYERS, batch_size=config.infer.texture.batch_size, bf16=False)
+        masked.append(compute_grams(luminance(partial.albedo)[None], vgg, mask=partial.mask, **options))
+        masked.append(compute_grams(luminance(exemplars), vgg, mask=partial.mask, **options))
+    analysis_seconds = time.perf_counter() - clock
+
+    def weights_for(layers: tuple[str, ...], solver: str) -> np.ndarray:
+        if layers not in problems:
+            problems[layers] = build_blend_problem(
+                GramSet(grams={layer: masked[0].grams[layer] for layer in layers}),
+                GramSet(grams={layer: masked[1].grams[layer] for layer in layers}),
+            )
+        if (layers, solver) not in solved:
+            solved[layers, solver] = solve_blend(problems[layers], solver)
+        return solved[layers, solver]
+
+    for variant in variants:
+        clock = time.perf_counter()
+        if variant.kind == "pca":
+            textures[variant.name] = pca_albedo(partial)
+            info[variant.name] = {"seconds": time.perf_counter() - clock}
+            continue
+        if variant.kind == "inpaint":
+            textures[variant.name] = inpaint_albedo(partial)
+            info[variant.name] = {"seconds": time.perf_counter() - clock}
+            continue
+        tex_config = config.texture_config(variant)
+        layers = tex_config.gram_layers
+        if variant.top_k is not None:
+            weights = _top_k(weights_for(layers, "convex"), variant.top_k)
+        else:
+            weights = weights_for(layers, tex_config.solver)
+        problem = problems[layers]
+        used = np.flatnonzero(weights != 0.0)
+        target = blend_grams(weights[used], GramSet(grams={layer: complete.grams[layer][used] for layer in layers}))
+        result = synthesize_texture(
+            partial.lowfreq,
+            target,
+            vgg,
+            tex_config,
+            iterations=tex_config.schedule[-1].iterations,
+            progress=progress,
+        )
+        rgb = np.clip(result.rgb, 0.0, 1.0).astype(np.float32)
+        rgb[~partial.chart] = 0.5
+        textures[variant.name] = rgb
+        info[variant.name] = {
+            "seconds": time.perf_counter() - clock,
+            "weights": weights,
+            "objective": problem.objective(weights),
+            "iterations": len(result.losses) - 1,
+            "final_loss": result.losses[-1],
+        }
+    return VariantTextures(textures=textures, info=info, analysis_seconds=analysis_seconds)
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+
+
+@dataclass(frozen=True)
+class GroundTruthReference:
+    """Ground-truth quantities shared by every variant of a subject.
+
+    Attributes
+    ----------
+    corners : region ("truth", "hidden") → power-spectrum patch corners inside it.
+    spectra : region → the ground truth's spectrum over those patches (regions with no patch
+        are absent).
+    embedding : (128,) dlib embedding of the render with the ground-truth texture, or None.
+    """
+
+    corners: dict[str, list[tuple[int, int]]]
+    spectra: dict[str, M.RadialSpectrum]
+    embedding: np.ndarray | None
+
+
+def _composite_render(prepared: PreparedSubject, texture: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Render the fitted face with ``texture`` under the fit's lighting, composited on the sharp
+    photo, at ``scale`` × the photo's size. Returns the image and the face box at that scale."""
+    import cv2
+
+    from facetex.fitting import render_face
+
+    h, w = prepared.sharp.size
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    fit = prepared.fit
+    render = render_face(
+        fit.vertices,
+        prepared.model.topology,
+        fit.focal_length * scale,
+        np.asarray(fit.principal_point) * scale,
+        size,
+        texture,
+        fit.sh_coeffs,
+    )
+    background = cv2.resize(prepared.sharp.rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    out = np.where(render.mask[..., None], np.clip(render.rgb, 0.0, 1.0), background)
+    return out.astype(np.float32), np.asarray(prepared.detection.box, dtype=np.float64) * scale
+
+
+def _identity_scale(prepared: PreparedSubject) -> float:
+    """Scale that makes the face box ~250 px wide (dlib's network sees 150² aligned chips)."""
+    box = prepared.detection.box
+    return min(1.0, 250.0 / max(float(box[2] - box[0]), 1.0))
+
+
+def _embed(embedder: Any, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    try:
+        return embedder.embed(image)
+    except NoFaceError:
+        return embedder.embed(image, box)
+
+
+def ground_truth_reference(
+    prepared: PreparedSubject, config: ProtocolConfig, embedder: Any = None
+) -> GroundTruthReference:
+    """Patches, spectra and identity embedding of a subject's ground truth (shared by variants)."""
+    patch = config.patch_size
+    corners = {name: M.skin_patches(prepared.regions[name], patch) for name in ("truth", "hidden")}
+    spectra = {
+        name: M.radial_power_spectrum(prepared.truth, c, patch) for name, c in corners.items() if c
+    }
+    embedding = None
+    if embedder is not None:
+        image, box = _composite_render(prepared, prepared.truth, _identity_scale(prepared))
+        embedding = _embed(embedder, image, box)
+    return GroundTruthReference(corners=corners, spectra=spectra, embedding=embedding)
+
+
+def score_texture(
+    texture: np.ndarray,
+    prepared: PreparedSubject,
+    config: ProtocolConfig,
+    reference: GroundTruthReference,
+    embedder: Any = None,
+) -> dict[str, float]:
+    """Every metric of :data:`METRICS` for one completed texture (NaN where undefined).
+
+    Parameters
+    ----------
+    texture : (R, R, 3) float32 in [0, 1].
+    prepared : the subject (ground truth, regions, fit for the identity renders).
+    config : patch size and the mesoscopic band.
+    reference : from :func:`ground_truth_reference`.
+    embedder : an :class:`~facetex.evaluation.metrics.IdentityEmbedder`, or None to skip
+        identity.
+    """
+    out = {name: float("nan") for name in METRICS}
+    patch = config.patch_size
+    for region, key in (("truth", "spectrum"), ("hidden", "spectrum_error_hidden")):
+        if region not in reference.spectra:
+            continue
+        band = M.band_log_error(
+            M.radial_power_spectrum(texture, reference.corners[region], patch), reference.spectra[region]
+        )
+        if region == "truth":
+            out["spectrum_error"] = band.log_error
+            out["spectrum_ratio"] = band.log_ratio
+        else:
+            out[key] = band.log_error
+    if prepared.regions["truth"].any():
+        out["ssim_lowpass"] = M.lowpass_ssim(texture, prepared.truth, prepared.regions["truth"])
+    errors = M.region_errors(
+        texture, prepared.truth, {"observed": prepared.regions["observed"], "hidden": prepared.regions["hidden"]}
+    )
+    for region, err in errors.items():
+        out[f"rmse_{region}"] = err.rmse
+        out[f"hp_rmse_{region}"] = err.highpass_rmse
+        out[f"detail_{region}"] = err.detail_ratio
+    if embedder is not None and reference.embedding is not None:
+        image, box = _composite_render(prepared, texture, _identity_scale(prepared))
+        embedding = _embed(embedder, image, box)
+        out["identity"] = M.identity_similarity(embedding, reference.embedding)
+        out["identity_distance"] = M.embedding_distance(embedding, reference.embedding)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+@dataclass(frozen=True)
+class SubjectResult:
+    """Scores of every variant on one held-out subject.
+
+    Attributes
+    ----------
+    person, subject_id : the held-out person and photo.
+    metrics : variant → metric → value (NaN where undefined).
+    info : variant → {"seconds", "weights" (top entries as [subject_id, weight]), ...}.
+    seconds : "prepare" (detect + fit + unwrap), "analysis" (shared §4 masked Grams) and
+        "total" for this subject.
+    diagnostics : fit diagnostics, observed fractions of the regions.
+    images : for the figure (first ``figure_subjects`` subjects only, else empty): "input"
+        (face crop of the degraded photo), "partial", "truth", and each variant's texture.
+    """
+
+    person: str
+    subject_id: str
+    metrics: dict[str, dict[str, float]]
+    info: dict[str, dict[str, Any]]
+    seconds: dict[str, float]
+    diagnostics: dict[str, float]
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    """A whole run: settings, per-subject scores, aggregates.
+
+    Attributes
+    ----------
+    config : the settings.
+    variants : the variants, in table order.
+    subjects : one result per held-out subject that could be processed.
+    failures : [person, reason] of subjects that could not (no face found, fit failed, ...).
+    summary : variant → metric → Summary over subjects.
+    comparisons : adjacent pairs of :data:`PAPER_ORDER` present in the run →
+        metric → paired Summary of (better-ranked − worse-ranked), sign-adjusted so that > 0
+        means the paper's ordering holds.
+    database : name, path and size of the database.
+    seconds : wall time of the run.
+    """
+
+    config: ProtocolConfig
+    variants: tuple[Variant, ...]
+    subjects: tuple[SubjectResult, ...]
+    failures: tuple[tuple[str, str], ...]
+    summary: dict[str, dict[str, M.Summary]]
+    comparisons: dict[str, dict[str, M.Summary]]
+    database: dict[str, Any]
+    seconds: float
+
+
+def _face_crop(photo: Photo, box: np.ndarray, size: int) -> np.ndarray:
+    """Square crop around a face box (15 % margin), resized to size²."""
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) for v in box)
+    side = 1.3 * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    h, w = photo.size
+    a = int(round(max(0.0, cx - side / 2)))
+    b = int(round(max(0.0, cy - side / 2)))
+    c = int(round(min(float(w), cx + side / 2)))
+    d = int(round(min(float(h), cy + side / 2)))
+    crop = photo.rgb[b:d, a:c]
+    return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _evaluate_subject(
+    database: TextureDatabase,
+    arrays: _DatabaseArrays,
+    person: str,
+    variants: Sequence[Variant],
+    config: ProtocolConfig,
+    vgg: Any,
+    detector: Any,
+    embedder: Any,
+    *,
+    keep_images: bool,
+) -> SubjectResult:
+    """Prepare one held-out subject, complete its texture by every variant, score them."""
+    clock = time.perf_counter()
+    prepared, rows = _prepare(database, arrays, person, config, detector)
+    complete = None
+    if arrays.grams is not None:
+        complete = GramSet(grams={layer: g[rows] for layer, g in arrays.grams.grams.items()})
+    elif vgg is not None:
+        complete = database.gram_set(config.size, layers=GRAM_LAYERS, exclude_persons=(person,))
+    completed = texture_variants(prepared.partial, arrays.textures[rows], complete, variants, config, vgg)
+    reference = ground_truth_reference(prepared, config, embedder)
+    scores = {
+        name: score_texture(texture, prepared, config, reference, embedder)
+        for name, texture in completed.textures.items()
+    }
+    info = {name: dict(entry) for name, entry in completed.info.items()}
+    for entry in info.values():
+        if "weights" in entry:  # keep the largest weights, by subject id
+            w = np.asarray(entry.pop("weights"))
+            order = np.argsort(-np.abs(w))[:8]
+            entry["top_weights"] = [[prepared.exemplar_ids[i], float(w[i])] for i in order if w[i] != 0]
+            entry["nonzero_weights"] = int(np.count_nonzero(w))
+    images: dict[str, np.ndarray] = {}
+    if keep_images:
+        images = {
+            "input": _face_crop(prepared.degraded, prepared.detection.box, config.size),
+            "partial": prepared.partial.albedo,
+            "truth": prepared.truth,
+            **completed.textures,
+        }
+    regions = prepared.regions
+    return SubjectResult(
+        person=person,
+        subject_id=prepared.subject_id,
+        metrics=scores,
+        info=info,
+        seconds={
+            "prepare": prepared.seconds,
+            "analysis": completed.analysis_seconds,
+            "total": time.perf_counter() - clock,
+        },
+        diagnostics={
+            **{f"fit_{k}": float(v) for k, v in prepared.fit.diagnostics.items()},
+            "observed_fraction": float(regions["observed"].sum() / max(regions["truth"].sum(), 1)),
+            "hidden_texels": int(regions["hidden"].sum()),
+            "truth_patches": len(reference.corners["truth"]),
+            "hidden_patches": len(reference.corners["hidden"]),
+        },
+        images=images,
+    )
+
+
+def aggregate(
+    subjects: Sequence[SubjectResult],
+    variants: Sequence[Variant],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[dict[str, dict[str, M.Summary]], dict[str, dict[str, M.Summary]]]:
+    """Mean and bootstrap interval per variant and metric; paired tests of the paper's order.
+
+    Returns
+    -------
+    summary : variant → metric → Summary.
+    comparisons : "a>b" (adjacent in :data:`PAPER_ORDER`, both present) → metric → Summary of
+        the per-subject differences oriented so that a positive mean favours ``a``: for
+        "higher is better" metrics a − b, for "lower is better" b − a, for metrics with a target
+        value |b − target| − |a − target|.
+    """
+    names = [v.name for v in variants]
+    options = dict(confidence=confidence, resamples=resamples, seed=seed)
+
+    def column(variant: str, metric: str) -> np.ndarray:
+        return np.array([s.metrics[variant][metric] for s in subjects], dtype=np.float64)
+
+    summary = {v: {m: M.summarize(column(v, m), **options) for m in METRICS} for v in names}
+    present = [v for v in PAPER_ORDER if v in names]
+    comparisons: dict[str, dict[str, M.Summary]] = {}
+    for better, worse in zip(present, present[1:]):
+        per_metric = {}
+        for metric, (_, higher) in METRICS.items():
+            a, b = column(better, metric), column(worse, metric)
+            if metric in TARGETS:
+                t = TARGETS[metric]
+                diff_a, diff_b = np.abs(b - t), np.abs(a - t)
+            elif higher:
+                diff_a, diff_b = a, b
+            else:
+                diff_a, diff_b = b, a
+            per_metric[metric] = M.paired_difference(diff_a, diff_b, **options)
+        comparisons[f"{better}>{worse}"] = per_metric
+    return summary, comparisons
+
+
+def run_protocol(
+    database: TextureDatabase,
+    config: ProtocolConfig,
+    *,
+    vgg: Any = None,
+    embedder: Any = None,
+    progress: bool = True,
+) -> ProtocolResult:
+    """Run protocol A (module doc) over held-out subjects of ``database``.
+
+    Parameters
+    ----------
+    database : the texture database (London by default); every subject's neutral photo must
+        be readable (its path is in the database's source list).
+    config : the run's settings.
+    vgg : a loaded VGG-19 (loaded on ``config.infer.texture.device`` if None).
+    embedder : an IdentityEmbedder (made when ``config.identity`` and dlib is installed).
+    progress : a tqdm bar over subjects (stderr).
+
+    Returns
+    -------
+    ProtocolResult. Subjects that fail with a FacetexError (photo not found, no face found,
+    fit failure, empty mask) are listed in ``failures`` and left out of the aggregates.
+
+    Raises
+    ------
+    DatabaseError
+        Fewer than two persons, or unknown persons.
+    FacetexError
+        If no subject could be evaluated (the message gives the first reasons).
+    """
+    from tqdm import tqdm
+
+    from facetex.detect import Detector
+    from facetex.texture.vgg import load_vgg19
+
+    start = time.perf_counter()
+    variants = build_variants(config.variants, config.ablation)
+    persons = select_persons(database, config.subjects, config.persons)
+    if vgg is None and any(v.kind == "synthesis" for v in variants):
+        vgg = load_vgg19(config.infer.texture.device, channels_last=config.infer.texture.channels_last)
+    if embedder is None and config.identity:
+        try:
+            embedder = M.IdentityEmbedder()
+        except MissingDependencyError as exc:
+            log.warning("identity similarity skipped: %s", exc)
+    arrays = _load_arrays(database, config.size, vgg, config.infer.texture)
+    results: list[SubjectResult] = []
+    failures: list[tuple[str, str]] = []
+    with Detector(config.infer.detect) as detector:
+        for person in tqdm(persons, desc="protocol A", unit="subject", disable=not progress):
+            try:
+                results.append(
+                    _evaluate_subject(
+                        database, arrays, person, variants, config, vgg, detector, embedder,
+                        keep_images=len(results) < config.figure_subjects,
+                    )
+                )
+            except FacetexError as exc:
+                log.warning("subject %s skipped: %s", person, exc)
+                failures.append((person, str(exc)))
+    if not results:
+        raise FacetexError(f"no held-out subject could be evaluated ({len(failures)} failed: {failures[:3]})")
+    summary, comparisons = aggregate(
+        results, variants, confidence=config.confidence, resamples=config.resamples, seed=config.seed
+    )
+    return ProtocolResult(
+        config=config,
+        variants=variants,
+        subjects=tuple(results),
+        failures=tuple(failures),
+        summary=summary,
+        comparisons=comparisons,
+        database={"name": database.name, "path": str(database.path), "subjects": len(database.subjects()),
+                  "persons": len(database.persons), "attribution": database.attribution},
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,192 @@
+"""Write an :class:`~facetex.types.InferenceResult` as files a person and other tools can use.
+
+One folder per photo, written into a temporary sibling and renamed at the end, so a failure
+leaves no partial folder:
+
+==================  ===========================================================================
+albedo.png          final complete albedo, R × R sRGB (0.5 grey off the UV chart)
+albedo_lowfreq.png  the fitted model albedo I(α_al) (§3)
+albedo_partial.png  photo / shading on visible skin, 0.5 elsewhere
+visibility.png      observed texels (white)
+normal.png          OpenGL tangent-space normal map from the synthesised detail
+bump.png            height map, 0.5 = no displacement (16-bit)
+face.obj/.mtl       subdivided mesh with UVs; white diffuse × albedo.png (so viewers show the
+                    texture at full brightness) and the normal map
+face.glb            the same mesh, textures embedded (glTF 2.0, metres, y up)
+overlay.png         fitted mesh and landmarks over the photo
+fit.json            every fitted parameter, named
+weights.json        database subject ids and their blend weights (§4)
+config.json         the resolved settings
+timing.json         seconds and peak memory per stage
+render_*.png        Mitsuba renders (with ``render_views``)
+report.html         everything above on one page, with a 3D viewer (report_files/)
+==================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from facetex import __version__
+from facetex.config import InferConfig, config_to_dict
+from facetex.database.store import TextureDatabase
+from facetex.fitting.outputs import fit_summary
+from facetex.fitting.overlay import draw_overlay
+from facetex.io.atomic import atomic_dir, write_image, write_json
+from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices
+from facetex.report.html import SubjectWeight, write_report
+from facetex.types import InferenceResult, MorphableModel
+
+__all__ = ["write_result"]
+
+
+def _renders(result: InferenceResult, mesh, config: InferConfig, out: Path) -> dict[str, np.ndarray]:
+    from facetex.render.mitsuba_render import render_views
+
+    images = {}
+    for render in render_views(mesh, config.render):
+        name = f"render_{render.lighting}_{render.view}.png"
+        write_image(out / name, render.image)
+        images[f"{render.view} ({render.lighting} light)"] = render.image
+    return images
+
+
+def write_result(
+    result: InferenceResult,
+    out_dir: str | Path,
+    config: InferConfig,
+    model: MorphableModel,
+    *,
+    database: TextureDatabase | None = None,
+    extra_timings: dict[str, float] | None = None,
+) -> Path:
+    """Write every output of one photo into ``out_dir`` (replaced atomically; module doc).
+
+    Parameters
+    ----------
+    result : what :func:`facetex.pipeline.infer` returned.
+    out_dir : the photo's output folder.
+    config : the settings the result was made with (saved as config.json).
+    model : the morphable model of the fit (the database's): its mesh and coefficient names.
+    database : used for the subjects' thumbnails in the report and its attribution.
+    extra_timings : more stage → seconds to record (e.g. loading).
+
+    Returns
+    -------
+    Path of the folder.
+    """
+    out_dir = Path(out_dir)
+    timings = dict(result.timings)
+    timings.update(extra_timings or {})
+    topology = model.topology
+    with atomic_dir(out_dir) as tmp:
+        partial = result.partial
+        write_image(tmp / "albedo.png", result.albedo)
+        write_image(tmp / "albedo_lowfreq.png", partial.lowfreq)
+        write_image(tmp / "albedo_partial.png", partial.albedo)
+        write_image(tmp / "visibility.png", partial.mask.astype(np.float32))
+        write_image(tmp / "normal.png", result.normal_map)
+        write_image(tmp / "bump.png", result.bump, bits=16)
+        overlay = draw_overlay(result.photo.rgb, result.fit, topology, result.detection)
+        write_image(tmp / "overlay.png", overlay)
+
+        mesh = make_textured_mesh(
+            model_frame_vertices(result.fit), topology.faces, topology.uvs, result.albedo, result.normal_map
+        )
+        files = export_mesh(mesh, tmp, config.export)
+
+        write_json(
+            tmp / "fit.json",
+            fit_summary(result.fit, result.detection, model, source=result.photo.source),
+        )
+        order = np.argsort(-result.blend.weights)
+        write_json(
+            tmp / "weights.json",
+            {
+                "solver": result.blend.solver,
+                "objective": float(result.blend.objective),
+                "database": None if database is None else str(database.path),
+                "attribution": None if database is None else database.attribution,
+                "weights": [
+                    {"subject": result.subject_ids[i], "weight": float(result.blend.weights[i])}
+                    for i in order
+                    if result.blend.weights[i] != 0.0
+                ],
+            },
+        )
+        write_json(tmp / "config.json", config_to_dict(config))
+
+        renders = {}
+        if config.render_views:
+            renders = _renders(result, mesh, config, tmp)
+        write_json(
+            tmp / "timing.json",
+            {
+                "seconds": timings,
+                "peak_memory_mib": result.peak_memory_mib,
+                "machine": {"platform": platform.platform(), "processor": platform.processor()},
+                "facetex": __version__,
+            },
+        )
+        if config.report:
+            write_report(
+                tmp,
+                title=f"facetex — {Path(result.photo.source).name}",
+                facts=_facts(result, config, database),
+                photo=result.photo.rgb,
+                overlay=overlay,
+                maps={
+                    "Partial albedo (visible skin)": partial.albedo,
+                    "Visibility": partial.mask,
+                    "Low-frequency albedo I(α_al)": partial.lowfreq,
+                    "Final albedo": result.albedo,
+                    "Normal map": result.normal_map,
+                },
+                renders=renders,
+                subjects=_subject_weights(result, database),
+                timings=timings,
+                peak_memory_mib=result.peak_memory_mib,
+                glb_path=files.glb,
+                downloads=_downloads(tmp),
+            )
+    return out_dir
+
+
+def _downloads(folder: Path) -> Sequence[str]:
+    names = ["albedo.png", "normal.png", "bump.png", "face.obj", "face.mtl", "face.glb", "fit.json", "weights.json"]
+    return [n for n in names if (folder / n).exists()]
+
+
+def _facts(result: InferenceResult, config: InferConfig, database: TextureDatabase | None) -> dict[str, object]:
+    facts: dict[str, object] = {
+        "photo": result.photo.source,
+        "face": f"{result.detection.face_index + 1} of {result.detection.num_faces}",
+        "albedo": f"{result.albedo.shape[0]}² px",
+        "solver": result.blend.solver,
+        "synthesis": ", ".join(f"{s.iterations} it @ {s.size}²" for s in config.texture.schedule),
+        "observed texels": f"{100.0 * result.partial.mask.sum() / max(1, result.partial.chart.sum()):.0f} % of the chart",
+        "landmark RMSE": f"{result.fit.diagnostics.get('landmark_rmse_px', float('nan')):.1f} px",
+        "total time": f"{sum(v for k, v in result.timings.items() if '.' not in k):.1f} s",
+    }
+    if database is not None:
+        facts["database"] = f"{database.name} ({len(result.subject_ids)} subjects)"
+        facts["attribution"] = database.attribution
+    return facts
+
+
+def _subject_weights(result: InferenceResult, database: TextureDatabase | None) -> list[SubjectWeight]:
+    weights = result.blend.weights
+    order = [i for i in np.argsort(-weights)[:10] if weights[i] > 0]
+    thumbs: dict[str, np.ndarray] = {}
+    if database is not None and order:
+        ids = [s.subject_id for s in database.subjects()]
+        textures = database.textures()
+        for i in order:
+            sid = result.subject_ids[i]
+            if sid in ids:
+                thumbs[sid] = textures[ids.index(sid)]
+    return [SubjectWeight(result.subject_ids[i], float(weights[i]), thumbs.get(result.subject_ids[i])) for i in order]

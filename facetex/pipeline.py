@@ -1,0 +1,179 @@
+"""``infer``: one photo → complete albedo and textured face (the paper's Fig. 2 end to end).
+
+Stages, each a plain function of the previous records (any one can be run alone):
+
+1. detect (``facetex.detect``): face box, 478 landmarks, person mask;
+2. fit (§3, ``facetex.fitting.fit_face``) with the database's morphable model;
+3. unwrap (``facetex.fitting.unwrap_albedo``): partial high-frequency albedo on visible skin,
+   visibility mask, low-frequency albedo I(α_al);
+4. texture (§4–5, ``facetex.texture.synthesis.infer_texture``): masked Grams of the database
+   under this photo's mask (candidate preselection, then the exact convex fit), Ĝ from the
+   database's cached complete Grams, L-BFGS synthesis initialised with I(α_al);
+5. detail maps (``facetex.render.maps``): bump and normal maps from the synthesised detail.
+
+Writing the files (meshes, maps, report) is :func:`facetex.outputs.write_result`.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from facetex.config import InferConfig
+from facetex.database.store import TextureDatabase
+from facetex.detect import Detector
+from facetex.detect.detector import select_face
+from facetex.fitting import fit_face, unwrap_albedo
+from facetex.render.maps import detail_maps
+from facetex.texture.config import TextureConfig
+from facetex.texture.synthesis import infer_texture
+from facetex.texture.vgg import VGG19, load_vgg19
+from facetex.types import GramSet, InferenceResult, Photo
+
+__all__ = ["cached_grams", "infer", "peak_rss_mib"]
+
+log = logging.getLogger(__name__)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (``getrusage`` high-water mark)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float], memory: dict[str, float]) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+    memory[name] = peak_rss_mib()
+    log.debug("%s: %.2f s, peak %.0f MiB", name, timings[name], memory[name])
+
+
+def infer(
+    photo: Photo,
+    database: TextureDatabase,
+    config: InferConfig,
+    *,
+    vgg: VGG19 | None = None,
+    detector: Detector | None = None,
+    face_index: int = 0,
+    exclude_persons: Iterable[str] = (),
+    progress: bool = True,
+) -> InferenceResult:
+    """Infer the complete high-resolution albedo of the face in ``photo``.
+
+    Parameters
+    ----------
+    photo : full-resolution photo, ``rgb`` (H, W, 3) float32 in [0, 1].
+    database : the face-texture database (its morphable model, textures and Grams are used).
+    config : every setting; ``InferConfig()`` is the fast default, ``InferConfig.paper()`` the
+        paper's recipe.
+    vgg : a loaded VGG-19 to reuse across photos (loaded on ``config.texture.device`` if None).
+    detector : a face detector to reuse across photos (one is made and closed if None).
+    face_index : which face to process when the photo shows several (0 = the largest).
+    exclude_persons : database person ids to leave out of the blend (leave-one-out evaluation).
+    progress : show progress bars.
+
+    Returns
+    -------
+    InferenceResult, albedo at ``config.resolution``².
+
+    Raises
+    ------
+    NoFaceError, FaceSelectionError, FittingError, DatabaseError, EmptyMaskError
+        As the stages raise them (each with a one-line message).
+    """
+    timings: dict[str, float] = {}
+    memory: dict[str, float] = {}
+    exclude = tuple(exclude_persons)
+
+    with _stage("detect", timings, memory):
+        if detector is None:
+            with Detector(config.detect) as own:
+                faces = own.detect_faces(photo)
+        else:
+            faces = detector.detect_faces(photo)
+        detection = select_face(faces, face_index, photo.source)
+
+    with _stage("fit", timings, memory):
+        model = database.morphable_model()
+        fit = fit_face(photo, detection, model, config.fit)
+
+    with _stage("unwrap", timings, memory):
+        partial = unwrap_albedo(photo, detection, fit, model, config.unwrap)
+
+    with _stage("load_database", timings, memory):
+        subjects = database.subjects(exclude_persons=exclude)
+        exemplars = database.textures(exclude_persons=exclude)
+        cached = cached_grams(database, config.texture, exclude)
+        if vgg is None:
+            vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
+
+    with _stage("texture", timings, memory):
+        texture = infer_texture(
+            partial.lowfreq,
+            partial.albedo,
+            partial.mask,
+            exemplars,
+            config.texture,
+            vgg,
+            exemplar_grams=cached,
+            progress=progress,
+        )
+        del exemplars
+    timings.update({f"texture.{k}": v for k, v in texture.timings.items()})
+
+    with _stage("maps", timings, memory):
+        albedo = _on_chart(texture.synthesis.rgb, partial.chart)
+        maps = detail_maps(albedo, _resized_chart(partial.chart, albedo.shape[0]), config.maps)
+
+    return InferenceResult(
+        photo=photo,
+        detection=detection,
+        fit=fit,
+        partial=partial,
+        blend=texture.blend,
+        subject_ids=tuple(s.subject_id for s in subjects),
+        synthesis=texture.synthesis,
+        albedo=albedo,
+        normal_map=maps.normal,
+        bump=maps.bump,
+        timings=timings,
+        peak_memory_mib=memory,
+    )
+
+
+def cached_grams(database: TextureDatabase, config: TextureConfig, exclude_persons: Iterable[str] = ()) -> dict[int, GramSet]:
+    """The database's stored complete Grams at the synthesis stages' sizes (size → GramSet).
+
+    These are the §5 targets' ingredients that do not depend on the photo, so inference reads
+    them instead of running the network over the exemplars again. Sizes the database does not
+    store (or a layer it lacks) are left out; ``infer_texture`` computes those.
+    """
+    if not set(config.gram_layers) <= set(database.gram_layers):
+        return {}
+    sizes = sorted({stage.size for stage in config.schedule} & set(database.gram_resolutions))
+    exclude = tuple(exclude_persons)
+    return {size: database.gram_set(size, layers=config.gram_layers, exclude_persons=exclude) for size in sizes}
+
+
+def _resized_chart(chart: np.ndarray, size: int) -> np.ndarray:
+    """The (R, R) chart mask at ``size``² (nearest texel)."""
+    if chart.shape[0] == size:
+        return chart
+    idx = (np.arange(size) * chart.shape[0]) // size
+    return chart[np.ix_(idx, idx)]
+
+
+def _on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
+    """Set texels outside the UV chart to 0.5 (facetex convention for every texture)."""
+    out = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0).copy()
+    out[~_resized_chart(chart, out.shape[0])] = 0.5
+    return out

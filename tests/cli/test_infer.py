@@ -1,0 +1,130 @@
+"""`facetex infer` end to end on a real held-out London photo with a 4-photo database."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from facetex.cli import main
+
+# Quick settings: 64² albedo, 3 L-BFGS iterations (the pipeline is exercised, not the quality).
+FAST = ["--size", "64", "--iterations", "3"]
+EXPECTED = (
+    "albedo.png", "albedo_lowfreq.png", "albedo_partial.png", "visibility.png", "normal.png",
+    "bump.png", "face.obj", "face.mtl", "face.glb", "overlay.png", "fit.json", "weights.json",
+    "config.json", "timing.json", "report.html",
+)
+
+
+@pytest.fixture(scope="module")
+def held_out_photo(shared_data):
+    """A London person who is not in the small database (it holds persons 001 and 002)."""
+    return shared_data / "london" / "neutral" / "003_03.jpg"
+
+
+@pytest.fixture(scope="module")
+def inferred(small_database, held_out_photo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("infer") / "result"
+    code = main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out), *FAST])
+    return code, out
+
+
+def test_infer_writes_every_output(inferred):
+    code, out = inferred
+    assert code == 0
+    missing = [name for name in EXPECTED if not (out / name).is_file()]
+    assert not missing
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"
+
+
+def test_albedo_is_a_face_texture_at_the_requested_size(inferred):
+    _, out = inferred
+    albedo = np.asarray(Image.open(out / "albedo.png").convert("RGB"), dtype=np.float32) / 255
+    assert albedo.shape == (64, 64, 3)
+    corner, centre = albedo[0, 0], albedo[24:40, 24:40].reshape(-1, 3)
+    assert np.allclose(corner, 0.5, atol=1 / 255)  # off the UV chart
+    # skin: red above blue, and not the grey fill
+    assert (centre[:, 0] > centre[:, 2]).mean() > 0.9
+    assert np.abs(centre - 0.5).mean() > 0.03
+
+
+def test_weights_are_a_convex_blend_of_the_database(inferred):
+    _, out = inferred
+    weights = json.loads((out / "weights.json").read_text())
+    assert weights["solver"] == "convex"
+    values = [w["weight"] for w in weights["weights"]]
+    assert abs(sum(values) - 1.0) < 1e-9 and min(values) > 0
+    assert {w["subject"][:3] for w in weights["weights"]} <= {"001", "002"}
+    assert "CC BY 4.0" in weights["attribution"]
+
+
+def test_meshes_load_with_their_texture(inferred):
+    _, out = inferred
+    glb = trimesh.load(out / "face.glb", force="mesh")
+    obj = trimesh.load(out / "face.obj", force="mesh")
+    assert len(glb.faces) == len(obj.faces) == 898 * 4  # one subdivision level
+    assert "Kd 1" in (out / "face.mtl").read_text()
+
+
+def test_config_and_timing_are_recorded(inferred):
+    _, out = inferred
+    config = json.loads((out / "config.json").read_text())
+    assert config["texture"]["schedule"][-1] == [64, 3]
+    timing = json.loads((out / "timing.json").read_text())
+    assert {"detect", "fit", "unwrap", "texture"} <= set(timing["seconds"])
+    assert all(v > 0 for v in timing["peak_memory_mib"].values())
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("facetex: error: ")
+    return err[-1]
+
+
+def test_no_face_is_a_clear_error_and_writes_nothing(small_database, tmp_path, capsys):
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(grey)
+    out = tmp_path / "out"
+    assert main(["infer", str(grey), "--db", str(small_database), "-o", str(out), *FAST]) == 2
+    assert "no face" in _one_line_error(capsys)
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["grey.png"]
+
+
+def test_corrupt_photo_is_a_clear_error(small_database, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    assert main(["infer", str(bad), "--db", str(small_database), "-o", str(tmp_path / "out"), *FAST]) == 2
+    assert "bad.jpg" in _one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_database_is_a_clear_error(held_out_photo, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["infer", str(held_out_photo), "--db", str(tmp_path / "none.h5"), "-o", str(out), *FAST]) == 2
+    assert "none.h5" in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_unwritable_output_is_a_clear_error(small_database, held_out_photo, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(blocker / "out"), *FAST])
+    assert code == 2
+    _one_line_error(capsys)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_failing_photo_does_not_stop_the_batch(small_database, held_out_photo, tmp_path, capsys):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "out"
+    code = main(["infer", str(bad), str(held_out_photo), "--db", str(small_database), "-o", str(out), *FAST])
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["003_03"]
+    assert (out / "003_03" / "albedo.png").is_file()
+    printed = capsys.readouterr().out
+    assert "1 of 2 photos done" in printed and "failed: broken" in printed

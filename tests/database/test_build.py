@@ -1,0 +1,186 @@
+"""End to end: a 4-photo database (2 London persons × neutral + smiling) built once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facetex.database.build import (
+    PhotoSource,
+    build_database,
+    collect_photos,
+    default_database_path,
+    global_lighting,
+)
+from facetex.database.fill import INPAINTED, MIRRORED, OBSERVED, OFF_CHART
+from facetex.database.store import LONDON_ATTRIBUTION, SCHEMA_VERSION, load_database
+from facetex.errors import DatabaseError
+
+PERSONS = ("001", "002")
+
+
+@pytest.mark.slow
+def test_build_accepts_all_photos_and_reports_rounds(built):
+    summary, path, _, _ = built
+    assert summary.photos == 4 and summary.accepted == 4 and summary.rejected == {}
+    assert summary.success_rate == 1.0
+    assert [r.index for r in summary.rounds] == [0, 1, 2]
+    assert [r.model for r in summary.rounds] == ["generic", "generic", "london-round1"]
+    assert summary.rounds[0].vertex_change_cm is None
+    for r in summary.rounds:
+        assert r.accepted == 4 and 0.0 < r.landmark_rmse_iod < 0.1
+    for r in summary.rounds[1:]:
+        assert np.isfinite(r.vertex_change_cm) and r.vertex_change_cm < 2.0
+    assert summary.lighting.shape == (9, 3) and np.all(np.isfinite(summary.lighting))
+    assert summary.lighting[0].min() > 0  # the DC term of a studio light is positive
+    assert path.is_file()
+
+
+@pytest.mark.slow
+def test_database_round_trip(built, shared_data):
+    summary, path, _, sources = built
+    db = load_database(path)
+    subjects = db.subjects()
+    assert [s.subject_id for s in subjects] == ["001_03", "001_08", "002_03", "002_08"]
+    assert [s.expression for s in subjects] == ["neutral", "smiling"] * 2
+    assert db.persons == PERSONS
+    first = subjects[0]  # info.csv: 001, 24, female, white
+    assert (first.age, first.gender, first.ethnicity) == (24, "female", "white")
+    assert first.diagnostics["observed_fraction"] > 0.3
+    assert db.manifest["schema_version"] == SCHEMA_VERSION
+    assert db.attribution == LONDON_ATTRIBUTION
+    files = {Path(s["path"]).name: s["sha256"] for s in db.manifest["sources"]}
+    for src in sources:
+        assert files[src.path.name] == hashlib.sha256(src.path.read_bytes()).hexdigest()
+
+    textures, fill = db.textures(), db.fill_maps()
+    assert textures.shape == (4, 128, 128, 3) and fill.shape == (4, 128, 128)
+    chart = db.chart
+    assert 0.5 < chart.mean() < 0.8
+    np.testing.assert_array_equal(textures[:, ~chart], 0.5)
+    assert (fill[:, ~chart] == OFF_CHART).all()
+    assert set(np.unique(fill[:, chart])) <= {INPAINTED, MIRRORED, OBSERVED}
+    assert ((fill == OBSERVED).sum(axis=(1, 2)) > 0.3 * chart.sum()).all()
+    # A complete, skin-coloured texture: red > green > blue on average over the chart.
+    mean = textures[:, chart].mean(axis=1)
+    assert np.all(mean[:, 0] > mean[:, 1]) and np.all(mean[:, 1] > mean[:, 2])
+
+    model = db.morphable_model()
+    from facetex.fitting.model import validate_model
+
+    validate_model(model)
+    assert model.name == "london"
+    assert model.shape_basis.shape == (1, 468, 3)  # two persons: one identity direction
+    assert model.expression_basis.shape == (2, 468, 3)  # two smile offsets, uncentred
+    assert model.albedo_basis.shape == (3, 64, 64, 3)
+    assert db.coefficients("shape").shape == (4, 1)
+    np.testing.assert_array_equal(db.coefficients("expression")[[0, 2]], 0.0)  # neutral photos
+    assert np.abs(db.coefficients("expression")[[1, 3]]).max() > 0
+
+
+@pytest.mark.slow
+def test_stored_grams_match_a_fresh_computation(built):
+    from facetex.database.pca import downsample_textures
+    from facetex.texture.analysis import compute_grams
+    from facetex.texture.color import luminance
+    from facetex.texture.vgg import load_vgg19
+
+    db = load_database(built[1])
+    texture = downsample_textures(db.textures()[:1], 64)[0]
+    fresh = compute_grams(luminance(texture)[None], load_vgg19(), layers=db.gram_layers)
+    for layer in db.gram_layers:
+        stored = db.grams(layer, 64)
+        assert stored.shape[0] == 4 and stored.shape[1:] == fresh.grams[layer].shape[1:]
+        ref = fresh.grams[layer][0]
+        # float16 storage (rel. 5e-4) and 8-bit texture storage
+        assert np.abs(stored[0] - ref).max() <= 2e-3 * np.abs(ref).max()
+    assert db.gram_set(128).grams["relu5_1"].shape == (4, 512, 512)
+
+
+@pytest.mark.slow
+def test_leave_one_person_out(built):
+    db = load_database(built[1])
+    kept = db.subjects(exclude_persons=["001"])
+    assert [s.subject_id for s in kept] == ["002_03", "002_08"]
+    assert db.textures(exclude_persons=["001"]).shape[0] == 2
+    assert db.gram_set(64, exclude_persons=["001"]).count == 2
+    np.testing.assert_array_equal(db.textures(exclude_persons=["001"]), db.textures()[2:])
+
+
+@pytest.mark.slow
+def test_build_log_is_json_lines(built):
+    summary = built[0]
+    events = [json.loads(line) for line in summary.log_path.read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert kinds.count("photo") == 12 and kinds.count("round") == 3 and kinds.count("lighting") == 1
+
+
+@pytest.mark.slow
+def test_rerun_reuses_finished_photos_and_rejects_a_faceless_photo(built, small_config, tmp_path):
+    from PIL import Image
+
+    summary, path, work, sources = built
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (256, 256), (128, 128, 128)).save(blank)
+    extra = PhotoSource(path=blank, subject_id="blank", person_id="blank")
+    again = build_database((*sources, extra), tmp_path / "again.h5", small_config, work_dir=work, progress=False)
+    assert again.accepted == 4
+    assert set(again.rejected) == {"blank"} and "NoFaceError" in again.rejected["blank"]
+    events = [json.loads(line) for line in again.log_path.read_text().splitlines()]
+    photo_events = [e for e in events if e["event"] == "photo" and e["subject"] != "blank"]
+    assert len(photo_events) == 12 and all(e["cached"] for e in photo_events)
+    np.testing.assert_array_equal(load_database(again.path).textures(), load_database(path).textures())
+
+
+def test_collect_photos_reads_london_names_and_demographics(shared_data, tmp_path):
+    sources = collect_photos([shared_data / "london" / "smiling", shared_data / "london" / "neutral"], limit=5)
+    assert [s.subject_id for s in sources] == ["001_03", "001_08", "002_03", "002_08", "003_03"]
+    assert sources[1].person_id == "001" and sources[1].expression == "smiling"
+    assert sources[2].age == 24 and sources[2].gender == "female"
+    with pytest.raises(DatabaseError, match="no such photo"):
+        collect_photos([tmp_path / "missing.jpg"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "x.png").write_bytes(b"")
+    with pytest.raises(DatabaseError, match="distinct file names"):
+        collect_photos([tmp_path])
+
+
+def test_global_lighting_undoes_the_albedo_light_ambiguity(rng):
+    truth = rng.normal(size=(9, 3))
+    truth[0] = (3.0, 3.2, 3.4)
+    reference = np.array([0.7, 0.55, 0.45])
+    scale = reference * rng.uniform(0.6, 1.4, size=(7, 3))  # each fit's albedo brightness
+    sh = truth[None] * (reference / scale)[:, None, :]  # …traded against its light intensity
+    lighting, spread = global_lighting(sh, scale, reference)
+    np.testing.assert_allclose(lighting, truth, rtol=1e-12)
+    assert spread < 1e-12
+    with pytest.raises(ValueError):
+        global_lighting(sh[:, :4], scale, reference)
+
+
+def test_default_database_path_lives_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACETEX_CACHE", str(tmp_path))
+    path = default_database_path()
+    assert path.parent.parent == tmp_path and f"v{SCHEMA_VERSION}" in path.name
+
+
+@pytest.mark.slow
+def test_ensure_default_database_reuses_a_valid_file(built, tmp_path, monkeypatch):
+    import shutil
+
+    from facetex.database.build import ensure_default_database
+
+    monkeypatch.setenv("FACETEX_CACHE", str(tmp_path))
+    target = default_database_path()
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(built[1], target)
+    stamp = target.stat().st_mtime_ns
+    assert ensure_default_database(progress=False) == target
+    assert target.stat().st_mtime_ns == stamp  # loaded and kept, not rebuilt

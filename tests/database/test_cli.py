@@ -1,0 +1,49 @@
+"""`facetex build-db` and `facetex db-info` (the CLI only parses, calls and reports)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facetex.cli import main
+
+
+@pytest.mark.slow
+def test_db_info_prints_summary_and_writes_a_contact_sheet(built, tmp_path, capsys):
+    from PIL import Image
+
+    _, path, _, _ = built
+    sheet = tmp_path / "sheet.png"
+    assert main(["db-info", str(path), "-o", str(sheet), "--thumb", "64", "--modes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "4 photos of 2 persons (2 neutral, 2 smiling)" in out
+    assert "128×128" in out and "schema        version 1" in out
+    assert "Face Research Lab London Set" in out and "CC BY 4.0" in out
+    assert "1 identity, 2 expression, 3 albedo components" in out
+    with Image.open(sheet) as im:
+        # one row of 4 textures + 2 mode rows (mean − 2σ, mean, mean + 2σ), 64 px tiles
+        assert im.size == (4 * 64, 3 * 64)
+        pixels = np.asarray(im.convert("RGB"), dtype=np.float32) / 255
+    tile = pixels[:64, :64]
+    assert tile.std() > 0.02  # a face, not a blank tile
+
+
+def test_db_info_on_a_bad_file_fails_cleanly(tmp_path, capsys):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not a database")
+    assert main(["db-info", str(bad)]) == 2
+    assert "not a facetex texture database" in capsys.readouterr().err
+
+
+def test_build_db_reports_missing_photos(tmp_path, capsys):
+    out = tmp_path / "db.h5"
+    assert main(["build-db", str(tmp_path / "nope.jpg"), "-o", str(out), "--no-progress"]) == 2
+    assert "no such photo" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_build_db_rejects_bad_settings_as_usage_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["build-db", str(tmp_path), "-o", str(tmp_path / "db.h5"), "--resolution", "16"])
+    assert exc.value.code == 2
+    assert "resolution must be at least 32" in capsys.readouterr().err

@@ -1,0 +1,259 @@
+"""Protocol A: variants, leave-one-out queries, the texture stage per variant, scoring."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from facetex.database.store import (
+    LONDON_ATTRIBUTION,
+    DatabaseContents,
+    SourceFile,
+    SubjectRecord,
+    load_database,
+    write_database,
+)
+from facetex.errors import DatabaseError
+from facetex.evaluation import protocol as P
+from facetex.evaluation.metrics import Summary
+from facetex.texture.config import Stage, TextureConfig
+from facetex.types import MeshTopology, MorphableModel, PartialAlbedo
+
+# ------------------------------------------------------------------------------------------
+# variants and settings
+
+
+def test_variants_of_each_ablation():
+    names = [v.name for v in P.build_variants(P.VARIANTS)]
+    assert names == list(P.VARIANTS)
+    layers = P.build_variants(("pca",), "layers")
+    assert [v.name for v in layers] == ["pca", "convex", "layers=1", "layers=2", "layers=3", "layers=4"]
+    assert layers[2].layers == ("relu1_1",) and layers[5].layers == P.GRAM_LAYERS[:4]
+    assert [v.top_k for v in P.build_variants(("convex",), "subjects")] == [None, 1, 2, 4, 8]
+    assert [v.alpha for v in P.build_variants(("convex",), "alpha")] == [None, 1.0, 10.0, 1000.0]
+    assert P.build_variants(("convex",), "recipe")[-1].recipe == "paper"
+    with pytest.raises(ValueError, match="unknown variants"):
+        P.build_variants(("best",))
+    with pytest.raises(ValueError):
+        P.build_variants(("pca",), "dropout")
+
+
+def test_texture_config_per_variant():
+    config = P.ProtocolConfig(size=128, iterations=7, paper_iterations=40)
+    fast = config.texture_config(P.Variant("linear", "synthesis", solver="linear", layers=P.GRAM_LAYERS[:2], alpha=5.0))
+    assert fast.schedule == (Stage(128, 7),) and fast.solver == "linear"
+    assert fast.gram_layers == ("relu1_1", "relu2_1") and fast.alpha == 5.0
+    assert fast.early_stop_tolerance == TextureConfig().early_stop_tolerance
+    paper = config.texture_config(P.Variant("paper", "synthesis", recipe="paper"))
+    assert paper.schedule == (Stage(128, 40),) and paper.early_stop_tolerance == 0.0 and not paper.bf16_grams
+    assert config.patch_size == 16
+    for bad in ({"size": 100}, {"subjects": 0}, {"variants": ("nope",)}, {"patch": 4}):
+        with pytest.raises(ValueError):
+            P.ProtocolConfig(**bad)
+
+
+def test_top_k_keeps_the_largest_weights_renormalised():
+    w = np.array([0.1, 0.5, 0.0, 0.3, 0.1])
+    np.testing.assert_allclose(P._top_k(w, 1), [0, 1, 0, 0, 0])
+    np.testing.assert_allclose(P._top_k(w, 2), [0, 0.625, 0, 0.375, 0])
+    np.testing.assert_allclose(P._top_k(w, 10), w)
+
+
+# ------------------------------------------------------------------------------------------
+# leave-one-out on a constructed database
+
+R, V = 16, 6
+PERSONS = ("001", "002", "003")
+
+
+@pytest.fixture(scope="module")
+def tiny_db(tmp_path_factory):
+    """3 persons × (neutral, smiling); subject i's texture is the constant grey level (i + 1) / 8."""
+    rng = np.random.default_rng(5)
+    topology = MeshTopology(rng.normal(size=(V, 3)), rng.uniform(size=(V, 2)),
+                            np.array([[0, 1, 2], [2, 3, 4], [3, 4, 5]]), np.ones(V))
+    model = MorphableModel("tiny", topology, np.zeros((0, V, 3)), np.zeros(0), np.zeros((0, V, 3)), np.zeros(0),
+                           np.full((8, 8, 3), 0.5, np.float32), np.zeros((0, 8, 8, 3), np.float32), np.zeros(0))
+    subjects = tuple(
+        SubjectRecord(f"{p}_{code}", p, expr, f"{p}_{code}.jpg")
+        for p in PERSONS for code, expr in (("03", "neutral"), ("08", "smiling"))
+    )
+    n = len(subjects)
+    levels = np.round((np.arange(n) + 1) / 8 * 255).astype(np.uint8)
+    contents = DatabaseContents(
+        name="tiny", subjects=subjects,
+        albedo=np.broadcast_to(levels[:, None, None, None], (n, R, R, 3)).copy(),
+        fill_map=np.full((n, R, R), 3, np.uint8), chart=np.ones((R, R), bool),
+        vertices=rng.normal(size=(n, V, 3)), shape_coeffs=np.zeros((n, 0)), expression_coeffs=np.zeros((n, 0)),
+        albedo_coeffs=np.zeros((n, 0)), sh_coeffs=np.zeros((n, 9, 3)), lighting=np.zeros((9, 3)), grams={},
+        model=model,
+        build_params={"pca": {"albedo_resolution": 8, "albedo_components": 80, "shape_components": 80,
+                              "expression_components": 29}},
+        sources=(SourceFile("/nowhere/001_03.jpg", "ab" * 32, 10),), attribution=LONDON_ATTRIBUTION,
+    )
+    return load_database(write_database(tmp_path_factory.mktemp("tiny") / "tiny.h5", contents))
+
+
+def test_exemplar_rows_leave_out_both_photos_of_the_person(tiny_db):
+    for person in PERSONS:
+        rows = P.exemplar_rows(tiny_db, person)
+        kept = [tiny_db.subjects()[r] for r in rows]
+        assert len(kept) == 4 and all(s.person_id != person for s in kept)
+
+
+def test_exemplar_rows_refuse_a_leaky_query(tiny_db):
+    class Leaky:
+        path = tiny_db.path
+
+        def subjects(self, *, exclude_persons=()):
+            return tiny_db.subjects()  # ignores the exclusion
+
+    with pytest.raises(DatabaseError, match="still returns photos of 002"):
+        P.exemplar_rows(Leaky(), "002")
+
+
+def test_held_out_model_is_learned_without_the_person(tiny_db):
+    rows = P.exemplar_rows(tiny_db, "002")  # subjects 0, 1, 4, 5 → levels 1, 2, 5, 6 (/8)
+    model = P.held_out_model(tiny_db, rows)
+    np.testing.assert_allclose(model.albedo_mean, np.mean([1, 2, 5, 6]) / 8, atol=1 / 255)
+    vertices = tiny_db.vertices().astype(np.float64)
+    np.testing.assert_allclose(model.topology.vertices, (vertices[0] + vertices[4]) / 2, atol=1e-5)  # neutral meshes
+    assert model.shape_basis.shape[0] == 1 and model.expression_basis.shape[0] == 2
+    full = P.held_out_model(tiny_db, np.arange(6))
+    np.testing.assert_allclose(full.albedo_mean, np.mean(np.arange(1, 7)) / 8, atol=1 / 255)
+
+
+def test_person_selection_and_photos(tiny_db):
+    assert P.select_persons(tiny_db, 2) == ("001", "003")
+    assert P.select_persons(tiny_db, 10) == PERSONS
+    assert P.select_persons(tiny_db, 1, ("003", "001")) == ("003", "001")
+    with pytest.raises(DatabaseError):
+        P.select_persons(tiny_db, 1, ("999",))
+    assert P.neutral_subject(tiny_db, "002").subject_id == "002_03"
+    with pytest.raises(DatabaseError):
+        P.neutral_subject(tiny_db, "999")
+    with pytest.raises(DatabaseError, match="not found"):
+        P.photo_path(tiny_db, SubjectRecord("x_03", "x", "neutral", "no-such-photo.jpg"))
+
+
+# ------------------------------------------------------------------------------------------
+# the texture stage per variant, and scoring
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    from facetex.texture.vgg import load_vgg19
+
+    return load_vgg19("cpu")
+
+
+def _partial_from(crop: np.ndarray, size: int) -> tuple[PartialAlbedo, np.ndarray]:
+    from scipy.ndimage import gaussian_filter
+
+    from facetex.texture.synthesis import resize
+
+    truth = resize(crop, size)
+    chart = np.ones((size, size), bool)
+    mask = chart.copy()
+    mask[:, : size // 3] = False
+    low = np.stack([gaussian_filter(truth[..., c], size / 32) for c in range(3)], axis=-1).astype(np.float32)
+    albedo = np.where(mask[..., None], low, 0.5).astype(np.float32)
+    partial = PartialAlbedo(albedo=albedo, mask=mask, lowfreq=low, shading=mask[..., None] * np.ones(3, np.float32),
+                            chart=chart)
+    return partial, truth
+
+
+def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
+    from facetex.texture.analysis import compute_grams
+    from facetex.texture.color import luminance
+    from facetex.texture.synthesis import infer_texture, resize
+
+    size = 64
+    partial, _ = _partial_from(face_crops[0], size)
+    exemplars = np.stack([resize(c, size) for c in face_crops[1:]])
+    complete = compute_grams(luminance(exemplars), vgg, layers=P.GRAM_LAYERS)
+    config = P.ProtocolConfig(size=size, iterations=2)
+    variants = P.build_variants(P.VARIANTS) + (P.Variant("top-1", "synthesis", top_k=1),)
+    out = P.texture_variants(partial, exemplars, complete, variants, config, vgg)
+    assert set(out.textures) == {v.name for v in variants}
+    for name, tex in out.textures.items():
+        assert tex.shape == (size, size, 3) and tex.dtype == np.float32 and 0 <= tex.min() and tex.max() <= 1, name
+    convex = out.info["convex"]["weights"]
+    assert convex.min() >= 0 and convex.sum() == pytest.approx(1.0)
+    assert np.count_nonzero(out.info["closest"]["weights"]) == 1
+    np.testing.assert_allclose(out.info["top-1"]["weights"], P._top_k(convex, 1))
+    reference = infer_texture(partial.lowfreq, partial.albedo, partial.mask, list(exemplars),
+                              config.texture_config(variants[3]), vgg, progress=False)
+    np.testing.assert_allclose(convex, reference.blend.weights, atol=1e-6)
+    np.testing.assert_allclose(out.textures["convex"], reference.synthesis.rgb, atol=2e-3)
+
+
+def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
+    size = 128
+    partial, truth = _partial_from(face_crops[1], size)
+    regions = {"truth": partial.chart, "observed": partial.mask, "hidden": partial.chart & ~partial.mask}
+    prepared = P.PreparedSubject(person="001", subject_id="001_03", sharp=None, degraded=None, detection=None,
+                                 fit=None, model=None, partial=partial, truth=truth, regions=regions,
+                                 exemplar_ids=(), seconds=0.0)
+    config = P.ProtocolConfig(size=size)
+    reference = P.ground_truth_reference(prepared, config)
+    perfect = P.score_texture(truth, prepared, config, reference)
+    assert perfect["spectrum_error"] == 0.0 and perfect["spectrum_error_hidden"] == 0.0
+    assert perfect["ssim_lowpass"] == pytest.approx(1.0) and perfect["rmse_hidden"] == 0.0
+    assert math.isnan(perfect["identity"])  # no embedder
+    blurry = P.score_texture(partial.lowfreq, prepared, config, reference)
+    assert blurry["spectrum_ratio"] < -0.5 and blurry["detail_hidden"] < 0.5 and blurry["rmse_hidden"] > 0
+
+
+def test_aggregate_orients_the_paper_ordering():
+    variants = P.build_variants(("pca", "closest", "linear", "convex"))
+    rng = np.random.default_rng(0)
+    subjects = []
+    for i in range(12):
+        base = {m: float(rng.normal()) for m in P.METRICS}
+        metrics = {
+            v.name: {**base, "identity": 0.9 - 0.05 * k + 0.001 * i, "rmse_hidden": 0.1 + 0.01 * k,
+                     "detail_hidden": 1.0 - 0.2 * k, "spectrum_ratio": -0.1 * k}
+            for k, v in enumerate(reversed(variants))  # convex k = 0 is best
+        }
+        subjects.append(P.SubjectResult("p", "s", metrics, {}, {}, {}))
+    summary, comparisons = P.aggregate(subjects, variants)
+    assert list(comparisons) == ["convex>linear", "linear>closest", "closest>pca"]
+    for pair in comparisons.values():
+        for metric in ("identity", "rmse_hidden", "detail_hidden", "spectrum_ratio"):
+            s: Summary = pair[metric]
+            assert s.mean > 0 and s.low > 0, metric  # every metric favours the better-ranked variant
+        assert pair["ssim_lowpass"].mean == pytest.approx(0.0)  # identical values: no difference
+    assert summary["convex"]["identity"].count == 12
+
+
+# ------------------------------------------------------------------------------------------
+# end to end on a small built database
+
+
+@pytest.mark.slow
+def test_run_protocol_end_to_end(eval_db, tmp_path):
+    import json
+
+    from facetex.evaluation.tables import write_results
+
+    database = load_database(eval_db)
+    config = P.ProtocolConfig(persons=("002",), size=64, iterations=1, degrade=P.DegradeConfig(hide="turn"))
+    result = P.run_protocol(database, config, progress=False)
+    assert not result.failures and len(result.subjects) == 1
+    subject = result.subjects[0]
+    assert subject.subject_id == "002_03"
+    for name in P.VARIANTS:
+        assert np.isfinite(subject.metrics[name]["identity"]) and -1 <= subject.metrics[name]["identity"] <= 1
+        assert 0 < subject.metrics[name]["ssim_lowpass"] <= 1
+    for name in ("closest", "linear", "convex"):  # leave-one-out: no weight on a photo of 002
+        assert all(not sid.startswith("002_") for sid, _ in subject.info[name]["top_weights"])
+    assert subject.diagnostics["hidden_texels"] > 0
+    out = write_results(result, tmp_path / "run", command="facetex evaluate --persons 002")
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
+    data = json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert data["subjects"][0]["person"] == "002" and data["config"]["size"] == 64
+    assert "| convex |" in (out / "table.md").read_text()

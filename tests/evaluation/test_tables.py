@@ -1,0 +1,121 @@
+"""Tables, CSV / JSON, figure grid and the atomic output folder of a run; the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from facetex.cli import main
+from facetex.evaluation import protocol as P
+from facetex.evaluation import tables as T
+from facetex.evaluation.metrics import Summary
+
+
+def _result(with_images: bool = True) -> P.ProtocolResult:
+    variants = P.build_variants(("pca", "convex"))
+    subjects = []
+    for i in range(3):
+        metrics = {
+            v.name: {m: (float("nan") if m == "spectrum_error_hidden" else 0.5 + 0.1 * k + 0.01 * i) for m in P.METRICS}
+            for k, v in enumerate(variants)
+        }
+        info = {v.name: {"seconds": 1.0} for v in variants}
+        images = {}
+        if with_images and i < 2:
+            images = {name: np.full((32, 32, 3), 0.2 * j, np.float32)
+                      for j, name in enumerate(["input", "partial", "truth", "pca", "convex"])}
+        subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images))
+    summary, comparisons = P.aggregate(subjects, variants)
+    return P.ProtocolResult(
+        config=P.ProtocolConfig(subjects=3, variants=("pca", "convex")), variants=variants, subjects=tuple(subjects),
+        failures=(("009", "no face found"),), summary=summary, comparisons=comparisons,
+        database={"name": "london", "path": "/x.h5", "subjects": 8, "persons": 4, "attribution": "CC BY 4.0 test"},
+        seconds=12.0,
+    )
+
+
+def test_format_and_verdict():
+    assert T.format_summary(Summary(0.5, 0.4, 0.6, 3, 0.95)) == "0.500 [0.400, 0.600]"
+    assert T.format_summary(Summary(math.nan, math.nan, math.nan, 0, 0.95)) == "–"
+    assert T.verdict(Summary(0.2, 0.1, 0.3, 5, 0.95)) == "holds"
+    assert T.verdict(Summary(-0.2, -0.3, -0.1, 5, 0.95)) == "reversed"
+    assert T.verdict(Summary(0.0, -0.1, 0.1, 5, 0.95)) == "n.s."
+
+
+def test_markdown_report_lists_every_variant_and_the_ordering():
+    text = T.markdown_report(_result(), command="facetex evaluate -o x")
+    assert "facetex evaluate -o x" in text and "1 failed (009)" in text
+    assert "| pca | 0.500 [0.500, 0.500]" not in text  # identity values vary per subject
+    rows = [line for line in text.splitlines() if line.startswith("| pca |") or line.startswith("| convex |")]
+    assert len(rows) == 4  # two variants in two tables
+    # metrics of "convex" are all 0.1 higher: better where higher is better, worse where lower is
+    ordering = next(line for line in text.splitlines() if line.startswith("| identity cos"))
+    assert "convex>pca" not in ordering and "holds" in ordering
+    rmse = next(line for line in text.splitlines() if line.startswith("| RMSE Y observed"))
+    assert "reversed" in rmse
+    assert "CC BY 4.0 test" in text
+
+
+def test_csv_and_json_are_complete_and_strict():
+    result = _result()
+    rows = list(csv.DictReader(io.StringIO(T.results_csv(result))))
+    assert len(rows) == 6 and rows[0]["variant"] == "pca" and rows[0]["spectrum_error_hidden"] == ""
+    assert float(rows[1]["identity"]) == pytest.approx(0.6)
+    summary = list(csv.DictReader(io.StringIO(T.summary_csv(result))))
+    assert len(summary) == 2 * len(P.METRICS)
+    data = T.results_json(result)
+    text = json.dumps(data, allow_nan=False)  # NaN became null
+    assert json.loads(text)["summary"]["pca"]["spectrum_error_hidden"]["mean"] is None
+
+
+def test_figure_grid_places_each_image():
+    red = np.zeros((10, 10, 3), np.float32)
+    red[..., 0] = 1
+    grid = T.figure_grid([[red, red * 0]], ["a", "b"], ["row"], tile=20)
+    assert grid.shape == (18 + 22, 64 + 2 * 22, 3)
+    np.testing.assert_allclose(grid[18 + 5, 64 + 5], [1, 0, 0])
+    np.testing.assert_allclose(grid[18 + 5, 64 + 22 + 5], [0, 0, 0])
+    with pytest.raises(ValueError):
+        T.figure_grid([[red]], ["a", "b"], ["row"])
+
+
+def test_write_results_is_atomic(tmp_path, monkeypatch):
+    out = T.write_results(_result(), tmp_path / "run")
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(T, "figure_grid", broken)
+    with pytest.raises(RuntimeError):
+        T.write_results(_result(), tmp_path / "second")
+    assert not (tmp_path / "second").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left behind
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variants", "pca,best"], "unknown variants"),
+    (["--size", "100"], "power of two"),
+])
+def test_cli_rejects_bad_settings(tmp_path, capsys, args, message):
+    assert main(["evaluate", "-o", str(tmp_path / "x"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_runs_the_baselines(eval_db, tmp_path, capsys):
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--db", str(eval_db), "--persons", "001", "--size", "64", "--variants", "pca,inpaint",
+                 "--no-identity", "--degrade", "downsample", "--hide", "occluder", "-o", str(out)])
+    assert code == 0
+    assert "evaluated 1 held-out subjects" in capsys.readouterr().out
+    data = json.loads((out / "results.json").read_text())
+    assert [v["name"] for v in data["variants"]] == ["pca", "inpaint"]
+    assert data["config"]["degrade"]["detail"] == "downsample" and data["subjects"][0]["person"] == "001"
+    assert data["subjects"][0]["metrics"]["inpaint"]["identity"] is None  # --no-identity

@@ -1,0 +1,63 @@
+"""The composed settings: round trip through JSON/TOML, presets, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facetex.config import ConfigError, InferConfig, config_from_dict, config_to_dict, load_config
+from facetex.texture.config import Stage
+
+
+def test_round_trip_through_json_keeps_every_setting():
+    config = InferConfig().with_resolution(256)
+    data = json.loads(json.dumps(config_to_dict(config)))
+    assert config_from_dict(InferConfig, data) == config
+
+
+def test_paper_preset_is_the_papers_recipe():
+    paper = InferConfig.paper()
+    assert paper.texture.schedule == (Stage(512, 1000),)
+    assert paper.texture.solver == "convex"
+    assert paper.texture.gram_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    assert not paper.texture.bf16_grams
+    assert paper.texture.early_stop_tolerance == 0.0
+    assert (paper.fit.w_color, paper.fit.w_landmark, paper.fit.w_reg) == (1.0, 10.0, 2.5e-5)
+    assert paper.fit.steps == (30, 10, 3)
+
+
+def test_with_resolution_moves_uv_maps_and_last_stage_together():
+    config = InferConfig().with_resolution(1024)
+    assert config.resolution == 1024 and config.unwrap.resolution == 1024
+
+
+def test_toml_file_overrides_only_what_it_names(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('[texture]\nalpha = 5\nschedule = [[256, 40], [512, 10]]\n[fit]\nsteps = [3, 2, 1]\n')
+    config = load_config(path)
+    assert config.texture.alpha == 5.0
+    assert config.texture.schedule == (Stage(256, 40), Stage(512, 10))
+    assert config.fit.steps == (3, 2, 1)
+    assert config.fit.w_landmark == InferConfig().fit.w_landmark
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[texture]\nalpah = 5\n", "unknown setting 'texture.alpah'"),
+        ("[texture]\nsolver = 3\n", "texture.solver: expected str"),
+        ("[texture]\nsolver = 'lasso'\n", "solver must be one of"),
+        ("[texture\n", "not valid TOML"),
+    ],
+)
+def test_bad_settings_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_config(path)
+
+
+def test_missing_settings_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read settings file"):
+        load_config(tmp_path / "nope.toml")
