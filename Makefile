@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Database / cache location (never inside the repository).
 export FACETEX_CACHE ?= $(HOME)/.cache/facetex
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench clean database
 
 $(BIN)/facetex: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,6 @@ bench: setup  ## timing benchmarks (write JSON to benchmarks/results/)
 
 clean:
 	rm -rf $(VENV) out *.egg-info
+
+database: setup  ## build the default London database into the cache (once, ~30 min on 2 cores)
+	$(BIN)/python -c "from facetex.database.build import ensure_default_database; print(ensure_default_database())"

@@ -56,7 +56,7 @@ def test_synthesize_writes_texture_and_report(inputs, capsys):
     assert report["solver"] == "convex" and report["config"]["alpha"] == 50.0
     assert report["config"]["schedule"] == [[32, 2]]
     assert 1 <= len(report["losses"]) <= 3 and report["losses"][-1] <= report["losses"][0]
-    assert set(report["timings_s"]) == {"analysis", "targets", "synthesis"}
+    assert {"analysis", "targets", "synthesis"} <= set(report["timings_s"])
     assert str(out) in capsys.readouterr().out
     assert sorted(p.name for p in out.parent.iterdir()) == ["result.json", "result.png"]
 
