@@ -398,7 +398,7 @@ def write_report(
     facts : short named facts shown in the summary (photo source, UV resolution, solver, ...).
     photo : (H, W, 3) float32 RGB in [0, 1], the input photo.
     overlay : (H, W, 3) float32 in [0, 1], the photo with the fit drawn on it
-        (:func:`facetex.report.overlay.fit_overlay`).
+        (:func:`facetex.fitting.overlay.draw_overlay`).
     maps : caption → (R, R, 3) or (R, R) image in [0, 1] (bool allowed), shown side by side in
         the given order: partial albedo, visibility, low-frequency albedo, final albedo, normal.
     renders : caption → (H, W, 3) float32 sRGB in [0, 1], e.g. ``{r.label: r.image}`` of

@@ -12,12 +12,10 @@ import numpy as np
 import pytest
 from skimage import data
 
-from facetex.errors import InputImageError, ShapeMismatchError
-from facetex.geometry.topology import load_face_mesh
+from facetex.errors import InputImageError
 from facetex.report import SubjectWeight, find_three, map_panels, write_report
 from facetex.report.html import ASSETS_DIR, VIEWER_MODULES
-from facetex.report.overlay import fit_overlay
-from facetex.types import FaceFit, PartialAlbedo
+from facetex.types import PartialAlbedo
 
 SECTIONS = ["summary", "input", "maps", "viewer-section", "renders", "subjects", "timings"]
 
@@ -175,48 +173,3 @@ def test_bad_input_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="not finite"):
         write_report(out, subjects=[SubjectWeight("a", float("nan"))])
     assert not out.exists()
-
-
-def _frontal_fit(size: int) -> tuple[FaceFit, np.ndarray]:
-    topo = load_face_mesh()
-    rotation = np.diag([1.0, -1.0, -1.0])  # frontal: model y up → camera y down
-    translation = np.array([0.0, 0.0, 60.0])
-    vertices = topo.vertices @ rotation.T + translation
-    fit = FaceFit(
-        image_size=(size, size),
-        shape_coeffs=np.zeros(0),
-        expression_coeffs=np.zeros(0),
-        albedo_coeffs=np.zeros(0),
-        rotation=rotation,
-        translation=translation,
-        focal_length=size * 2.0,
-        principal_point=np.array([size / 2, size / 2]),
-        sh_coeffs=np.zeros((9, 3)),
-        vertices=vertices,
-        model_name="test",
-    )
-    return fit, topo.faces
-
-
-def test_fit_overlay_draws_the_projected_mesh():
-    size = 160
-    fit, faces = _frontal_fit(size)
-    photo = np.full((size, size, 3), 0.2, dtype=np.float32)
-    out = fit_overlay(photo, fit, faces, color=(0.0, 1.0, 0.0), opacity=1.0)
-    assert out.shape == photo.shape and out.dtype == np.float32
-    changed = np.abs(out - photo).sum(axis=-1) > 0.05
-    # Lines only where the face projects: x = f·X/Z + c with |X| ≤ 7.8 cm at Z ≈ 60 cm.
-    cols = np.nonzero(changed.any(axis=0))[0]
-    half_width = 2 * size * 7.75 / (60 - 2.5)
-    assert abs(cols.min() - (size / 2 - half_width)) < 6 and abs(cols.max() - (size / 2 + half_width)) < 6
-    assert 0.1 < changed.mean() < 0.7
-    assert out[changed][:, 1].mean() > out[changed][:, 0].mean() + 0.2  # green lines
-    assert np.array_equal(out[0, 0], photo[0, 0])
-
-
-def test_fit_overlay_rejects_a_photo_of_another_size():
-    fit, faces = _frontal_fit(64)
-    with pytest.raises(ShapeMismatchError, match="fit refers"):
-        fit_overlay(np.zeros((32, 64, 3), dtype=np.float32), fit, faces)
-    with pytest.raises(InputImageError):
-        fit_overlay(np.zeros((64, 64), dtype=np.float32), fit, faces)
