@@ -163,7 +163,7 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
             "config": result.config.to_dict(),
             "database": result.database,
             "variants": [dataclasses.asdict(v) for v in result.variants],
-            "metrics": {m: {"label": label, "higher_is_better": higher} for m, (label, higher) in METRICS.items()},
+            "metrics": {m: {"label": label, "goal": goal} for m, (label, goal) in METRICS.items()},
             "band_cycles_per_face_width": list(MESOSCOPIC_BAND),
             "lowpass_cutoff_cycles_per_face_width": LOWPASS_CUTOFF,
             "subjects": [
