@@ -897,9 +897,17 @@ def _jsonable(value: Any) -> Any:
 # default database
 
 
+#: Revision of what the default build produces, in the default database's file name: bumped
+#: whenever a change to the build (fitting, unwrap, fill, PCA) changes its contents, so that a
+#: cached database from an older facetex is not reused silently. 2: the fit's landmark depth
+#: term (``FitConfig.w_landmark_depth``).
+BUILD_REVISION = 2
+
+
 def default_database_path() -> Path:
-    """Where the default (London) database lives: the cache folder, named by schema version."""
-    return cache_dir() / "databases" / f"london-v{SCHEMA_VERSION}.h5"
+    """Where the default (London) database lives: the cache folder, named by schema version and
+    :data:`BUILD_REVISION`."""
+    return cache_dir() / "databases" / f"london-v{SCHEMA_VERSION}-b{BUILD_REVISION}.h5"
 
 
 def ensure_default_database(config: DatabaseConfig | None = None, *, progress: bool = True) -> Path:

@@ -22,7 +22,19 @@ E_reg
     1 σ costs as much as a uniform colour error of 0.003 per channel: the prior mostly settles
     directions the data leave undetermined (e.g. albedo brightness against light intensity).
 
-The solver also adds two weak priors that are not in the paper:
+The solver also adds a landmark depth term and two weak priors that are not in the paper:
+
+- E_depth, the depth of the landmarks: mediapipe predicts each mesh point's depth relative to
+  the face (pixel units, same scale as x). Mean over the 468 mesh landmarks of the squared
+  difference between that depth and the model vertex's camera depth relative to the
+  landmarks' mean, converted to pixels at the face's distance (f · ΔZ / Z̄), in inter-ocular
+  distances like E_lan. Why: a frontal photo determines depth only through weak perspective and
+  shading, and facetex's identity model is learned from fits of frontal studio photos (the
+  paper used a scanned 3D model), so without it the fit drifted along a "longer nose, smaller
+  face" identity mode (the astronaut's nose tip stood 7.2 cm in front of the eye corners
+  instead of ~4.3 cm; ``tests/fitting`` has the case). ``w_landmark_depth = 2.5`` — a quarter
+  of the 2D landmarks' weight, since mediapipe's depth is itself a regression towards its
+  canonical face;
 
 - on the focal length, ``w_focal · (log f − log f₀)² / σ_f²``: a single face barely constrains
   the strength of perspective (the paper takes the camera as known);
@@ -80,6 +92,9 @@ class FitConfig:
     ----------
     w_color, w_landmark, w_reg : float
         Weights of E_c, E_lan and E_reg (paper §3: 1, 10, 2.5e-5; units in the module doc).
+    w_landmark_depth : float
+        Weight of E_depth, the landmarks' depth relative to mediapipe's (not in the paper;
+        module doc); 0 switches it off.
     steps : tuple of int
         Gauss-Newton (Levenberg–Marquardt) steps per pyramid level, coarse to fine
         (paper §3: 30, 10, 3 on a 3-level pyramid).
@@ -133,6 +148,7 @@ class FitConfig:
     w_color: float = 1.0
     w_landmark: float = 10.0
     w_reg: float = 2.5e-5
+    w_landmark_depth: float = 2.5
     steps: tuple[int, ...] = (30, 10, 3)
     crop_scale: float = 1.5
     max_size: int = 256

@@ -1,7 +1,7 @@
 """The fitting energy of paper §3 as a vector of residuals, in PyTorch.
 
-    E = w_c·E_c + w_lan·E_lan + w_reg·E_reg   (+ weak focal-length and lighting priors, see
-                                              :mod:`facetex.fitting.config`)
+    E = w_c·E_c + w_lan·E_lan + w_reg·E_reg   (+ a landmark depth term and weak focal-length
+                                              and lighting priors, see :mod:`facetex.fitting.config`)
 
 Every term is written as a sum of squares, E = Σ r², so that Gauss-Newton can linearise the
 residual vector r (``solver``). Units are given in :mod:`facetex.fitting.config`.
@@ -134,6 +134,9 @@ class EnergyProblem:
     light_prior : (9, 3) prior mean of the SH lighting.
     light_prior_sigma : float, its standard deviation (per coefficient).
     w_color, w_landmark, w_reg, w_focal, w_light : weights of the terms.
+    landmark_depths : (L,) detected depth of each landmark (mediapipe's z: full-resolution
+        pixel units, smaller is closer), or None; with ``w_depth`` > 0 they enter E_depth.
+    w_depth : weight of E_depth (0: no depth rows in the residual vector).
     """
 
     mean_shape: torch.Tensor
@@ -165,6 +168,12 @@ class EnergyProblem:
     w_reg: float
     w_focal: float
     w_light: float
+    landmark_depths: torch.Tensor | None = None
+    w_depth: float = 0.0
+
+    @property
+    def uses_depth(self) -> bool:
+        return self.w_depth > 0 and self.landmark_depths is not None
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -317,6 +326,8 @@ def residuals(
     lan_scale = (problem.w_landmark / targets.shape[0]) ** 0.5 / problem.landmark_unit
     landmark_xy = project(points, torch.exp(params.log_focal), problem.principal_point)
     parts.append(((landmark_xy - targets) * lan_scale).reshape(-1))
+    if problem.uses_depth:
+        parts.append(_depth_residuals(params, problem, camera_vertices(params, problem)))
     reg = problem.w_reg**0.5
     parts.append(reg * params.shape / problem.shape_std)
     parts.append(reg * params.expression / problem.expression_std)
@@ -327,6 +338,15 @@ def residuals(
     light = problem.w_light**0.5 * (params.sh - problem.light_prior) / problem.light_prior_sigma
     parts.append(light.reshape(-1))
     return torch.cat(parts)
+
+
+def _depth_residuals(params: FitParams, problem: EnergyProblem, verts: torch.Tensor) -> torch.Tensor:
+    """(L,) rows of E_depth: √(w_depth / L) · (f·(Z_i − Z̄)/Z̄ − (z_i − z̄)) / landmark_unit."""
+    z_model = verts[problem.landmark_vertices, 2]
+    z_mean = z_model.mean()
+    detected = problem.landmark_depths - problem.landmark_depths.mean()
+    scale = (problem.w_depth / z_model.shape[0]) ** 0.5 / problem.landmark_unit
+    return scale * (torch.exp(params.log_focal) * (z_model - z_mean) / z_mean - detected)
 
 
 def _landmark_points(params: FitParams, problem: EnergyProblem) -> tuple[torch.Tensor, torch.Tensor]:
@@ -345,7 +365,8 @@ def energy_terms(
     Returns
     -------
     dict with keys ``E_c`` (0 when ``samples`` is None), ``E_lan``, ``E_reg``, ``E_focal``,
-    ``E_light`` and ``E`` = w_c·E_c + w_lan·E_lan + w_reg·E_reg + w_focal·E_focal + w_light·E_light.
+    ``E_depth`` (0 without depth), ``E_light`` and ``E`` = w_c·E_c + w_lan·E_lan + w_depth·E_depth
+    + w_reg·E_reg + w_focal·E_focal + w_light·E_light.
     """
     with torch.no_grad():
         e_c = 0.0
@@ -355,6 +376,10 @@ def energy_terms(
         points, targets = _landmark_points(params, problem)
         xy = project(points, torch.exp(params.log_focal), problem.principal_point)
         e_lan = float((((xy - targets) / problem.landmark_unit) ** 2).sum(dim=1).mean())
+        e_depth = 0.0
+        if problem.uses_depth:
+            rows = _depth_residuals(params, problem, camera_vertices(params, problem))
+            e_depth = float((rows**2).sum()) / problem.w_depth
         e_reg = float(
             ((params.shape / problem.shape_std) ** 2).sum()
             + ((params.expression / problem.expression_std) ** 2).sum()
@@ -366,11 +391,13 @@ def energy_terms(
     total = (
         problem.w_color * e_c
         + problem.w_landmark * e_lan
+        + problem.w_depth * e_depth
         + problem.w_reg * e_reg
         + problem.w_focal * e_focal
         + problem.w_light * e_light
     )
-    return {"E_c": e_c, "E_lan": e_lan, "E_reg": e_reg, "E_focal": e_focal, "E_light": e_light, "E": total}
+    return {"E_c": e_c, "E_lan": e_lan, "E_depth": e_depth, "E_reg": e_reg, "E_focal": e_focal, "E_light": e_light,
+            "E": total}
 
 
 # ------------------------------------------------------------------------------ linearisation
@@ -525,6 +552,21 @@ def linearize(
     if "log_focal" in cols:
         lan_j[:, cols["log_focal"]] = (d_xy_logf * lan_scale).reshape(-1, 1)
     blocks_j.append(lan_j)
+
+    if problem.uses_depth:
+        rows = _depth_residuals(params, problem, verts)
+        z_model = verts[idx, 2]
+        z_mean = z_model.mean()
+        j_z = j_verts[idx, 2]  # (L, n_moving)
+        j_mean = j_z.mean(dim=0)
+        depth_scale = (problem.w_depth / idx.shape[0]) ** 0.5 / problem.landmark_unit
+        offset = z_model - z_mean
+        d_geo = depth_scale * focal * ((j_z - j_mean) / z_mean - offset[:, None] * j_mean[None, :] / z_mean**2)
+        depth_j = place(d_geo)
+        if "log_focal" in cols:
+            depth_j[:, cols["log_focal"]] = (depth_scale * focal * offset / z_mean)[:, None]
+        blocks_r.append(rows)
+        blocks_j.append(depth_j)
 
     reg = problem.w_reg**0.5
     gaze_std = torch.full((2,), problem.gaze_std, dtype=dtype)

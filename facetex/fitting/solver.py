@@ -11,7 +11,7 @@ Steps of :func:`fit_face`:
 3. Pose from landmarks: a weighted 3D similarity (Umeyama) between the mean shape and the first
    V detected landmarks, which correspond 1:1 to the mesh vertices; the focal length starts at
    ``focal_init`` × the photo's long side, the depth from the similarity's scale.
-4. ``landmark_steps`` Levenberg–Marquardt steps on E_lan + E_reg only (pose, focal length,
+4. ``landmark_steps`` Levenberg–Marquardt steps on E_lan + E_depth + E_reg only (pose, focal length,
    identity, expression, gaze). Besides the 468 mesh landmarks, E_lan holds the two iris
    centres, matched by the pupils of two eyeballs placed behind the eye openings
    (:func:`facetex.fitting.energy.pupil_points`); the mesh itself has no eyes.
@@ -105,7 +105,7 @@ def fit_face(
     FaceFit
         Camera of the full-resolution photo (principal point at its centre), model → camera
         pose, coefficients, SH lighting, fitted camera-frame vertices, and diagnostics:
-        ``E``, ``E_c``, ``E_lan``, ``E_reg`` (final energy terms, units in
+        ``E``, ``E_c``, ``E_lan``, ``E_depth``, ``E_reg`` (final energy terms, units in
         :mod:`facetex.fitting.config`), ``landmark_rmse_px`` (photo pixels, over the V mesh
         landmarks), ``landmark_rmse_iod`` (same, in inter-ocular distances),
         ``photometric_rms`` (RMS colour error per channel in [0, 1] over all visible skin
@@ -226,6 +226,7 @@ def _diagnostics(
         "E": terms["E"],
         "E_c": terms["E_c"],
         "E_lan": terms["E_lan"],
+        "E_depth": terms["E_depth"],
         "E_reg": terms["E_reg"],
         "landmark_rmse_px": lm_err,
         "landmark_rmse_iod": lm_err / unit,
@@ -423,6 +424,8 @@ def _problem(
         w_reg=config.w_reg,
         w_focal=config.w_focal,
         w_light=config.w_light,
+        landmark_depths=t(landmarks[:n, 2]),
+        w_depth=config.w_landmark_depth,
     )
 
 

@@ -63,6 +63,8 @@ def _problem(model, topology, rng) -> tuple[EnergyProblem, FitParams, ColourSamp
         w_reg=2.5e-5,
         w_focal=1e-3,
         w_light=1e-4,
+        landmark_depths=t(rng.uniform(-40, 10, size=52)),
+        w_depth=2.5,
     )
     k_al = model.albedo_basis.shape[0]
     params = FitParams(

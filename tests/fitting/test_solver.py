@@ -112,8 +112,12 @@ def test_fits_a_real_photo(model, london_neutral):
     assert d["visible_pixels"] > 3000
     assert fit.vertices.shape == (468, 3) and np.all(fit.vertices[:, 2] > 0)
     assert np.isfinite(d["E"]) and d["E"] == pytest.approx(
-        d["E_c"] + 10 * d["E_lan"] + 2.5e-5 * d["E_reg"], rel=0.05
-    )  # the priors not in the paper are small
+        d["E_c"] + 10 * d["E_lan"] + 2.5 * d["E_depth"] + 2.5e-5 * d["E_reg"], rel=0.05
+    )  # the focal and lighting priors are small
+    # Depth from a frontal photo: the nose tip (vertex 1) stands 3–5.5 cm in front of the outer
+    # eye corners (33, 263) — without E_depth this fit put it 6.3 cm out.
+    z = fit.vertices[:, 2]
+    assert 3.0 < (z[33] + z[263]) / 2 - z[1] < 5.5
 
 
 def test_bad_inputs(model, scene):
