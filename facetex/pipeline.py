@@ -12,6 +12,14 @@ Stages, each a plain function of the previous records (any one can be run alone)
 5. detail maps (``facetex.render.maps``): bump and normal maps from the synthesised detail.
 
 Writing the files (meshes, maps, report) is :func:`facetex.outputs.write_result`.
+
+Speed (issue 7): ``InferConfig()`` takes a photo to albedo + mesh in about two minutes on a
+2-core CPU, ``InferConfig.paper()`` in about 40; ``benchmarks/bench_speed.py`` measures both
+(per-stage seconds and peak memory are in ``InferenceResult.timings`` / ``peak_memory_mib``).
+What depends only on the database — the complete exemplar Grams that make the §5 targets — is
+read from the database file (:func:`cached_grams`), not recomputed per photo. Threads: torch's
+default (the physical cores); on a shared machine set ``OMP_WAIT_POLICY=PASSIVE`` before torch
+is imported (the benchmark's docstring has the measurements).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from facetex.render.maps import detail_maps
 from facetex.texture.config import TextureConfig
 from facetex.texture.synthesis import infer_texture
 from facetex.texture.vgg import VGG19, load_vgg19
-from facetex.types import GramSet, InferenceResult, Photo
+from facetex.types import GramSet, InferenceResult, MorphableModel, Photo
 
 __all__ = ["cached_grams", "infer", "peak_rss_mib"]
 
@@ -65,6 +73,7 @@ def infer(
     detector: Detector | None = None,
     face_index: int = 0,
     exclude_persons: Iterable[str] = (),
+    model: MorphableModel | None = None,
     progress: bool = True,
 ) -> InferenceResult:
     """Infer the complete high-resolution albedo of the face in ``photo``.
@@ -79,6 +88,10 @@ def infer(
     detector : a face detector to reuse across photos (one is made and closed if None).
     face_index : which face to process when the photo shows several (0 = the largest).
     exclude_persons : database person ids to leave out of the blend (leave-one-out evaluation).
+    model : the morphable model to fit (``database.morphable_model()`` if None); a leave-one-out
+        run passes the model rebuilt without the excluded persons
+        (:func:`facetex.database.holdout.model_without`) so that their textures do not leak into
+        the low-frequency albedo either.
     progress : show progress bars.
 
     Returns
@@ -103,7 +116,8 @@ def infer(
         detection = select_face(faces, face_index, photo.source)
 
     with _stage("fit", timings, memory):
-        model = database.morphable_model()
+        if model is None:
+            model = database.morphable_model()
         fit = fit_face(photo, detection, model, config.fit)
 
     with _stage("unwrap", timings, memory):

@@ -62,6 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", default=None, help="Gram layers, comma-separated (default relu1_1..relu5_1)")
     p.add_argument("--solver", choices=("convex", "linear", "closest"), default=None, help="blend-weight solver")
     p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
+    p.add_argument("--exclude-person", action="append", default=[], metavar="ID",
+                   help="leave a database person (e.g. 012) out of the blend and of the morphable model: "
+                   "run a database photo as if it were new (repeatable)")
     p.add_argument("--face", type=int, default=0, help="which face when there are several (0 = largest)")
     p.add_argument("--render", action="store_true", help="also render front/three-quarter/profile views with Mitsuba")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -140,7 +143,13 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     database = open_database(args.db)
     vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
-    model = database.morphable_model()
+    exclude = tuple(args.exclude_person)
+    if exclude:
+        from facetex.database.holdout import model_without
+
+        model = model_without(database, exclude)
+    else:
+        model = database.morphable_model()
     setup_seconds = time.perf_counter() - start
 
     jobs: list[tuple[str, Path | None]] = [(f.stem, f) for f in files] or [("astronaut", None)]
@@ -152,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
             clock = time.perf_counter()
             try:
                 photo = demo_photo() if path is None else load_photo(path)
-                result = infer(photo, database, config, vgg=vgg, detector=detector, face_index=args.face)
+                result = infer(photo, database, config, vgg=vgg, detector=detector, face_index=args.face,
+                               exclude_persons=exclude, model=model)
                 write_result(
                     result, target, config, model, database=database,
                     extra_timings={"setup": setup_seconds} if single else None,

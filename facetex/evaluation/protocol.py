@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from facetex.config import InferConfig
+from facetex.database import holdout
 from facetex.database.store import SubjectRecord, TextureDatabase
 from facetex.errors import DatabaseError, FacetexError, MissingDependencyError, NoFaceError, ShapeMismatchError
 from facetex.evaluation import metrics as M
@@ -436,47 +437,11 @@ def held_out_model(
     *,
     arrays: _DatabaseArrays | None = None,
 ) -> MorphableModel:
-    """The database's morphable model rebuilt from the subjects in ``rows`` only.
-
-    The stored model was learned from every subject, the held-out one included; fitting a
-    held-out photo with it would leak the ground truth into the low-frequency albedo. This
-    rebuilds identity, expression and albedo PCA (``facetex.database.pca``) with the stored
-    build settings, from the stored aligned meshes and textures of ``rows``: per person the
-    neutral mesh, and smiling − neutral offsets after rigid alignment.
-    """
-    from facetex.database.pca import align_rigid, build_morphable_model, downsample_textures
-
-    stored = database.morphable_model()
-    pca = database.manifest.get("build_params", {}).get("pca", {})
-    subjects = arrays.subjects if arrays is not None else database.subjects()
-    vertices = arrays.vertices if arrays is not None else database.vertices().astype(np.float64)
-    if arrays is not None:
-        textures = arrays.textures_pca[rows]
-    else:
-        textures = downsample_textures(database.textures()[rows], stored.albedo_mean.shape[0])
-    topology = stored.topology
-    weights = topology.landmark_weights if np.any(topology.landmark_weights > 0) else None
-    by_person: dict[str, list[int]] = {}
-    for row in rows:
-        by_person.setdefault(subjects[row].person_id, []).append(int(row))
-    neutral, offsets = [], []
-    for person_rows in by_person.values():
-        plain = [r for r in person_rows if subjects[r].expression != "smiling"]
-        base = vertices[(plain or person_rows)[0]]
-        neutral.append(base)
-        if plain:
-            smiles = [r for r in person_rows if subjects[r].expression == "smiling"]
-            offsets += [align_rigid(vertices[r], base, weights) - base for r in smiles]
-    return build_morphable_model(
-        stored.name + "-held-out",
-        topology,
-        textures=textures,
-        neutral_vertices=np.stack(neutral),
-        expression_offsets=np.stack(offsets) if offsets else np.zeros((0,) + topology.vertices.shape),
-        albedo_resolution=int(pca.get("albedo_resolution", stored.albedo_mean.shape[0])),
-        albedo_components=int(pca.get("albedo_components", stored.albedo_basis.shape[0])),
-        shape_components=int(pca.get("shape_components", stored.shape_basis.shape[0])),
-        expression_components=int(pca.get("expression_components", stored.expression_basis.shape[0])),
+    """:func:`facetex.database.holdout.held_out_model` from the protocol's loaded arrays."""
+    if arrays is None:
+        return holdout.held_out_model(database, rows)
+    return holdout.held_out_model(
+        database, rows, subjects=arrays.subjects, vertices=arrays.vertices, textures_pca=arrays.textures_pca
     )
 
 

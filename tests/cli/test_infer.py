@@ -129,3 +129,25 @@ def test_a_failing_photo_does_not_stop_the_batch(small_database, held_out_photo,
     assert (out / "003_03" / "albedo.png").is_file()
     printed = capsys.readouterr().out
     assert "1 of 2 photos done" in printed and "failed: broken" in printed
+
+
+def test_exclude_person_runs_a_database_photo_as_if_new(small_database, shared_data, tmp_path):
+    """A photo of person 002 with 002 left out: only 001's textures may get weight, and the fit
+    uses the morphable model rebuilt without 002."""
+    out = tmp_path / "out"
+    photo = shared_data / "london" / "neutral" / "002_03.jpg"
+    code = main(["infer", str(photo), "--db", str(small_database), "--exclude-person", "002", "-o", str(out),
+                 "--no-report", *FAST])
+    assert code == 0
+    weights = json.loads((out / "weights.json").read_text())
+    assert {w["subject"][:3] for w in weights["weights"]} == {"001"}
+    assert json.loads((out / "fit.json").read_text())["model"]["name"].endswith("-held-out")
+
+
+def test_excluding_an_unknown_person_is_a_clear_error(small_database, held_out_photo, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["infer", str(held_out_photo), "--db", str(small_database), "--exclude-person", "999",
+                 "-o", str(out), *FAST])
+    assert code == 2
+    assert "no person 999" in _one_line_error(capsys)
+    assert not out.exists()

@@ -125,6 +125,17 @@ def test_held_out_model_is_learned_without_the_person(tiny_db):
     np.testing.assert_allclose(full.albedo_mean, np.mean(np.arange(1, 7)) / 8, atol=1 / 255)
 
 
+def test_model_without_a_person_matches_the_protocols_held_out_model(tiny_db):
+    from facetex.database.holdout import model_without
+
+    model = model_without(tiny_db, ["002"])  # what `facetex infer --exclude-person 002` fits with
+    reference = P.held_out_model(tiny_db, P.exemplar_rows(tiny_db, "002"))
+    np.testing.assert_array_equal(model.albedo_mean, reference.albedo_mean)
+    np.testing.assert_array_equal(model.shape_basis, reference.shape_basis)
+    with pytest.raises(DatabaseError, match="no person 999"):
+        model_without(tiny_db, ["999"])
+
+
 def test_person_selection_and_photos(tiny_db):
     assert P.select_persons(tiny_db, 2) == ("001", "003")
     assert P.select_persons(tiny_db, 10) == PERSONS
