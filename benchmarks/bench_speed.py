@@ -23,11 +23,27 @@ hidden texels, detail ratios, and dlib identity similarity of renders when dlib 
 The input is the subject's sharp neutral photo (not degraded): this measures speed at equal
 input, and how far the fast settings move the result from the paper recipe's.
 
+Threads: torch's default (the physical cores, 2 here). On a shared machine GNU OpenMP's
+spinning workers collapse under oversubscription: with the 1-minute load at ~5, two threads ran
+the 128² screening 5× and a 512² bf16 synthesis evaluation 1.9× *slower* than one thread;
+with ``OMP_WAIT_POLICY=PASSIVE`` two threads were as fast as one or faster (1.3 vs 1.9 s, 1.5
+vs 2.0 s). The runs therefore get ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it
+(``--omp-wait-policy ''`` to leave it unset); it must be set before torch is imported.
+
 Writes ``benchmarks/results/speed-<timestamp>.json`` and prints a table. Run from the repository
 root, on an otherwise idle machine (it records the load)::
 
-    .venv/bin/python benchmarks/bench_speed.py --db ~/.cache/facetex/databases/london-v1.h5
+    .venv/bin/python benchmarks/bench_speed.py
     .venv/bin/python benchmarks/bench_speed.py --settings default --size 1024 --count 1
+
+``--study`` instead runs the schedule study behind the default synthesis schedule: the §4
+weights of the default pipeline once per subject, then each synthesis schedule from the same
+start, scoring iterates on the full-size fp32 objective, its Gram distance and the high-pass
+energy relative to the subject's own texture, against idle-machine seconds (evaluations ×
+:data:`EVALUATION_SECONDS_512`, so runs on a loaded machine compare by the work done); JSON to
+``benchmarks/results/schedules-<timestamp>.json`` and a plot with ``--plot``::
+
+    .venv/bin/python benchmarks/bench_speed.py --study --count 2 --plot /tmp/schedules.png
 
 Not a test: timings depend on the machine and its load.
 """
@@ -247,6 +263,177 @@ def _table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# schedule study: quality vs time of synthesis schedules (the plot behind the default)
+
+#: Idle-machine seconds per objective evaluation at 512² (DESIGN §5: fp32 channels_last +
+#: symmetric Gram; bf16 autocast), scaled by (R / 512)² for other sizes: the time axis of the
+#: study, so that runs on a loaded machine compare by the work they did.
+EVALUATION_SECONDS_512 = {False: 2.176, True: 1.164}
+#: Iterations (cumulative over the stages) at which the study scores the iterate.
+CHECKPOINTS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200)
+
+
+def parse_schedule(text: str):
+    """'512x30bf16,512x70' → (Stage(512, 30, bf16=True), Stage(512, 70))."""
+    from facetex.texture.config import Stage
+
+    stages = []
+    for part in text.split(","):
+        bf16 = part.endswith("bf16")
+        size, iterations = part.removesuffix("bf16").split("x")
+        stages.append(Stage(int(size), int(iterations), bf16=bf16))
+    return tuple(stages)
+
+
+def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
+    """Quality vs time of each schedule on one held-out subject (weights from the default §4)."""
+    import numpy as np
+    import torch
+
+    from facetex.config import InferConfig
+    from facetex.database.store import load_database
+    from facetex.evaluation import protocol as P
+    from facetex.evaluation.metrics import lowpass, lowpass_sigma
+    from facetex.io.images import load_photo
+    from facetex.pipeline import infer
+    from facetex.texture.analysis import blend_grams, compute_grams
+    from facetex.texture.color import luminance
+    from facetex.texture.gram import gram
+    from facetex.texture.synthesis import make_targets, resize, synthesize_texture
+    from facetex.texture.vgg import load_vgg19
+
+    if task["threads"]:
+        torch.set_num_threads(task["threads"])
+    size = task["size"]
+    database = load_database(task["db"])
+    base = InferConfig().with_resolution(size)
+    config = dataclasses.replace(base, texture=base.texture.replace(schedule=(dataclasses.replace(base.texture.schedule[-1], iterations=0),)))
+    vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
+    record = P.neutral_subject(database, task["person"])
+    result = infer(load_photo(P.photo_path(database, record)), database, config, vgg=vgg,
+                   exclude_persons=(task["person"],), progress=False)
+    weights = result.blend.weights
+    used = np.flatnonzero(weights)
+    init = resize(result.partial.lowfreq, size)
+    chart = result.partial.chart
+    row = next(i for i, s in enumerate(database.subjects()) if s.subject_id == record.subject_id)
+    truth = luminance(resize(database.textures()[row], size))
+    complete = database.textures(exclude_persons=(task["person"],))[used]
+    targets_by_size = {size: result.blend.target}  # Ĝ at full size, from the database's cache
+
+    def target_at(stage_size: int):
+        if stage_size not in targets_by_size:
+            grams = compute_grams(np.stack([luminance(resize(t, stage_size)) for t in complete]), vgg,
+                                  layers=config.texture.gram_layers)
+            targets_by_size[stage_size] = blend_grams(weights[used], grams)
+        return targets_by_size[stage_size]
+
+    reference = make_targets(luminance(init), target_at(size), vgg, config.texture)
+    sigma = lowpass_sigma(size)
+
+    def high_pass_rms(y):
+        return float(np.sqrt(np.mean((y - lowpass(y, sigma))[chart] ** 2)))
+
+    truth_rms = high_pass_rms(truth)
+
+    def score(y: np.ndarray) -> dict[str, float]:
+        x = torch.from_numpy(np.array(y, dtype=np.float32))[None, None]
+        with torch.inference_mode():
+            feats = vgg.features(x, [*reference.content, *reference.grams])
+            content = sum(float((feats[l] - t).square().sum()) / reference.content_scale[l]
+                          for l, t in reference.content.items())
+            grams = sum(float((gram(feats[l]) - t).square().sum()) / reference.gram_scale[l]
+                        for l, t in reference.grams.items())
+        return {"objective": content + config.texture.alpha * grams, "content": content, "gram_distance": grams,
+                "high_pass_ratio": high_pass_rms(y) / truth_rms}
+
+    out = {"person": task["person"], "init": score(luminance(init)), "truth": score(truth), "schedules": {}}
+    for text in task["schedules"]:
+        rows: list[dict[str, Any]] = []
+        done = {"iterations": 0, "evaluations": 0, "seconds": 0.0, "wall": 0.0}
+        current = None
+        for stage in parse_schedule(text):
+            cost = EVALUATION_SECONDS_512[stage.bf16] * (stage.size / 512) ** 2
+            start = dict(done)
+
+            def record_step(step, stage=stage, cost=cost, start=start):
+                row = {"iteration": start["iterations"] + step.iteration,
+                       "evaluations": start["evaluations"] + step.evaluations,
+                       "idle_seconds": start["seconds"] + step.evaluations * cost,
+                       "wall_seconds": start["wall"] + step.seconds, "stage_loss": step.loss}
+                if row["iteration"] in CHECKPOINTS:
+                    row.update(score(np.clip(resize(step.luminance, size), 0.0, 1.0)))
+                rows.append(row)
+
+            synthesis = synthesize_texture(
+                resize(init, stage.size), target_at(stage.size), vgg, config.texture, iterations=stage.iterations,
+                bf16=stage.bf16, start_luminance=None if current is None else np.clip(resize(current, stage.size), 0, 1),
+                progress=False, callback=record_step,
+            )
+            current = synthesis.luminance
+            if rows:
+                last = rows[-1]
+                done = {"iterations": last["iteration"], "evaluations": last["evaluations"],
+                        "seconds": last["idle_seconds"], "wall": last["wall_seconds"]}
+        if rows and "objective" not in rows[-1]:
+            rows[-1].update(score(np.clip(resize(current, size), 0.0, 1.0)))
+        out["schedules"][text] = rows
+    return out
+
+
+def plot_study(study: list[dict[str, Any]], path: Path) -> None:
+    """Objective, Gram distance and high-pass energy against idle-machine seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5))
+    keys = (("objective", "§5 objective at full size (fp32, normalised)", True),
+            ("gram_distance", "Gram distance Σ_l ‖G_l − Ĝ_l‖² / ‖Ĝ_l‖²", True),
+            ("high_pass_ratio", "high-pass RMS / ground truth's (UV chart)", False))
+    for subject in study:
+        for text, rows in subject["schedules"].items():
+            scored = [r for r in rows if "objective" in r]
+            for ax, (key, _, _) in zip(axes, keys):
+                ax.plot([r["idle_seconds"] for r in scored], [r[key] for r in scored], "o-", ms=3,
+                        label=f"{subject['person']} {text}")
+    for ax, (_, title, log) in zip(axes, keys):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("seconds on an idle 2-core CPU (evaluations × DESIGN §5 cost)")
+        ax.grid(alpha=0.3)
+        if log:
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _run_study(args: argparse.Namespace, database, persons: tuple[str, ...], env: dict[str, str], write_json) -> None:
+    schedules = args.study or ["512x100", "512x100bf16", "512x30bf16,512x70", "256x100,512x50"]
+    for text in schedules:
+        parse_schedule(text)  # fail early on a typo
+    study = []
+    for person in persons:
+        task = {"person": person, "size": args.size, "db": str(database.path), "threads": args.threads,
+                "schedules": schedules}
+        child = subprocess.run([sys.executable, __file__, "--study-worker", json.dumps(task)],
+                               check=True, stdout=subprocess.PIPE, text=True, env=env)
+        study.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        print(f"{person}: studied {len(schedules)} schedules", flush=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"schedules-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    write_json(path, {"benchmark": "schedules", "when": dt.datetime.now().isoformat(timespec="seconds"),
+                      "settings": {"db": str(database.path), "persons": list(persons), "size": args.size,
+                                   "schedules": schedules, "evaluation_seconds_512": EVALUATION_SECONDS_512},
+                      "study": study})
+    print(f"wrote {path}")
+    if args.plot is not None:
+        plot_study(study, args.plot)
+        print(f"wrote {args.plot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None, help="texture database (default: the London database)")
@@ -254,13 +441,23 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5, help="number of held-out persons")
     parser.add_argument("--size", type=int, default=512, help="albedo resolution R")
     parser.add_argument("--settings", nargs="+", choices=("default", "paper"), default=["default", "paper"])
-    parser.add_argument("--paper-iterations", type=int, default=30, help="L-BFGS iterations of the shortened paper run")
+    parser.add_argument("--paper-iterations", type=int, default=100, help="L-BFGS iterations of the shortened paper run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, the physical cores)")
     parser.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
+    parser.add_argument("--omp-wait-policy", default="PASSIVE",
+                        help="OMP_WAIT_POLICY of the runs unless already set ('' leaves it unset; module doc)")
+    parser.add_argument("--study", nargs="*", default=None, metavar="SCHEDULE",
+                        help="instead: quality vs time of synthesis schedules, e.g. 512x100 512x100bf16 "
+                        "512x30bf16,512x70 256x100,512x50 (SIZExITERATIONS[bf16], stages comma-separated)")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG of the schedule study")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--study-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:  # child process: one run, JSON on the last stdout line
         print(json.dumps(_worker(json.loads(args.worker))))
+        return
+    if args.study_worker is not None:
+        print(json.dumps(_study_worker(json.loads(args.study_worker))))
         return
 
     from facetex.api import open_database
@@ -269,6 +466,12 @@ def main() -> None:
 
     database = open_database(args.db)
     persons = select_persons(database, args.count, tuple(args.persons))
+    env = dict(os.environ)
+    if args.omp_wait_policy:
+        env.setdefault("OMP_WAIT_POLICY", args.omp_wait_policy)
+    if args.study is not None:
+        _run_study(args, database, persons, env, write_json)
+        return
     runs = []
     for person in persons:
         for setting in args.settings:
@@ -276,7 +479,7 @@ def main() -> None:
                     "paper_iterations": args.paper_iterations, "threads": args.threads,
                     "identity": not args.no_identity}
             child = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)],
-                                   check=True, stdout=subprocess.PIPE, text=True)
+                                   check=True, stdout=subprocess.PIPE, text=True, env=env)
             runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
             r = runs[-1]
             print(f"{person} {setting}: {r['total_s']:.1f} s (load {r['load_before']:.1f}→{r['load_after']:.1f})",
@@ -288,7 +491,8 @@ def main() -> None:
         "benchmark": "speed",
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                    "threads": args.threads or torch.get_num_threads()},
+                    "threads": args.threads or torch.get_num_threads(),
+                    "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY")},
         "settings": {"db": str(database.path), "subjects": len(database.subjects()), "persons": list(persons),
                      "size": args.size, "paper_iterations": args.paper_iterations, "settings": args.settings},
         "runs": runs,

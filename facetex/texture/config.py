@@ -3,8 +3,8 @@
 ``TextureConfig()`` is the fast default of the CLI (issue 7: photo → albedo in under two
 minutes on a 2-core CPU): candidate preselection by a bf16 screening fit at 128², the exact
 convex fit over 32 candidates at 256² (``facetex.texture.analysis`` documents the
-measurements), Ĝ from the database's cached complete Grams, and one 512² synthesis stage of 60
-L-BFGS iterations with the network in bf16 (``facetex.texture.synthesis`` documents the
+measurements), Ĝ from the database's cached complete Grams, and one 512² synthesis stage of
+100 L-BFGS iterations with the network in bf16 (``facetex.texture.synthesis`` documents the
 schedule study). ``TextureConfig.paper()`` is the paper's recipe: exact fp32 masked Grams of
 every exemplar at full resolution, 1000 fp32 L-BFGS iterations at full resolution, no early
 stopping.
@@ -100,7 +100,7 @@ class TextureConfig:
     content_layers: tuple[str, ...] = ("relu4_2",)
     alpha: float = 100.0
     solver: str = "convex"
-    schedule: tuple[Stage, ...] = field(default_factory=lambda: (Stage(512, 60, bf16=True),))
+    schedule: tuple[Stage, ...] = field(default_factory=lambda: (Stage(512, 100, bf16=True),))
     analysis_size: int | None = 256
     preselect_count: int = 32
     preselect_size: int | None = 128

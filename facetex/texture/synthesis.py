@@ -61,7 +61,7 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
   extrapolating (256² and 512², London faces). The first iteration's ``lr`` is set so the
   trial step moves the largest logit by 0.3 (:func:`_first_step_lr`): accepted after one
   evaluation, and at 256² the loss after 12 iterations fell to 8.6 instead of 10.3.
-* **Default schedule** (issue 7): one 512² stage of 60 iterations in bf16. Measured on two
+* **Default schedule** (issue 7): one 512² stage of 100 iterations in bf16. Measured on two
   London faces (003 / 120; Ĝ from the exact 256² fit over 202 exemplars; time = evaluations ×
   DESIGN §5's idle-machine seconds per evaluation, 2.18 s fp32 and 1.16 s bf16 at 512²), the
   fp32 objective of the result at equal time:
@@ -83,9 +83,13 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
   Switching to fp32 after 30 bf16 iterations restarts L-BFGS and lost time; coarse-to-fine
   lost too, its 256² stage ending at 84 on the 512² objective (Gram statistics do not carry
   across scales, DESIGN §5). The high-pass energy of the result relative to the ground
-  truth's (0.40–0.42 for the init) is 0.78 / 0.84 after the 60 default iterations and 0.81 /
-  0.88 after 100 fp32 ones. Early stopping (0.1 % over 10 iterations) does not trigger within
-  the default's budget: the loss still falls ~1 % per iteration.
+  truth's (0.40–0.42 for the init) is 0.78 / 0.84 after 60 bf16 iterations, 0.81 / 0.88 after
+  100 (the default) and 0.81 / 0.88 after 100 fp32 ones. 100 iterations take ~83 s on the idle
+  machine (``benchmarks/bench_speed.py``: 60 took 48–52 s), which keeps photo → albedo under
+  two minutes; 60 iterations left the detail ratios of the result 4–7 % below the paper
+  recipe's after 100 fp32 iterations (5 London faces). Early stopping (0.1 % over 10
+  iterations) does not trigger within this budget: the loss still falls ~0.5–1 % per
+  iteration.
 """
 
 from __future__ import annotations
@@ -464,10 +468,9 @@ def infer_texture(
     Steps (timed in ``TextureInference.timings``):
 
     1. *preselection* (convex solver, ``config.preselect_count`` > 0 and more exemplars than
-       that; the "linear" and "closest" baselines always use every exemplar): masked
-       Grams of the partial texture and of every exemplar at
-       ``config.resolved_preselect_size`` (bf16 if ``config.preselect_bf16``), the same
-       convex fit, and
+       that; the "linear" and "closest" baselines always use every exemplar): masked Grams of
+       the partial texture and of every exemplar at ``config.resolved_preselect_size`` (bf16
+       if ``config.preselect_bf16``), the same convex fit, and
        :func:`~facetex.texture.analysis.shortlist_exemplars` keeps its support plus the
        next-best candidates;
     2. *analysis*: the exact masked-Gram fit of ``config.solver`` over the candidates at
@@ -521,8 +524,8 @@ def infer_texture(
     exemplar_y = [luminance(_check_rgb(e, f"exemplar {i}")) for i, e in enumerate(exemplars_rgb)]
     count = len(exemplar_y)
     cached = dict(exemplar_grams or {})
-    for size, grams in cached.items():
-        select_grams(grams, np.arange(0), config.gram_layers, expected=count)  # validates
+    for grams in cached.values():  # check them before the expensive analysis
+        select_grams(grams, np.arange(0), config.gram_layers, expected=count)
     partial_y = luminance(partial)
     options = dict(layers=config.gram_layers, batch_size=config.batch_size)
     timings = {"preselection": 0.0, "analysis": 0.0, "targets": 0.0, "synthesis": 0.0}
@@ -557,9 +560,15 @@ def infer_texture(
     weights[candidates] = solve_blend(problem, config.solver)
     objective = problem.objective(weights[candidates])
     timings["analysis"] = time.perf_counter() - clock
-    log.info("blend weights (%s): %s", config.solver, np.array2string(weights, precision=3))
-
     used = np.flatnonzero(weights != 0.0)
+    heaviest = used[np.argsort(-weights[used])]
+    log.info(
+        "blend weights (%s): %d of %d exemplars, %s",
+        config.solver,
+        used.size,
+        count,
+        ", ".join(f"#{i} {weights[i]:.3f}" for i in heaviest),
+    )
     current: np.ndarray | None = None
     losses: list[float] = []
     for stage in config.schedule:
