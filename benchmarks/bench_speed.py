@@ -1,7 +1,8 @@
 """Speed benchmark of ``facetex infer`` (issue 7): the default settings against the paper's recipe.
 
 Runs :func:`facetex.pipeline.infer` on held-out London subjects, leave-one-out (the person's
-photos are excluded from the exemplars with ``exclude_persons``), once per setting:
+photos are excluded from the exemplars with ``exclude_persons`` and the morphable model is
+rebuilt without them, ``facetex.database.holdout.model_without``), once per setting:
 
 * ``default``: ``InferConfig()`` (candidate preselection, exact convex fit at the analysis
   resolution, Ĝ from the database's cached Grams, the default synthesis schedule);
@@ -100,6 +101,7 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
 
     if task["threads"]:
         torch.set_num_threads(task["threads"])
+    from facetex.database.holdout import model_without
     from facetex.database.store import load_database
     from facetex.detect import Detector
     from facetex.evaluation import protocol as P
@@ -110,7 +112,7 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
 
     config = _config(task["setting"], task["size"], task["paper_iterations"])
     database = load_database(task["db"])
-    model = database.morphable_model()
+    model = model_without(database, (task["person"],))  # no leak through the low-frequency albedo
     record = P.neutral_subject(database, task["person"])
     photo = load_photo(P.photo_path(database, record))
     vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
@@ -119,7 +121,7 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
         out["load_before"] = os.getloadavg()[0]
         clock = time.perf_counter()
         result = infer(photo, database, config, vgg=vgg, detector=detector,
-                       exclude_persons=(task["person"],), progress=False)
+                       exclude_persons=(task["person"],), model=model, progress=False)
         out["infer_s"] = time.perf_counter() - clock
     with tempfile.TemporaryDirectory() as tmp:
         clock = time.perf_counter()
@@ -292,6 +294,7 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from facetex.config import InferConfig
+    from facetex.database.holdout import model_without
     from facetex.database.store import load_database
     from facetex.evaluation import protocol as P
     from facetex.evaluation.metrics import lowpass, lowpass_sigma
@@ -312,7 +315,8 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
     record = P.neutral_subject(database, task["person"])
     result = infer(load_photo(P.photo_path(database, record)), database, config, vgg=vgg,
-                   exclude_persons=(task["person"],), progress=False)
+                   exclude_persons=(task["person"],), model=model_without(database, (task["person"],)),
+                   progress=False)
     weights = result.blend.weights
     used = np.flatnonzero(weights)
     init = resize(result.partial.lowfreq, size)
