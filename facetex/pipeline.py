@@ -145,7 +145,7 @@ def infer(
     timings.update({f"texture.{k}": v for k, v in texture.timings.items()})
 
     with _stage("maps", timings, memory):
-        albedo = _on_chart(texture.synthesis.rgb, partial.chart)
+        albedo = on_chart(texture.synthesis.rgb, partial.chart)
         maps = detail_maps(albedo, _resized_chart(partial.chart, albedo.shape[0]), config.maps)
 
     return InferenceResult(
@@ -186,8 +186,9 @@ def _resized_chart(chart: np.ndarray, size: int) -> np.ndarray:
     return chart[np.ix_(idx, idx)]
 
 
-def _on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
-    """Set texels outside the UV chart to 0.5 (facetex convention for every texture)."""
+def on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
+    """(R, R, 3) ``rgb`` clipped to [0, 1] with texels outside the UV chart (any resolution,
+    resized to R² by nearest texel) set to 0.5, the facetex convention for every texture."""
     out = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0).copy()
     out[~_resized_chart(chart, out.shape[0])] = 0.5
     return out

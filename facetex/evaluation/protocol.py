@@ -559,13 +559,6 @@ def _prepare(
     return prepared, rows
 
 
-def _on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
-    """Clip to [0, 1] and set texels off the UV chart to 0.5 (facetex convention)."""
-    out = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0).copy()
-    out[~chart] = 0.5
-    return out
-
-
 def _top_k(weights: np.ndarray, k: int) -> np.ndarray:
     """Keep the k largest weights (ties by index), zero the rest, renormalise to sum 1."""
     w = np.asarray(weights, dtype=np.float64)
@@ -624,6 +617,7 @@ def texture_variants(
     """
     from facetex.texture.analysis import blend_grams, build_blend_problem, compute_grams, solve_blend
     from facetex.texture.color import luminance
+    from facetex.pipeline import on_chart
     from facetex.texture.synthesis import infer_texture, synthesize_texture
 
     size = partial.resolution
@@ -670,7 +664,7 @@ def texture_variants(
                 partial.lowfreq, partial.albedo, partial.mask, list(exemplars), tex_config, vgg,
                 exemplar_grams={size: complete}, progress=progress,
             )
-            textures[variant.name] = _on_chart(run.synthesis.rgb, partial.chart)
+            textures[variant.name] = on_chart(run.synthesis.rgb, partial.chart)
             info[variant.name] = {
                 "seconds": time.perf_counter() - clock,
                 "weights": run.blend.weights,
@@ -695,7 +689,7 @@ def texture_variants(
             iterations=tex_config.schedule[-1].iterations,
             progress=progress,
         )
-        textures[variant.name] = _on_chart(result.rgb, partial.chart)
+        textures[variant.name] = on_chart(result.rgb, partial.chart)
         info[variant.name] = {
             "seconds": time.perf_counter() - clock,
             "weights": weights,
