@@ -32,6 +32,14 @@ FIT_FILES = (
 _SH_NAMES = ("Y00", "Y1-1", "Y10", "Y11", "Y2-2", "Y2-1", "Y20", "Y21", "Y22")
 
 
+def _largest_sigmas(coefficients: np.ndarray, std: np.ndarray) -> float:
+    """max_k |c_k| / σ_k of one coefficient block (0 for an empty block)."""
+    c = np.abs(np.asarray(coefficients, dtype=np.float64))
+    std = np.asarray(std, dtype=np.float64)
+    used = std > 0
+    return float(np.max(c[used] / std[used])) if used.any() else 0.0
+
+
 def fit_summary(
     fit: FaceFit,
     detection: Detection,
@@ -70,6 +78,13 @@ def fit_summary(
             "identity_modes": int(model.shape_basis.shape[0]),
             "expression_modes": int(model.expression_basis.shape[0]),
             "albedo_modes": int(model.albedo_basis.shape[0]),
+            "coefficient_units": "the model's PCA units (unit-norm modes); prior standard deviations "
+                                 "are the model's *_std, so largest_abs_sigmas says how unusual the fit is",
+            "largest_abs_sigmas": {
+                "identity": _largest_sigmas(fit.shape_coeffs, model.shape_std),
+                "expression": _largest_sigmas(fit.expression_coeffs, model.expression_std),
+                "albedo": _largest_sigmas(fit.albedo_coeffs, model.albedo_std),
+            },
         },
         "image_size": {"height": int(fit.image_size[0]), "width": int(fit.image_size[1])},
         "camera": {

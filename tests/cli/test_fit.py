@@ -18,6 +18,10 @@ def test_fit_writes_every_file(tmp_path, london_neutral, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted(FIT_FILES)
     record = json.loads((out / "fit.json").read_text())
     assert record["diagnostics"]["landmark_rmse_iod"] < 0.03
+    # a frontal, evenly lit studio photo is no outlier of the model's priors
+    sigmas = record["model"]["largest_abs_sigmas"]
+    assert set(sigmas) == {"identity", "expression", "albedo"}
+    assert all(0.0 < v < 6.0 for v in sigmas.values()), sigmas
     assert set(record["sh_lighting"]) >= {"Y00", "Y22"} and set(record["sh_lighting"]["Y00"]) == {"r", "g", "b"}
     assert set(record["pose"]["translation_cm"]) == {"x", "y", "z"}
     assert len(record["detection"]["landmarks_px"]) == 478
