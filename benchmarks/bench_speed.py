@@ -11,7 +11,13 @@ rebuilt without them, ``facetex.database.holdout.model_without``), once per sett
   ``--paper-iterations`` iterations. Its total time is extrapolated to 1000 iterations as
   ``total − synthesis + synthesis × 1000 / iterations run`` (L-BFGS iterations cost about the
   same after the first few, whose line searches take more evaluations, so this slightly
-  over-estimates); its quality figures are those of the shortened run.
+  over-estimates); its quality figures are those of the shortened run;
+* variants (``--variant NAME:FIELD=VALUE,...``, then NAME in ``--settings``): the default with
+  some ``TextureConfig`` fields changed, to measure a candidate change against the paper's
+  recipe; ``--include`` adds an earlier result's runs (e.g. its paper runs) to the summary::
+
+    .venv/bin/python benchmarks/bench_speed.py --settings c2f50 \
+        --variant c2f50:schedule=256x100bf16,512x50bf16 --include benchmarks/results/speed-….json
 
 Each run is a fresh child process (its peak RSS is its own; the network, the database handle
 and the face detector are loaded before the clock starts, as ``facetex infer`` does before its
@@ -40,11 +46,14 @@ root, on an otherwise idle machine (it records the load)::
 ``--study`` instead runs the schedule study behind the default synthesis schedule: the §4
 weights of the default pipeline once per subject, then each synthesis schedule from the same
 start, scoring iterates on the full-size fp32 objective, its Gram distance and the high-pass
-energy relative to the subject's own texture, against idle-machine seconds (evaluations ×
-:data:`EVALUATION_SECONDS_512`, so runs on a loaded machine compare by the work done); JSON to
-``benchmarks/results/schedules-<timestamp>.json`` and a plot with ``--plot``::
+energy relative to the subject's own texture. Each scored iterate records the synthesis wall
+time so far (the scoring itself excluded) and its idle-machine estimate (evaluations ×
+:data:`EVALUATION_SECONDS_512`, for comparing runs made on a loaded machine by the work done).
+JSON to ``benchmarks/results/schedules-<timestamp>.json``; ``--plot`` draws the measured times,
+so run it on a quiet machine::
 
-    .venv/bin/python benchmarks/bench_speed.py --study --count 2 --plot /tmp/schedules.png
+    .venv/bin/python benchmarks/bench_speed.py --study 512x100 512x150bf16 256x100,512x50 \
+        --count 2 --plot benchmarks/results/quality_vs_time.png
 
 Not a test: timings depend on the machine and its load.
 """
@@ -82,13 +91,40 @@ QUALITY = (
 )
 
 
-def _config(setting: str, size: int, paper_iterations: int):
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """'analysis512:analysis_size=512,preselect_count=48' → ("analysis512", {...}): a named
+    copy of the default settings with some ``TextureConfig`` fields changed (values as JSON,
+    ``none`` for None; ``schedule`` as in ``--study``, e.g. ``schedule=256x100bf16,512x50bf16``)."""
+    import re
+
+    name, _, assignments = text.partition(":")
+    if not name or name in ("default", "paper") or not assignments:
+        raise argparse.ArgumentTypeError(f"--variant wants NAME:FIELD=VALUE[,FIELD=VALUE], got {text!r}")
+    changes: dict[str, Any] = {}
+    for item in re.split(r",(?=\s*\w+=)", assignments):
+        key, _, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if key == "schedule":
+            parse_schedule(value)  # fail early on a typo; the worker parses it again
+            changes[key] = value
+        else:
+            changes[key] = None if value.lower() == "none" else json.loads(value)
+    return name, changes
+
+
+def _config(setting: str, size: int, paper_iterations: int, changes: dict[str, Any] | None = None):
     from facetex.config import InferConfig
     from facetex.texture.config import Stage
 
-    if setting == "default":
+    if setting != "paper":  # "default" or a named variant of it
         config = InferConfig()
-        return config if config.resolution == size else config.with_resolution(size)
+        config = config if config.resolution == size else config.with_resolution(size)
+        if not changes:
+            return config
+        changes = dict(changes)
+        if isinstance(changes.get("schedule"), str):
+            changes["schedule"] = parse_schedule(changes["schedule"])
+        return dataclasses.replace(config, texture=config.texture.replace(**changes))
     config = InferConfig.paper(size)
     texture = config.texture.replace(schedule=(Stage(size, paper_iterations),))
     return dataclasses.replace(config, texture=texture)
@@ -110,7 +146,7 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
     from facetex.pipeline import infer, peak_rss_mib
     from facetex.texture.vgg import load_vgg19
 
-    config = _config(task["setting"], task["size"], task["paper_iterations"])
+    config = _config(task["setting"], task["size"], task["paper_iterations"], task.get("changes"))
     database = load_database(task["db"])
     model = model_without(database, (task["person"],))  # no leak through the low-frequency albedo
     record = P.neutral_subject(database, task["person"])
@@ -212,12 +248,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         }
         if setting == "paper":
             summary[setting]["median_total_extrapolated_s"] = _median([r["paper_total_extrapolated_s"] for r in mine])
-    if {"default", "paper"} <= set(settings):
+    for fast_setting in [s for s in settings if s != "paper" and "paper" in settings]:
         pairs = [(d, p) for d in runs for p in runs
-                 if d["setting"] == "default" and p["setting"] == "paper" and d["person"] == p["person"]]
+                 if d["setting"] == fast_setting and p["setting"] == "paper" and d["person"] == p["person"]]
         speedups = [p["paper_total_extrapolated_s"] / d["total_s"] for d, p in pairs]
-        fast, paper = summary["default"]["mean_metrics"], summary["paper"]["mean_metrics"]
-        summary["comparison"] = {
+        fast, paper = summary[fast_setting]["mean_metrics"], summary["paper"]["mean_metrics"]
+        key = "comparison" if fast_setting == "default" else f"comparison:{fast_setting}"
+        summary[key] = {
             "speedup_vs_paper_extrapolated_median": _median(speedups),
             "speedups": speedups,
             "metric_relative_difference": {
@@ -252,16 +289,19 @@ def _table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
         lines.append(" | ".join(cells))
     lines.append("")
     for setting, s in summary.items():
-        if setting == "comparison":
+        if setting.startswith("comparison"):
             continue
         extra = f", extrapolated to {PAPER_ITERATIONS} iterations {s['median_total_extrapolated_s']:.0f} s" if "median_total_extrapolated_s" in s else ""
         lines.append(f"{setting}: median total {s['median_total_s']:.1f} s{extra}; outputs {s['median_outputs_s']:.1f} s; "
                      f"peak RSS {s['max_peak_rss_mib']:.0f} MiB; mean load {s['mean_load']:.1f}")
-    if "comparison" in summary:
-        c = summary["comparison"]
-        lines.append(f"speed-up over the paper recipe (extrapolated): median {c['speedup_vs_paper_extrapolated_median']:.1f}×")
+    for key, c in summary.items():
+        if not key.startswith("comparison"):
+            continue
+        name = key.partition(":")[2] or "default"
+        lines.append(f"{name}: speed-up over the paper recipe (extrapolated): median "
+                     f"{c['speedup_vs_paper_extrapolated_median']:.1f}×")
         diffs = ", ".join(f"{m} {v:+.1%}" for m, v in c["metric_relative_difference"].items() if math.isfinite(v))
-        lines.append(f"default vs paper, relative difference of the mean metrics: {diffs}")
+        lines.append(f"{name} vs paper, relative difference of the mean metrics: {diffs}")
     return "\n".join(lines)
 
 
@@ -360,14 +400,17 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
         for stage in parse_schedule(text):
             cost = EVALUATION_SECONDS_512[stage.bf16] * (stage.size / 512) ** 2
             start = dict(done)
+            scoring = {"seconds": 0.0}  # scoring runs inside the stage's clock: not synthesis time
 
-            def record_step(step, stage=stage, cost=cost, start=start):
+            def record_step(step, stage=stage, cost=cost, start=start, scoring=scoring):
                 row = {"iteration": start["iterations"] + step.iteration,
                        "evaluations": start["evaluations"] + step.evaluations,
                        "idle_seconds": start["seconds"] + step.evaluations * cost,
-                       "wall_seconds": start["wall"] + step.seconds, "stage_loss": step.loss}
+                       "wall_seconds": start["wall"] + step.seconds - scoring["seconds"], "stage_loss": step.loss}
                 if row["iteration"] in CHECKPOINTS:
+                    clock = time.perf_counter()
                     row.update(score(np.clip(resize(step.luminance, size), 0.0, 1.0)))
+                    scoring["seconds"] += time.perf_counter() - clock
                 rows.append(row)
 
             synthesis = synthesize_texture(
@@ -386,26 +429,45 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def plot_study(study: list[dict[str, Any]], path: Path) -> None:
-    """Objective, Gram distance and high-pass energy against idle-machine seconds."""
+def merge_studies(studies: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Several studies' results as one: each person's schedules from every study."""
+    merged: dict[str, dict[str, Any]] = {}
+    for study in studies:
+        for subject in study:
+            entry = merged.setdefault(subject["person"], {**subject, "schedules": {}})
+            entry["schedules"].update(subject["schedules"])
+    return list(merged.values())
+
+
+def plot_study(study: list[dict[str, Any]], path: Path, *, measured: bool = True) -> None:
+    """Objective, Gram distance and high-pass energy against synthesis seconds.
+
+    ``measured``: the x axis is the wall time the synthesis took in this run (run the study on
+    a quiet machine); otherwise the DESIGN §5 idle-machine cost of the evaluations it did.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    x_key = "wall_seconds" if measured else "idle_seconds"
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
     keys = (("objective", "§5 objective at full size (fp32, normalised)", True),
             ("gram_distance", "Gram distance Σ_l ‖G_l − Ĝ_l‖² / ‖Ĝ_l‖²", True),
             ("high_pass_ratio", "high-pass RMS / ground truth's (UV chart)", False))
-    for subject in study:
+    schedules = list(dict.fromkeys(text for subject in study for text in subject["schedules"]))
+    colours = {text: f"C{i % 10}" for i, text in enumerate(schedules)}  # one colour per schedule
+    styles = ("o-", "s--", "^:", "d-.")  # one line style per person
+    for p, subject in enumerate(study):
         for text, rows in subject["schedules"].items():
             scored = [r for r in rows if "objective" in r]
             for ax, (key, _, _) in zip(axes, keys):
-                ax.plot([r["idle_seconds"] for r in scored], [r[key] for r in scored], "o-", ms=3,
-                        label=f"{subject['person']} {text}")
+                ax.plot([r[x_key] for r in scored], [r[key] for r in scored], styles[p % len(styles)], ms=3,
+                        color=colours[text], label=f"{subject['person']} {text}")
     for ax, (_, title, log) in zip(axes, keys):
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("seconds on an idle 2-core CPU (evaluations × DESIGN §5 cost)")
+        ax.set_xlabel("synthesis seconds on this CPU (measured)" if measured
+                      else "seconds on an idle 2-core CPU (evaluations × DESIGN §5 cost)")
         ax.grid(alpha=0.3)
         if log:
             ax.set_yscale("log")
@@ -415,7 +477,7 @@ def plot_study(study: list[dict[str, Any]], path: Path) -> None:
 
 
 def _run_study(args: argparse.Namespace, database, persons: tuple[str, ...], env: dict[str, str], write_json) -> None:
-    schedules = args.study or ["512x100", "512x100bf16", "512x30bf16,512x70", "256x100,512x50"]
+    schedules = args.study or ["512x100", "512x100bf16", "256x100bf16,512x30bf16", "256x100bf16,512x50bf16"]
     for text in schedules:
         parse_schedule(text)  # fail early on a typo
     study = []
@@ -444,7 +506,14 @@ def main() -> None:
     parser.add_argument("--persons", nargs="*", default=(), help="held-out person ids (default: --count evenly spaced)")
     parser.add_argument("--count", type=int, default=5, help="number of held-out persons")
     parser.add_argument("--size", type=int, default=512, help="albedo resolution R")
-    parser.add_argument("--settings", nargs="+", choices=("default", "paper"), default=["default", "paper"])
+    parser.add_argument("--settings", nargs="+", default=["default", "paper"],
+                        help="'default', 'paper' and/or names given with --variant")
+    parser.add_argument("--variant", action="append", type=parse_variant, default=[], metavar="NAME:FIELD=VALUE,...",
+                        help="a named copy of the default with TextureConfig fields changed, "
+                        "e.g. analysis512:analysis_size=512 (add NAME to --settings)")
+    parser.add_argument("--include", type=Path, action="append", default=[], metavar="RESULT.json",
+                        help="add the runs of an earlier result (same machine, same persons) to the summary, "
+                        "e.g. its paper runs to compare a new variant against")
     parser.add_argument("--paper-iterations", type=int, default=100, help="L-BFGS iterations of the shortened paper run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, the physical cores)")
     parser.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
@@ -452,8 +521,11 @@ def main() -> None:
                         help="OMP_WAIT_POLICY of the runs unless already set ('' leaves it unset; module doc)")
     parser.add_argument("--study", nargs="*", default=None, metavar="SCHEDULE",
                         help="instead: quality vs time of synthesis schedules, e.g. 512x100 512x100bf16 "
-                        "512x30bf16,512x70 256x100,512x50 (SIZExITERATIONS[bf16], stages comma-separated)")
+                        "256x100bf16,512x30bf16 (SIZExITERATIONS[bf16], stages comma-separated; these and "
+                        "256x100bf16,512x50bf16 when none are given)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG of the schedule study")
+    parser.add_argument("--plot-from", type=Path, nargs="+", default=None, metavar="SCHEDULES.json",
+                        help="instead: draw --plot from earlier studies (their schedules merged per person)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--study-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -462,6 +534,12 @@ def main() -> None:
         return
     if args.study_worker is not None:
         print(json.dumps(_study_worker(json.loads(args.study_worker))))
+        return
+    if args.plot_from is not None:
+        if args.plot is None:
+            parser.error("--plot-from needs --plot")
+        plot_study(merge_studies([json.loads(p.read_text())["study"] for p in args.plot_from]), args.plot)
+        print(f"wrote {args.plot}")
         return
 
     from facetex.api import open_database
@@ -476,10 +554,15 @@ def main() -> None:
     if args.study is not None:
         _run_study(args, database, persons, env, write_json)
         return
+    variants = dict(args.variant)
+    unknown = set(args.settings) - {"default", "paper", *variants}
+    if unknown:
+        parser.error(f"--settings names {sorted(unknown)} that no --variant defines")
     runs = []
     for person in persons:
         for setting in args.settings:
-            task = {"person": person, "setting": setting, "size": args.size, "db": str(database.path),
+            task = {"person": person, "setting": setting, "changes": variants.get(setting), "size": args.size,
+                    "db": str(database.path),
                     "paper_iterations": args.paper_iterations, "threads": args.threads,
                     "identity": not args.no_identity}
             child = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)],
@@ -490,7 +573,11 @@ def main() -> None:
                   flush=True)
     import torch
 
-    summary = summarise(runs)
+    earlier = [json.loads(path.read_text()) for path in args.include]
+    included = list({(r["person"], r["setting"]): r for result in earlier
+                     for r in result["runs"] + result.get("included_runs", [])
+                     if r["setting"] not in args.settings and r["person"] in persons}.values())
+    summary = summarise(runs + included)
     report = {
         "benchmark": "speed",
         "when": dt.datetime.now().isoformat(timespec="seconds"),
@@ -498,14 +585,16 @@ def main() -> None:
                     "threads": args.threads or torch.get_num_threads(),
                     "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY")},
         "settings": {"db": str(database.path), "subjects": len(database.subjects()), "persons": list(persons),
-                     "size": args.size, "paper_iterations": args.paper_iterations, "settings": args.settings},
+                     "size": args.size, "paper_iterations": args.paper_iterations, "settings": args.settings,
+                     "variants": variants, "included": [str(p) for p in args.include]},
         "runs": runs,
+        "included_runs": included,
         "summary": summary,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"speed-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     write_json(path, report)
-    print(_table(runs, summary))
+    print(_table(runs + included, summary))
     print(f"wrote {path}")
 
 
