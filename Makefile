@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Database / cache location (never inside the repository).
 export FACETEX_CACHE ?= $(HOME)/.cache/facetex
 
-.PHONY: setup demo test test-fast bench clean database
+.PHONY: setup demo test test-fast bench bench-speed clean database
 
 $(BIN)/facetex: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +55,13 @@ bench: setup  ## timing benchmarks (write JSON to benchmarks/results/)
 	$(BIN)/python benchmarks/bench_fitting.py
 	$(BIN)/python benchmarks/bench_detect.py
 
+bench-speed: setup  ## issue 7: default vs paper recipe on 5 held-out London faces (~30 min), then the schedule study (~20 min)
+	$(BIN)/python benchmarks/bench_speed.py --count 5 --paper-iterations 100
+	$(BIN)/python benchmarks/bench_speed.py --study 512x100 512x100bf16 256x100bf16,512x30bf16 256x100bf16,512x50bf16 \
+	  --count 2 --plot benchmarks/results/quality_vs_time.png
+
 clean:
 	rm -rf $(VENV) out *.egg-info
 
-database: setup  ## build the default London database into the cache (once, ~30 min on 2 cores)
+database: setup  ## build the default London database into the cache (once, ~15 min on a quiet 2-core CPU)
 	$(BIN)/python -c "from facetex.database.build import ensure_default_database; print(ensure_default_database())"

@@ -79,10 +79,9 @@ class InferConfig:
 
     def with_resolution(self, resolution: int) -> InferConfig:
         """The same settings with the UV maps and the last synthesis stage at ``resolution``²
-        (its iterations and precision kept)."""
-        stages = self.texture.schedule
-        last = dataclasses.replace(stages[-1], size=resolution)
-        texture = dataclasses.replace(self.texture, schedule=stages[:-1] + (last,))
+        (its iterations and precision kept) and earlier, coarser stages scaled with it
+        (:meth:`TextureConfig.with_size`)."""
+        texture = self.texture.with_size(resolution)
         return dataclasses.replace(
             self, unwrap=dataclasses.replace(self.unwrap, resolution=resolution), texture=texture
         )

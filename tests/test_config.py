@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -30,6 +31,15 @@ def test_paper_preset_is_the_papers_recipe():
 def test_with_resolution_moves_uv_maps_and_last_stage_together():
     config = InferConfig().with_resolution(1024)
     assert config.resolution == 1024 and config.unwrap.resolution == 1024
+
+
+def test_with_resolution_keeps_coarse_stages_relative_to_the_last():
+    base = InferConfig()
+    coarse = dataclasses.replace(base, texture=base.texture.replace(
+        schedule=(Stage(256, 100, True), Stage(512, 50, True))))
+    assert coarse.with_resolution(1024).texture.schedule == (Stage(512, 100, True), Stage(1024, 50, True))
+    assert coarse.with_resolution(64).texture.schedule == (Stage(32, 100, True), Stage(64, 50, True))
+    assert coarse.with_resolution(32).texture.schedule == (Stage(32, 50, True),)  # nothing coarser fits
 
 
 def test_toml_file_overrides_only_what_it_names(tmp_path):

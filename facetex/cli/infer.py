@@ -29,15 +29,19 @@ def _positive(kind: type):
     return parse
 
 
-def _schedule(text: str) -> tuple[tuple[int, int], ...]:
-    """'256x100,512x30' → ((256, 100), (512, 30))."""
-    try:
-        stages = tuple(tuple(int(v) for v in part.lower().split("x")) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SIZExITERATIONS[,SIZExITERATIONS...], got {text!r}") from None
-    if not stages or any(len(s) != 2 for s in stages):
-        raise argparse.ArgumentTypeError(f"expected SIZExITERATIONS[,SIZExITERATIONS...], got {text!r}")
-    return stages  # type: ignore[return-value]
+def _schedule(text: str) -> tuple[tuple[int, int, bool], ...]:
+    """'256x100bf16,512x30' → ((256, 100, True), (512, 30, False)): size, iterations, bf16."""
+    expected = f"expected SIZExITERATIONS[bf16][,SIZExITERATIONS[bf16]...], got {text!r}"
+    stages = []
+    for part in text.lower().split(","):
+        bf16 = part.strip().endswith("bf16")
+        values = part.strip().removesuffix("bf16").split("x")
+        try:
+            size, iterations = (int(v) for v in values)
+        except ValueError:
+            raise argparse.ArgumentTypeError(expected) from None
+        stages.append((size, iterations, bf16))
+    return tuple(stages)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="fast (default) or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size")
     p.add_argument("--size", type=int, default=None, help="albedo resolution R (default 512)")
     p.add_argument("--iterations", type=_positive(int), default=None, help="L-BFGS iterations of the last stage")
-    p.add_argument("--schedule", type=_schedule, default=None, help="coarse-to-fine stages, e.g. 256x100,512x30")
+    p.add_argument("--schedule", type=_schedule, default=None,
+                   help="coarse-to-fine stages, SIZExITERATIONS with 'bf16' for a bf16 network, "
+                   "e.g. 256x100bf16,512x30bf16 (the default)")
     p.add_argument("--alpha", type=_positive(float), default=None, help="Gram weight α (normalised units)")
     p.add_argument("--layers", default=None, help="Gram layers, comma-separated (default relu1_1..relu5_1)")
     p.add_argument("--solver", choices=("convex", "linear", "closest"), default=None, help="blend-weight solver")
@@ -81,10 +87,10 @@ def resolve_config(args: argparse.Namespace):
     texture = config.texture
     changes: dict[str, object] = {}
     if args.schedule is not None:
-        changes["schedule"] = tuple(Stage(s, i) for s, i in args.schedule)
+        changes["schedule"] = tuple(Stage(s, i, bf16) for s, i, bf16 in args.schedule)
     if args.iterations is not None:
         stages = changes.get("schedule", texture.schedule)
-        changes["schedule"] = stages[:-1] + (Stage(stages[-1].size, args.iterations),)
+        changes["schedule"] = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)
     for name in ("alpha", "solver", "device"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)

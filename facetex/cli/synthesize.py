@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
 from facetex.errors import InputImageError
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_image, load_mask
-from facetex.texture.config import SOLVERS, Stage, TextureConfig
+from facetex.texture.config import SOLVERS, TextureConfig
 from facetex.texture.synthesis import infer_texture
 from facetex.texture.vgg import load_vgg19
 
@@ -53,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--iterations",
         type=_at_least(0, int),
         default=None,
-        help=f"L-BFGS iterations (default {defaults.schedule[-1].iterations}, 1000 with --preset paper)",
+        help=f"L-BFGS iterations of the last (full-size) stage (default {defaults.schedule[-1].iterations}, "
+        "1000 with --preset paper)",
     )
     p.add_argument("--alpha", type=_at_least(0.0, float), default=None, help=f"Gram weight α (default {defaults.alpha:g})")
     p.add_argument("--preset", choices=("paper",), default=None, help="the paper's recipe: 1000 iterations, exact")
@@ -63,9 +65,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _resolve_config(args: argparse.Namespace) -> TextureConfig:
     base = TextureConfig.paper() if args.preset == "paper" else TextureConfig()
-    size = args.size if args.size is not None else base.size
-    iterations = args.iterations if args.iterations is not None else base.schedule[-1].iterations
-    changes: dict[str, object] = {"schedule": (Stage(size, iterations),)}
+    if args.size is not None:
+        base = base.with_size(args.size)
+    stages = base.schedule
+    if args.iterations is not None:
+        stages = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)
+    changes: dict[str, object] = {"schedule": stages}
     for name in ("solver", "alpha", "device"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)

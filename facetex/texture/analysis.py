@@ -65,9 +65,17 @@ complete texture, the statistics synthesis has to reach):
   machine, so ×~0.3 when idle): 0.08 s at 128² bf16, 0.25–0.33 s at 256² bf16, 0.42 s at
   256² fp32, 1.2–1.6 s at 512² fp32 (the paper's recipe: ~4 min for 202 exemplars).
 
+* End to end the analysis resolution did matter (``benchmarks/bench_speed.py``, 5 held-out
+  London faces, the same synthesis after each analysis): with weights from the exact 256²
+  fit the albedo's mesoscopic spectrum error was 10.7 % above that of the paper's recipe and
+  its detail ratios 2.6–3.6 % lower (weights L1 0.66–1.42 from the paper's); with the exact
+  fit at the output size (512²) over the same 32 preselected candidates, every metric was
+  within 2.4 % of the paper's (weights L1 0–1.06: identical for 2 of the 5 faces). bf16 for
+  that fit's masked Grams changed no metric by more than 0.1 % and took 11 s instead of 20 s.
+
 Hence the defaults of :class:`~facetex.texture.config.TextureConfig`: screening at 128² in
-bf16, 32 candidates, exact fp32 fit at 256² (the paper's full-resolution exact fit is
-``TextureConfig.paper()``).
+bf16, 32 candidates, exact fit at the output size with bf16 Grams (the paper's exact fit
+over every exemplar in fp32 is ``TextureConfig.paper()``).
 """
 
 from __future__ import annotations

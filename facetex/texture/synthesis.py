@@ -61,35 +61,31 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
   extrapolating (256² and 512², London faces). The first iteration's ``lr`` is set so the
   trial step moves the largest logit by 0.3 (:func:`_first_step_lr`): accepted after one
   evaluation, and at 256² the loss after 12 iterations fell to 8.6 instead of 10.3.
-* **Default schedule** (issue 7): one 512² stage of 100 iterations in bf16. Measured on two
-  London faces (003 / 120; Ĝ from the exact 256² fit over 202 exemplars; time = evaluations ×
-  DESIGN §5's idle-machine seconds per evaluation, 2.18 s fp32 and 1.16 s bf16 at 512²), the
-  fp32 objective of the result at equal time:
+* **Default schedule** (issue 7): 100 bf16 iterations at half size, then 30 bf16 iterations
+  at full size (``Stage(256, 100, True), Stage(512, 30, True)`` at 512²). The schedule study
+  (``benchmarks/bench_speed.py --study``; ``benchmarks/reference/`` holds its JSON and plot)
+  scores the iterates of each schedule on the full-size fp32 objective, its Gram distance
+  and the high-pass energy relative to the subject's own texture, against measured seconds.
+  Findings, London faces 001 and 173 on the idle machine:
 
-  ===================================  ===========  ===========  ===========
-  schedule                             60 s         100 s        120 s
-  ===================================  ===========  ===========  ===========
-  512² fp32 (the paper's, shortened)   6.2 / 5.1    3.6 / 2.8    3.1 / 2.4
-  512² bf16                            3.8 / 2.6    2.6 / 1.9    2.3 / 1.7
-  512² bf16 × 30, then fp32 (003)      4.7          3.3          3.0
-  256² × 100, then 512² fp32 (003)     84 (256²)    —            3.9 (115 s)
-  ===================================  ===========  ===========  ===========
-
-  (The 003 runs predate the first-step change above: each stage paid 4 more evaluations.)
-  bf16 iterations do nearly the work of fp32 ones — after 100 iterations the loss is 4–5 %
-  higher (2.26 vs 2.17, 1.74 vs 1.66) at 53 % of the cost, and a bf16 iterate's loss
-  evaluated in fp32 is within 1 % of its bf16 value — so bf16 wins at every budget tried (up
-  to ~130 s; DESIGN §5 saw its gradient degrade only near convergence, far beyond this).
-  Switching to fp32 after 30 bf16 iterations restarts L-BFGS and lost time; coarse-to-fine
-  lost too, its 256² stage ending at 84 on the 512² objective (Gram statistics do not carry
-  across scales, DESIGN §5). The high-pass energy of the result relative to the ground
-  truth's (0.40–0.42 for the init) is 0.78 / 0.84 after 60 bf16 iterations, 0.81 / 0.88 after
-  100 (the default) and 0.81 / 0.88 after 100 fp32 ones. 100 iterations take ~83 s on the idle
-  machine (``benchmarks/bench_speed.py``: 60 took 48–52 s), which keeps photo → albedo under
-  two minutes; 60 iterations left the detail ratios of the result 4–7 % below the paper
-  recipe's after 100 fp32 iterations (5 London faces). Early stopping (0.1 % over 10
-  iterations) does not trigger within this budget: the loss still falls ~0.5–1 % per
-  iteration.
+  - bf16 iterations do nearly the work of fp32 ones at ~60 % of the cost (0.83 s against
+    1.35 s per 512² iteration), so bf16 wins at every budget; a bf16 iterate's loss
+    evaluated in fp32 is within 1 % of its bf16 value (DESIGN §5 saw its gradient degrade
+    only near convergence, far beyond these budgets).
+  - Coarse to fine pays once the full-size stage runs: the 256² stage alone ends far from
+    the 512² objective (77 / 85 after 100 iterations; Gram statistics do not carry across
+    scales, DESIGN §5), but it places the large-scale structure at a quarter of the cost.
+    50 full-size bf16 iterations from its upsampled result reach the objective of 100
+    single-stage ones (1.91 / 2.46 against 1.88 / 2.52) in 59 s instead of 80 s, with more
+    high-pass energy (0.757 / 0.912 against 0.743 / 0.896); 25 reach 2.59 / 3.23 in 39 s,
+    about what the single stage has after ~60 iterations (47 s). An earlier study, made
+    before the first-step fix above, saw coarse to fine lose: each stage then paid 4 extra
+    evaluations.
+  - End to end (5 held-out London faces against the paper's recipe, ``bench_speed.py``):
+    256²×100 + 512²×30 in bf16 took 70.7 s median, photo to albedo and mesh, with every
+    evaluation metric within 3 % of the paper recipe's or better; 512²×50 instead of 30 took
+    88 s for 1–2 % more detail; the former single stage of 100 bf16 iterations at 512² took
+    101.5 s. Early stopping (0.1 % over 10 iterations) does not trigger within these budgets.
 """
 
 from __future__ import annotations

@@ -73,8 +73,9 @@ def test_meshes_load_with_their_texture(inferred):
 def test_config_and_timing_are_recorded(inferred):
     _, out = inferred
     config = json.loads((out / "config.json").read_text())
-    last = config["texture"]["schedule"][-1]
-    assert (last["size"], last["iterations"]) == (64, 3)
+    coarse, last = config["texture"]["schedule"]  # the default coarse-to-fine schedule, scaled to 64²
+    assert (coarse["size"], coarse["bf16"]) == (32, True)
+    assert (last["size"], last["iterations"], last["bf16"]) == (64, 3, True)
     timing = json.loads((out / "timing.json").read_text())
     assert {"detect", "fit", "unwrap", "texture"} <= set(timing["seconds"])
     assert all(v > 0 for v in timing["peak_memory_mib"].values())
@@ -151,3 +152,16 @@ def test_excluding_an_unknown_person_is_a_clear_error(small_database, held_out_p
     assert code == 2
     assert "no person 999" in _one_line_error(capsys)
     assert not out.exists()
+
+
+def test_schedule_flag_names_sizes_iterations_and_precision():
+    from facetex.cli import build_parser
+    from facetex.cli.infer import resolve_config
+    from facetex.texture.config import Stage
+
+    args = build_parser().parse_args(["infer", "--schedule", "128x50bf16,256x20", "--iterations", "7"])
+    assert resolve_config(args).texture.schedule == (Stage(128, 50, True), Stage(256, 7, False))
+    args = build_parser().parse_args(["infer", "--iterations", "7"])
+    assert resolve_config(args).texture.schedule[-1] == Stage(512, 7, True)  # --iterations keeps bf16
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["infer", "--schedule", "256x"])

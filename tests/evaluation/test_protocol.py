@@ -199,9 +199,10 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     assert convex.min() >= 0 and convex.sum() == pytest.approx(1.0)
     assert np.count_nonzero(out.info["closest"]["weights"]) == 1
     np.testing.assert_allclose(out.info["top-1"]["weights"], P._top_k(convex, 1))
-    # 3 exemplars: below the pipeline's preselection count, so its fit is the same exact one
-    np.testing.assert_allclose(convex, out.info["fast"]["weights"], atol=1e-6)
-    np.testing.assert_allclose(out.textures["convex"], out.textures["fast"], atol=2e-3)
+    # 3 exemplars: below the pipeline's preselection count, so its fit is the same exact one,
+    # up to its bf16 Grams (weights within ~0.005)
+    np.testing.assert_allclose(convex, out.info["fast"]["weights"], atol=1e-2)
+    np.testing.assert_allclose(out.textures["convex"], out.textures["fast"], atol=5e-3)
 
 
 def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):

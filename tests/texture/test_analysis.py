@@ -182,7 +182,7 @@ def test_analyse_texture_blends_complete_grams(vgg, exemplar_grams):
     images, grams = exemplar_grams
     mask = np.zeros((64, 64), bool)
     mask[:, :32] = True
-    config = TextureConfig(solver="convex")
+    config = TextureConfig(solver="convex", bf16_grams=False)  # fp32, as the reference Grams
     # The partial texture is exemplar 0 seen through the mask: its weight must be exactly 1, and
     # the target must be exemplar 0's *complete* Grams, not the masked ones.
     partial = mask_out(images[0], mask)
@@ -254,7 +254,7 @@ def test_analyse_texture_blends_given_complete_grams(vgg, exemplar_grams):
     images, grams = exemplar_grams
     mask = np.zeros((64, 64), bool)
     mask[:, 16:] = True
-    config = TextureConfig()
+    config = TextureConfig(bf16_grams=False)  # the given Grams are fp32
     partial = mask_out(images[2], mask)
     computed = analyse_texture(partial, mask, images, vgg, config)
     given = analyse_texture(partial, mask, images, vgg, config, complete=grams)

@@ -165,7 +165,7 @@ def test_infer_texture_errors(vgg, small_inputs):
 
 def test_infer_texture_uses_cached_exemplar_grams(vgg, small_inputs):
     init, partial, mask, exemplars = small_inputs
-    config = TextureConfig(schedule=(Stage(64, 2),), early_stop_tolerance=0.0, analysis_size=None)
+    config = TextureConfig(schedule=(Stage(64, 2),), early_stop_tolerance=0.0, analysis_size=None, bf16_grams=False)
     computed = infer_texture(init, partial, mask, exemplars, config, vgg, progress=False)
     complete = compute_grams(np.stack([luminance(resize(e, 64)) for e in exemplars]), vgg, layers=LAYERS)
     cached = infer_texture(init, partial, mask, exemplars, config, vgg, exemplar_grams={64: complete}, progress=False)
