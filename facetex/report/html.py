@@ -320,7 +320,8 @@ def _subjects_section(subjects: Sequence[SubjectWeight], thumbs: list[str | None
 def _timings_section(timings: Mapping[str, float], memory: Mapping[str, float]) -> str:
     if not timings:
         return _section("timings", "Timings", _missing("timings"))
-    total = float(sum(timings.values()))
+    # "texture.synthesis" is a part of "texture": only top-level stages add up to the total
+    total = float(sum(v for k, v in timings.items() if "." not in k))
     has_mem = bool(memory)
     head = (
         '<tr><th>stage</th><th class="num">seconds</th><th class="num">share</th>'

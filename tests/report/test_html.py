@@ -77,8 +77,8 @@ def _full_report(folder: Path, mesh, maps, **kwargs) -> Path:
             SubjectWeight("london-002", 0.05),
         ],
         max_subjects=2,
-        timings={"fit": 1.5, "synthesis": 42.0},
-        peak_memory_mib={"synthesis": 910.0},
+        timings={"fit": 1.5, "texture": 42.0, "texture.synthesis": 40.0},
+        peak_memory_mib={"texture": 910.0},
         glb_path=folder / "face.glb",
         downloads=[folder / "face.glb", "face.obj"],
         **kwargs,
@@ -104,7 +104,7 @@ def test_report_has_every_section_and_its_files(face_result):
     assert text.index("london-001") < text.index("london-003")
     assert "london-002" not in text and "london-009" not in text
     assert "Top 2 of 3 subjects" in text
-    assert "43.50" in text  # total seconds
+    assert "43.50" in text and "83.50" not in text  # total seconds: sub-stages are not added again
     assert 'href="face.glb"' in text and 'href="face.obj"' in text
 
 
