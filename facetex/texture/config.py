@@ -6,9 +6,9 @@ it): candidate preselection by a bf16 screening fit at 128², the exact convex f
 candidates at the output size with bf16 Grams (``facetex.texture.analysis`` documents the
 measurements), Ĝ from the database's cached complete Grams, and coarse-to-fine synthesis with
 the network in bf16, 100 L-BFGS iterations at half size then 30 at full size
-(``facetex.texture.synthesis`` documents the schedule study). ``TextureConfig.paper()`` is the paper's recipe: exact fp32 masked Grams of
-every exemplar at full resolution, 1000 fp32 L-BFGS iterations at full resolution, no early
-stopping.
+(``facetex.texture.synthesis`` documents the schedule study). ``TextureConfig.paper()`` is
+the paper's recipe: exact fp32 masked Grams of every exemplar at full resolution, 1000 fp32
+L-BFGS iterations at full resolution, no early stopping.
 """
 
 from __future__ import annotations

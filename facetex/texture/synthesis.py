@@ -71,7 +71,8 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
   - bf16 iterations do nearly the work of fp32 ones at ~60 % of the cost (0.83 s against
     1.35 s per 512² iteration), so bf16 wins at every budget; a bf16 iterate's loss
     evaluated in fp32 is within 1 % of its bf16 value (DESIGN §5 saw its gradient degrade
-    only near convergence, far beyond these budgets).
+    only near convergence, far beyond these budgets). Switching to fp32 after some bf16
+    iterations restarts L-BFGS and lost time (an earlier study, face 003).
   - Coarse to fine pays once the full-size stage runs: the 256² stage alone ends far from
     the 512² objective (77 / 85 after 100 iterations; Gram statistics do not carry across
     scales, DESIGN §5), but it places the large-scale structure at a quarter of the cost.
