@@ -91,6 +91,13 @@ QUALITY = (
 )
 
 
+def parse_schedule(text: str):
+    """'512x30bf16,512x70' → (Stage(512, 30, bf16=True), Stage(512, 70)): the CLI's form."""
+    from facetex.texture.config import parse_schedule as parse
+
+    return parse(text)
+
+
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     """'analysis512:analysis_size=512,preselect_count=48' → ("analysis512", {...}): a named
     copy of the default settings with some ``TextureConfig`` fields changed (values as JSON,
@@ -314,18 +321,6 @@ def _table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
 EVALUATION_SECONDS_512 = {False: 2.176, True: 1.164}
 #: Iterations (cumulative over the stages) at which the study scores the iterate.
 CHECKPOINTS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200)
-
-
-def parse_schedule(text: str):
-    """'512x30bf16,512x70' → (Stage(512, 30, bf16=True), Stage(512, 70))."""
-    from facetex.texture.config import Stage
-
-    stages = []
-    for part in text.split(","):
-        bf16 = part.endswith("bf16")
-        size, iterations = part.removesuffix("bf16").split("x")
-        stages.append(Stage(int(size), int(iterations), bf16=bf16))
-    return tuple(stages)
 
 
 def _study_worker(task: dict[str, Any]) -> dict[str, Any]:

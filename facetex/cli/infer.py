@@ -29,19 +29,14 @@ def _positive(kind: type):
     return parse
 
 
-def _schedule(text: str) -> tuple[tuple[int, int, bool], ...]:
-    """'256x100bf16,512x30' → ((256, 100, True), (512, 30, False)): size, iterations, bf16."""
-    expected = f"expected SIZExITERATIONS[bf16][,SIZExITERATIONS[bf16]...], got {text!r}"
-    stages = []
-    for part in text.lower().split(","):
-        bf16 = part.strip().endswith("bf16")
-        values = part.strip().removesuffix("bf16").split("x")
-        try:
-            size, iterations = (int(v) for v in values)
-        except ValueError:
-            raise argparse.ArgumentTypeError(expected) from None
-        stages.append((size, iterations, bf16))
-    return tuple(stages)
+def _schedule(text: str):
+    """--schedule: '256x100bf16,512x30' → stages (:func:`facetex.texture.config.parse_schedule`)."""
+    from facetex.texture.config import parse_schedule
+
+    try:
+        return parse_schedule(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -80,14 +75,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def resolve_config(args: argparse.Namespace):
     """The InferConfig of a command line: preset, then --config, then flags."""
     from facetex.config import InferConfig, load_config
-    from facetex.texture.config import Stage
 
     base = InferConfig.paper() if args.preset == "paper" else InferConfig()
     config = load_config(args.config, base=base)
     texture = config.texture
     changes: dict[str, object] = {}
     if args.schedule is not None:
-        changes["schedule"] = tuple(Stage(s, i, bf16) for s, i, bf16 in args.schedule)
+        changes["schedule"] = args.schedule
     if args.iterations is not None:
         stages = changes.get("schedule", texture.schedule)
         changes["schedule"] = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)

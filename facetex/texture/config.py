@@ -19,7 +19,7 @@ from typing import Any
 
 from facetex.texture.vgg import LAYERS
 
-__all__ = ["SOLVERS", "Stage", "TextureConfig"]
+__all__ = ["SOLVERS", "Stage", "TextureConfig", "parse_schedule"]
 
 #: Blend-weight solvers of §4: convex (the paper's), unconstrained linear, closest exemplar.
 SOLVERS = ("convex", "linear", "closest")
@@ -49,6 +49,25 @@ class Stage:
             raise ValueError(f"stage size must be an integer ≥ {MIN_SIZE}, got {self.size}")
         if int(self.iterations) != self.iterations or self.iterations < 0:
             raise ValueError(f"stage iterations must be an integer ≥ 0, got {self.iterations}")
+
+
+def parse_schedule(text: str) -> tuple[Stage, ...]:
+    """A schedule written as the CLI takes it: '256x100bf16,512x30' → (Stage(256, 100, True),
+    Stage(512, 30)); SIZExITERATIONS per stage, coarse to fine, 'bf16' for a bf16 network.
+
+    Raises ValueError naming the expected form.
+    """
+    stages = []
+    for part in text.lower().split(","):
+        part = part.strip()
+        try:
+            size, iterations = (int(v) for v in part.removesuffix("bf16").split("x"))
+            stages.append(Stage(size, iterations, bf16=part.endswith("bf16")))
+        except ValueError as exc:
+            raise ValueError(
+                f"expected SIZExITERATIONS[bf16][,SIZExITERATIONS[bf16]...], got {text!r} ({exc})"
+            ) from None
+    return tuple(stages)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from facetex.texture.config import Stage, TextureConfig
+from facetex.texture.config import Stage, TextureConfig, parse_schedule
 
 
 def test_defaults_follow_the_paper():
@@ -64,3 +64,11 @@ def test_round_trip_through_json():
     data = json.loads(json.dumps(config.to_dict()))
     assert TextureConfig(**data) == config
     assert config.replace(alpha=5.0).alpha == 5.0
+
+
+def test_parse_schedule_reads_the_cli_form():
+    assert parse_schedule("256x100bf16, 512x30") == (Stage(256, 100, True), Stage(512, 30))
+    assert parse_schedule("512X1000") == (Stage(512, 1000),)
+    for bad in ("256x", "x100", "256x100x2", "16x10", "256x100fp16"):
+        with pytest.raises(ValueError, match="SIZExITERATIONS"):
+            parse_schedule(bad)
