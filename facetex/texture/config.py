@@ -2,7 +2,8 @@
 
 ``TextureConfig()`` is the fast default of the CLI (issue 7: photo → albedo in about 70 s on a
 2-core CPU, 20× faster than the paper's recipe here, every evaluation metric within 3 % of
-it): candidate preselection by a bf16 screening fit at 128², the exact convex fit over 32
+that recipe shortened to 100 iterations; the full recipe has more detail, README "Speed"):
+candidate preselection by a bf16 screening fit at 128², the exact convex fit over 32
 candidates at the output size with bf16 Grams (``facetex.texture.analysis`` documents the
 measurements), Ĝ from the database's cached complete Grams, and coarse-to-fine synthesis with
 the network in bf16, 100 L-BFGS iterations at half size then 30 at full size

@@ -84,7 +84,8 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
     evaluations.
   - End to end (5 held-out London faces against the paper's recipe, ``bench_speed.py``):
     256²×100 + 512²×30 in bf16 took 70.7 s median, photo to albedo and mesh, with every
-    evaluation metric within 3 % of the paper recipe's or better; 512²×50 instead of 30 took
+    evaluation metric within 3 % of the paper recipe's after 100 iterations or better (its
+    full 1000 iterations reach more detail: README "Speed"); 512²×50 instead of 30 took
     88 s for 1–2 % more detail; the former single stage of 100 bf16 iterations at 512² took
     101.5 s. Early stopping (0.1 % over 10 iterations) does not trigger within these budgets.
 """
