@@ -434,18 +434,14 @@ def merge_studies(studies: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-def plot_study(study: list[dict[str, Any]], path: Path, *, measured: bool = True) -> None:
-    """Objective, Gram distance and high-pass energy against synthesis seconds.
-
-    ``measured``: the x axis is the wall time the synthesis took in this run (run the study on
-    a quiet machine); otherwise the DESIGN §5 idle-machine cost of the evaluations it did.
-    """
+def plot_study(study: list[dict[str, Any]], path: Path) -> None:
+    """Objective, Gram distance and high-pass energy against the synthesis wall time measured in
+    the study (so run it on a quiet machine)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x_key = "wall_seconds" if measured else "idle_seconds"
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
     keys = (("objective", "§5 objective at full size (fp32, normalised)", True),
             ("gram_distance", "Gram distance Σ_l ‖G_l − Ĝ_l‖² / ‖Ĝ_l‖²", True),
@@ -457,12 +453,11 @@ def plot_study(study: list[dict[str, Any]], path: Path, *, measured: bool = True
         for text, rows in subject["schedules"].items():
             scored = [r for r in rows if "objective" in r]
             for ax, (key, _, _) in zip(axes, keys):
-                ax.plot([r[x_key] for r in scored], [r[key] for r in scored], styles[p % len(styles)], ms=3,
+                ax.plot([r["wall_seconds"] for r in scored], [r[key] for r in scored], styles[p % len(styles)], ms=3,
                         color=colours[text], label=f"{subject['person']} {text}")
     for ax, (_, title, log) in zip(axes, keys):
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("synthesis seconds on this CPU (measured)" if measured
-                      else "seconds on an idle 2-core CPU (evaluations × DESIGN §5 cost)")
+        ax.set_xlabel("synthesis seconds on this CPU (measured)")
         ax.grid(alpha=0.3)
         if log:
             ax.set_yscale("log")
