@@ -59,6 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", type=_schedule, default=None,
                    help="coarse-to-fine stages, SIZExITERATIONS with 'bf16' for a bf16 network, "
                    "e.g. 256x100bf16,512x30bf16 (the default)")
+    p.add_argument("--start", choices=("lowfreq", "exemplar_detail"), default=None,
+                   help="where synthesis starts: the low-frequency albedo (the paper's) or that plus the "
+                   "weighted exemplars' detail (the fast preset's)")
     p.add_argument("--alpha", type=_positive(float), default=None, help="Gram weight α (normalised units)")
     p.add_argument("--layers", default=None, help="Gram layers, comma-separated (default relu1_1..relu5_1)")
     p.add_argument("--solver", choices=("convex", "linear", "closest"), default=None, help="blend-weight solver")
@@ -85,7 +88,7 @@ def resolve_config(args: argparse.Namespace):
     if args.iterations is not None:
         stages = changes.get("schedule", texture.schedule)
         changes["schedule"] = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)
-    for name in ("alpha", "solver", "device"):
+    for name in ("start", "alpha", "solver", "device"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.layers is not None:

@@ -20,10 +20,14 @@ from typing import Any
 
 from facetex.texture.vgg import LAYERS
 
-__all__ = ["SOLVERS", "Stage", "TextureConfig", "parse_schedule"]
+__all__ = ["SOLVERS", "STARTS", "Stage", "TextureConfig", "parse_schedule"]
 
 #: Blend-weight solvers of §4: convex (the paper's), unconstrained linear, closest exemplar.
 SOLVERS = ("convex", "linear", "closest")
+
+#: Where synthesis starts (§5): the low-frequency albedo (the paper's), or that plus the
+#: weighted exemplars' high-pass detail (``facetex.texture.synthesis.stage_start``).
+STARTS = ("lowfreq", "exemplar_detail")
 
 #: Smallest synthesis / analysis resolution: relu5_1 sits 16× below the input.
 MIN_SIZE = 32
@@ -102,6 +106,14 @@ class TextureConfig:
     preselect_size : resolution of the screening fit (≥ 32), at most the analysis
         resolution; ``None`` = the analysis resolution.
     preselect_bf16 : run the screening fit's forward passes under bfloat16 autocast.
+    start : where synthesis starts, one of :data:`STARTS`: ``"lowfreq"``, the low-frequency
+        albedo I(α_al) (the paper's §5; later stages from the previous one's result), or
+        ``"exemplar_detail"``, that plus the §4-weighted high-pass of the exemplars, each later
+        stage adding the band its coarser predecessor could not hold
+        (:func:`facetex.texture.synthesis.stage_start`). Only the start changes, not the
+        objective.
+    start_highpass_sigma : Gaussian σ of that high-pass as a fraction of the stage's side R
+        (1/128: 2 px at 256², 4 px at 512², near the evaluation's detail cut-off R/100).
     history_size : L-BFGS memory (pairs of update vectors).
     max_line_search_evaluations : evaluations one L-BFGS line search may use before synthesis
         stops at the last accepted iterate (guards against a search that cannot progress).
@@ -128,6 +140,8 @@ class TextureConfig:
     preselect_count: int = 32
     preselect_size: int | None = 128
     preselect_bf16: bool = True
+    start: str = "exemplar_detail"
+    start_highpass_sigma: float = 1.0 / 128.0
     history_size: int = 100
     max_line_search_evaluations: int = 20
     early_stop_window: int = 10
@@ -154,6 +168,10 @@ class TextureConfig:
             raise ValueError(f"alpha must be ≥ 0, got {self.alpha}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
+        if not 0.0 < self.start_highpass_sigma <= 0.25:
+            raise ValueError(f"start_highpass_sigma must be in (0, 0.25], got {self.start_highpass_sigma}")
         if self.analysis_size is not None and self.analysis_size < MIN_SIZE:
             raise ValueError(f"analysis_size must be ≥ {MIN_SIZE}, got {self.analysis_size}")
         if self.preselect_size is not None and self.preselect_size < MIN_SIZE:
@@ -169,8 +187,8 @@ class TextureConfig:
     @classmethod
     def paper(cls, size: int = 512, *, device: str = "cpu", solver: str = "convex") -> TextureConfig:
         """The paper's recipe (§4–5): the exact fp32 masked-Gram fit over every exemplar at full
-        resolution (no preselection), 1000 L-BFGS iterations at full resolution in fp32, no
-        early stopping.
+        resolution (no preselection), 1000 L-BFGS iterations at full resolution in fp32 from
+        the low-frequency albedo, no early stopping.
 
         Parameters
         ----------
@@ -187,6 +205,7 @@ class TextureConfig:
             preselect_size=None,
             early_stop_tolerance=0.0,
             bf16_grams=False,
+            start="lowfreq",
             device=device,
             solver=solver,
         )

@@ -159,6 +159,11 @@ def test_schedule_flag_names_sizes_iterations_and_precision():
     from facetex.cli.infer import resolve_config
     from facetex.texture.config import Stage
 
+    assert resolve_config(build_parser().parse_args(["infer"])).texture.start == "exemplar_detail"
+    args = build_parser().parse_args(["infer", "--preset", "paper"])
+    assert resolve_config(args).texture.start == "lowfreq"
+    args = build_parser().parse_args(["infer", "--start", "lowfreq"])
+    assert resolve_config(args).texture.start == "lowfreq"
     args = build_parser().parse_args(["infer", "--schedule", "128x50bf16,256x20", "--iterations", "7"])
     assert resolve_config(args).texture.schedule == (Stage(128, 50, True), Stage(256, 7, False))
     args = build_parser().parse_args(["infer", "--iterations", "7"])

@@ -29,6 +29,8 @@ def test_fast_analysis_defaults_and_their_clamping():
         TextureConfig(preselect_size=16)
     with pytest.raises(ValueError, match="preselect_count"):
         TextureConfig(preselect_count=-1)
+    with pytest.raises(ValueError, match="start_highpass_sigma"):
+        TextureConfig(start_highpass_sigma=0.0)
     assert TextureConfig(schedule=((512, 30, True), (512, 10))).schedule == (Stage(512, 30, True), Stage(512, 10))
 
 
@@ -38,6 +40,7 @@ def test_paper_preset():
     assert config.early_stop_tolerance == 0.0 and not config.bf16_grams
     assert config.resolved_analysis_size == config.resolved_preselect_size == 256
     assert config.preselect_count == 0 and not any(stage.bf16 for stage in config.schedule)
+    assert config.start == "lowfreq" and TextureConfig().start == "exemplar_detail"
     assert TextureConfig.paper(device="cpu", solver="linear").solver == "linear"
 
 

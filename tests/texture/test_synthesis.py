@@ -9,7 +9,13 @@ from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
 from facetex.texture.analysis import compute_grams
 from facetex.texture.color import luminance, rgb_to_yiq
 from facetex.texture.config import Stage, TextureConfig
-from facetex.texture.synthesis import infer_texture, resize, synthesize_texture
+from facetex.texture.synthesis import (
+    exemplar_detail,
+    infer_texture,
+    resize,
+    stage_start,
+    synthesize_texture,
+)
 from facetex.types import GramSet
 
 LAYERS = TextureConfig().gram_layers
@@ -237,3 +243,53 @@ def test_resize_accepts_read_only_arrays():
     image.setflags(write=False)
     out = resize(image, 4)  # pytest turns torch's read-only warning into an error
     assert out.shape == (4, 4) and out.flags.writeable
+
+
+def test_exemplar_detail_is_the_weighted_high_pass(textures):
+    brick, grass = textures["brick"][:128, :128], textures["grass"][:128, :128]
+    one = exemplar_detail([brick], np.array([1.0]), sigma=2.0)
+    np.testing.assert_allclose(one, brick - gaussian_filter(brick.astype(np.float64), 2.0), atol=1e-5)
+    # Two textures' unaligned detail, half weight each: about one's amplitude, not half of it.
+    both = exemplar_detail([brick, grass], np.array([0.5, 0.5]), sigma=2.0)
+    single = 0.5 * (np.std(one) + np.std(exemplar_detail([grass], np.array([1.0]), sigma=2.0)))
+    assert 0.8 * single <= np.std(both) <= 1.2 * single
+    assert np.abs(gaussian_filter(both, 8.0))[16:-16, 16:-16].max() < 0.02  # no low-pass
+    with pytest.raises(ShapeMismatchError):
+        exemplar_detail([brick], np.array([0.5, 0.5]), sigma=2.0)
+    with pytest.raises(ShapeMismatchError):
+        exemplar_detail([brick, grass[:64, :64]], np.array([0.5, 0.5]), sigma=2.0)
+    with pytest.raises(ValueError, match="zero"):
+        exemplar_detail([brick], np.array([0.0]), sigma=2.0)
+
+
+def test_stage_start_adds_only_the_band_the_coarser_stage_lacks(textures):
+    init = np.full((128, 128), 0.5, np.float32)
+    detail = exemplar_detail([textures["gravel"][:128, :128]], np.array([1.0]), sigma=4.0)
+    np.testing.assert_array_equal(stage_start(init, None, None), init)
+    np.testing.assert_allclose(stage_start(init, None, detail), np.clip(init + detail, 0, 1), atol=1e-6)
+    coarse = resize(init + detail, 64)  # a coarse stage that kept the start's detail
+    upsampled = stage_start(init, coarse, None)
+    np.testing.assert_allclose(upsampled, resize(coarse, 128), atol=1e-6)
+    refined = stage_start(init, coarse, detail)
+    # The fine band is added, the coarse one not again: closer to init + detail than either.
+    error = lambda y: float(np.sqrt(np.mean((y - np.clip(init + detail, 0, 1)) ** 2)))  # noqa: E731
+    assert error(refined) < 0.5 * error(upsampled)
+    assert np.std(refined - upsampled) < np.std(detail)
+
+
+def test_infer_texture_exemplar_detail_start(vgg, small_inputs):
+    """The start carries the weighted exemplars' detail, so it sits closer to Ĝ than the blurry
+    low-frequency init; zero iterations return exactly that start."""
+    init, partial, mask, exemplars = small_inputs
+    config = TextureConfig(schedule=(Stage(64, 0),), analysis_size=None, bf16_grams=False, preselect_count=0,
+                           start="lowfreq")
+    lowfreq = infer_texture(init, partial, mask, exemplars, config, vgg, progress=False)
+    detailed = infer_texture(init, partial, mask, exemplars, config.replace(start="exemplar_detail", start_highpass_sigma=1 / 16), vgg,
+                             progress=False)
+    used = np.flatnonzero(lowfreq.blend.weights)
+    detail = exemplar_detail([luminance(resize(exemplars[i], 64)) for i in used], lowfreq.blend.weights[used], 4.0)
+    expected = np.clip(luminance(resize(init, 64)) + detail, 0.0, 1.0)
+    np.testing.assert_allclose(detailed.synthesis.luminance, expected, atol=1e-5)
+    assert detailed.synthesis.losses[0] < 0.5 * lowfreq.synthesis.losses[0]
+    with pytest.raises(ValueError, match="start must be"):
+        TextureConfig(start="noise")
