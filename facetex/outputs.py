@@ -183,10 +183,7 @@ def _subject_weights(result: InferenceResult, database: TextureDatabase | None) 
     order = [i for i in np.argsort(-weights)[:10] if weights[i] > 0]
     thumbs: dict[str, np.ndarray] = {}
     if database is not None and order:
-        ids = [s.subject_id for s in database.subjects()]
-        textures = database.textures()
-        for i in order:
-            sid = result.subject_ids[i]
-            if sid in ids:
-                thumbs[sid] = textures[ids.index(sid)]
+        known = {s.subject_id for s in database.subjects()}
+        shown = [result.subject_ids[i] for i in order if result.subject_ids[i] in known]
+        thumbs = dict(zip(shown, database.subject_textures(shown))) if shown else {}
     return [SubjectWeight(result.subject_ids[i], float(weights[i]), thumbs.get(result.subject_ids[i])) for i in order]

@@ -125,7 +125,7 @@ def infer(
 
     with _stage("load_database", timings, memory):
         subjects = database.subjects(exclude_persons=exclude)
-        exemplars = database.textures(exclude_persons=exclude)
+        exemplars = database.luminances(exclude_persons=exclude)  # §4–5 use Y only
         cached = cached_grams(database, config.texture, exclude)
         if vgg is None:
             vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)

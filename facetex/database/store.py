@@ -33,7 +33,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -507,23 +507,28 @@ class TextureDatabase:
 
         ``resolution`` r (default the stored R) area-averages each map on reading, a block of
         subjects at a time, so a small version of a large database never sits in memory at
-        full size (204 maps at 512² are 640 MB as float32).
+        full size (204 maps at 512² are 640 MB as float32, at 1024² 2.5 GB).
         """
-        import cv2
+        return self._albedo(self._select(exclude_persons), resolution, luminance_only=False)
 
-        rows = self._select(exclude_persons)
-        size = self.resolution if resolution is None else int(resolution)
-        out = np.empty((rows.size, size, size, 3), dtype=np.float32)
-        with self._open() as f:
-            data = f["subjects/albedo"]
-            for start in range(0, rows.size, _HASH_BLOCK):
-                block = data[rows[start : start + _HASH_BLOCK]].astype(np.float32) / 255.0
-                block[:, ~self.chart] = 0.5
-                for i, texture in enumerate(block):
-                    if size != self.resolution:
-                        texture = cv2.resize(texture, (size, size), interpolation=cv2.INTER_AREA)
-                    out[start + i] = texture
-        return out
+    def luminances(self, *, exclude_persons: Iterable[str] = (), resolution: int | None = None) -> np.ndarray:
+        """Luminance Y (of YIQ) of the complete UV albedo maps, (N, r, r) float32 in [0, 1],
+        0.5 off the chart: what the texture stages use (§4 Grams and §5 synthesis are of
+        luminance), in a third of :meth:`textures`' memory. Read a block at a time, as there."""
+        return self._albedo(self._select(exclude_persons), resolution, luminance_only=True)
+
+    def subject_textures(self, subject_ids: Sequence[str], *, resolution: int | None = None) -> np.ndarray:
+        """The albedo maps of some subjects, (len(subject_ids), r, r, 3) float32 in [0, 1], in
+        the order given, read without the others (e.g. the report's thumbnails).
+
+        Raises DatabaseError for an unknown subject id.
+        """
+        index = {s.subject_id: i for i, s in enumerate(self._subjects)}
+        unknown = [sid for sid in subject_ids if sid not in index]
+        if unknown:
+            raise DatabaseError(f"unknown subject ids {unknown} in {self.path.name}")
+        rows, inverse = np.unique(np.array([index[sid] for sid in subject_ids], dtype=np.int64), return_inverse=True)
+        return self._albedo(rows, resolution, luminance_only=False)[inverse.reshape(-1)]
 
     def fill_maps(self, *, exclude_persons: Iterable[str] = ()) -> np.ndarray:
         """Texel origins (N, R, R) uint8 (see :mod:`facetex.database.fill`)."""
@@ -600,6 +605,28 @@ class TextureDatabase:
         if unknown:
             raise DatabaseError(f"unknown person ids {sorted(unknown)} in {self.path.name}")
         return np.array([i for i, s in enumerate(self._subjects) if s.person_id not in excluded], dtype=np.int64)
+
+    def _albedo(self, rows: np.ndarray, resolution: int | None, *, luminance_only: bool) -> np.ndarray:
+        """Albedo maps of sorted, distinct ``rows``, a block at a time: (n, r, r, 3) RGB or
+        (n, r, r) luminance, float32, 0.5 off the chart, area-resized to ``resolution``."""
+        import cv2
+
+        from facetex.texture.color import luminance
+
+        size = self.resolution if resolution is None else int(resolution)
+        out = np.empty((rows.size, size, size) + (() if luminance_only else (3,)), dtype=np.float32)
+        with self._open() as f:
+            data = f["subjects/albedo"]
+            for start in range(0, rows.size, _HASH_BLOCK):
+                block = data[rows[start : start + _HASH_BLOCK]].astype(np.float32) / 255.0
+                block[:, ~self.chart] = 0.5
+                for i, texture in enumerate(block):
+                    if luminance_only:
+                        texture = luminance(texture)
+                    if size != self.resolution:
+                        texture = cv2.resize(texture, (size, size), interpolation=cv2.INTER_AREA)
+                    out[start + i] = texture
+        return out
 
     def _read(self, name: str, exclude_persons: Iterable[str]) -> np.ndarray:
         rows = self._select(exclude_persons)

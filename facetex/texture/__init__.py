@@ -12,7 +12,7 @@ Modules, in pipeline order:
 Typical use::
 
     vgg = load_vgg19(config.device)
-    result = infer_texture(lowfreq_rgb, partial_rgb, mask, exemplars_rgb, config, vgg)
+    result = infer_texture(lowfreq_rgb, partial_rgb, mask, exemplars, config, vgg)
 """
 
 from facetex.texture.analysis import analyse_texture, blend_grams, compute_grams, solve_blend, solve_simplex_qp

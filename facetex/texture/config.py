@@ -1,15 +1,16 @@
 """Settings of texture analysis (paper §4) and synthesis (§5), with the paper's values as defaults.
 
-``TextureConfig()`` is the fast default of the CLI (issue 7: photo → albedo in about 70 s on a
-2-core CPU, 20× faster than the paper's recipe here, every evaluation metric within 3 % of
-that recipe shortened to 100 iterations; the full recipe has more detail, README "Speed"):
-candidate preselection by a bf16 screening fit at 128², the exact convex fit over 32
-candidates at the output size with bf16 Grams (``facetex.texture.analysis`` documents the
-measurements), Ĝ from the database's cached complete Grams, and coarse-to-fine synthesis with
-the network in bf16, 100 L-BFGS iterations at half size then 30 at full size
-(``facetex.texture.synthesis`` documents the schedule study). ``TextureConfig.paper()`` is
-the paper's recipe: exact fp32 masked Grams of every exemplar at full resolution, 1000 fp32
-L-BFGS iterations at full resolution, no early stopping.
+``TextureConfig()`` is the fast default of the CLI (issue 7: photo → albedo in about 66 s on a
+2-core CPU, 22× faster than the paper's recipe here, every evaluation metric within 3 % of
+that recipe shortened to 100 iterations or better; README "Speed"): candidate preselection
+by a bf16 screening fit at 128², the exact convex fit over 32 candidates at the output size
+with bf16 Grams (``facetex.texture.analysis`` documents the measurements), Ĝ from the
+database's cached complete Grams, and coarse-to-fine synthesis with the network in bf16, 100
+L-BFGS iterations at half size then 30 at full size, starting from the low-frequency albedo
+plus the exemplars' weighted detail (``facetex.texture.synthesis`` documents the schedule
+study and the start). ``TextureConfig.paper()`` is the paper's recipe: exact fp32 masked
+Grams of every exemplar at full resolution, 1000 fp32 L-BFGS iterations at full resolution
+from the low-frequency albedo, no early stopping.
 """
 
 from __future__ import annotations

@@ -90,19 +90,26 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
     101.5 s. Early stopping (0.1 % over 10 iterations) does not trigger within these budgets.
 * **Start with detail** (issue 7; ``config.start``, :func:`stage_start`). From the blurry
   low-frequency albedo, L-BFGS has to grow every pore; the paper's 1000 full-size iterations
-  do, 30 do not (spectrum error 35 % above the full recipe's, London face 001). By default
-  the first stage instead starts at I(α_al) plus the exemplars' Gaussian high-pass weighted by
-  the §4 weights (σ = R/128, amplitude renormalised by ‖w‖₂, :func:`exemplar_detail`), and
-  each later stage adds the band its predecessor could not hold. Every exemplar lies on the
-  same UV layout, so pores land on skin, lashes on lids. The objective stays the paper's:
-  the start only puts the optimiser where the Gram targets are nearly met already. Measured
-  against the paper recipe's full 1000 iterations on face 001 (``bench_speed.py --variant``),
-  at the default schedule's cost: spectrum error −12 % (lowfreq start: +35 %), hidden detail
-  ratio +6 % (−6 %), observed −6 % (−6 %), RMSE and high-pass RMSE 3–7 % lower. σ = R/64 gave
-  +4 %, +4 %, −5 %; starting only the first stage +14 %, −1 %, −5 %; with the start, a single
-  512²×40 stage lost observed detail (−12 %) and 256²×100 + 512²×50 gained nothing for 15 s
-  more. On the demo photo the start also removed the photo's teeth from the closed lips of the
-  low-frequency start's result. ``TextureConfig.paper()`` starts at I(α_al), as the paper.
+  do, 30 do not. By default the first stage instead starts at I(α_al) plus the exemplars'
+  Gaussian high-pass weighted by the §4 weights (σ = R/128, near the evaluation's detail
+  cut-off R/100; amplitude renormalised by ‖w‖₂, :func:`exemplar_detail`), and each later
+  stage adds the band its predecessor could not hold. Every exemplar lies on the same UV
+  layout, so pores land on skin and lashes on lids. The objective stays the paper's: the
+  start only puts the optimiser nearer the Gram targets. Measured with ``bench_speed.py``:
+
+  - 5 held-out London faces, same schedule, against the paper recipe shortened to 100
+    iterations: spectrum error −33 % (low-frequency start: −11 %), detail ratio hidden
+    +15 % (+1 %), observed +3 % (+3 %), high-pass RMSE hidden −6.5 %, the rest within 0.2 %;
+    65.9 s median against 70.7 s (synthesis 43.8 s against 46.5 s).
+  - Against the full 1000-iteration recipe (faces 001 and 173, ``--variant`` runs on face 001):
+    see README "Speed". On 001: σ = R/128 at every stage gave spectrum error −12 %, detail
+    hidden +6 %, observed −6 %; σ = R/64 +4 %, +4 %, −5 %; the detail added to the first
+    stage only +14 %, −1 %, −5 %; a single 512²×40 stage from the detailed start lost observed
+    detail (−12 %); 256²×100 + 512²×50 gained nothing for 15 s more.
+  - On the demo photo the detailed start also removed the photo's teeth and a seam across the
+    nose that the low-frequency start carried into the result.
+
+  ``TextureConfig.paper()`` starts at I(α_al), as the paper.
 """
 
 from __future__ import annotations
@@ -515,6 +522,18 @@ def stage_start(
     return np.clip(start, 0.0, 1.0).astype(np.float32)
 
 
+def _exemplar_luminance(image: np.ndarray, name: str) -> np.ndarray:
+    """Y of an exemplar given as (R, R, 3) RGB or (R, R) luminance, float32."""
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim != 2:
+        return luminance(_check_rgb(arr, name))
+    if arr.shape[0] != arr.shape[1]:
+        raise ShapeMismatchError(f"{name} is {arr.shape[1]}×{arr.shape[0]}; UV textures must be square")
+    if not np.isfinite(arr).all():
+        raise InputImageError(f"{name} holds non-finite values")
+    return arr
+
+
 def _check_rgb(image: np.ndarray, name: str) -> np.ndarray:
     arr = np.asarray(image, dtype=np.float32)
     if arr.ndim != 3 or arr.shape[2] != 3:
@@ -538,7 +557,7 @@ def infer_texture(
     init_rgb: np.ndarray,
     partial_rgb: np.ndarray,
     mask: np.ndarray,
-    exemplars_rgb: Sequence[np.ndarray],
+    exemplars: Sequence[np.ndarray],
     config: TextureConfig,
     vgg: VGG19,
     *,
@@ -569,13 +588,15 @@ def infer_texture(
     partial_rgb : (R, R, 3) float RGB in [0, 1], the partial high-frequency albedo (0.5 off
         the observed texels).
     mask : (R, R) bool, True on observed texels of ``partial_rgb``.
-    exemplars_rgb : K ≥ 1 complete exemplar textures, each (R_k, R_k, 3) float RGB in [0, 1]
-        on the same UV layout (sizes may differ; they are resized to each working size).
+    exemplars : K ≥ 1 complete exemplar textures on the same UV layout, each (R_k, R_k, 3)
+        float RGB or (R_k, R_k) float luminance Y, in [0, 1] (only Y is used: pass luminance,
+        e.g. :meth:`~facetex.database.store.TextureDatabase.luminances`, to hold a third of
+        the memory; sizes may differ, they are resized to each working size).
     config : every setting.
     vgg : the feature network (its device is used).
     exemplar_grams : optional precomputed complete luminance Grams of the K exemplars, keyed
         by the resolution they were computed at: size → GramSet (N = K, in the order of
-        ``exemplars_rgb``, every layer of ``config.gram_layers``), as
+        ``exemplars``, every layer of ``config.gram_layers``), as
         :meth:`facetex.database.store.TextureDatabase.gram_set` returns them.
     progress : show progress bars.
 
@@ -600,11 +621,11 @@ def infer_texture(
         raise ShapeMismatchError(
             f"init {init.shape[:2]}, partial {partial.shape[:2]} and mask {visible.shape} must have one size"
         )
-    if len(exemplars_rgb) == 0:
+    if len(exemplars) == 0:
         raise InputImageError("no exemplar textures were given")
     if not visible.any():
         raise EmptyMaskError("the visibility mask hides every pixel; nothing can be analysed")
-    exemplar_y = [luminance(_check_rgb(e, f"exemplar {i}")) for i, e in enumerate(exemplars_rgb)]
+    exemplar_y = [_exemplar_luminance(e, f"exemplar {i}") for i, e in enumerate(exemplars)]
     count = len(exemplar_y)
     cached = dict(exemplar_grams or {})
     for grams in cached.values():  # check them before the expensive analysis

@@ -197,3 +197,20 @@ def test_textures_can_be_read_downsampled(db_path, contents):
     # area averaging: each small texel is the mean of its 2 × 2 block of the full map
     expected = full[:2].reshape(2, R // 2, 2, R // 2, 2, 3).mean(axis=(2, 4))
     np.testing.assert_allclose(small, expected, atol=1e-6)
+
+
+def test_luminances_and_subject_textures_read_what_textures_reads(db_path, contents):
+    from facetex.texture.color import luminance
+
+    db = load_database(db_path)
+    full = db.textures()
+    np.testing.assert_allclose(db.luminances(), luminance(full), atol=1e-6)
+    small = db.luminances(resolution=R // 2, exclude_persons=["002"])
+    np.testing.assert_allclose(small, luminance(db.textures(resolution=R // 2, exclude_persons=["002"])), atol=1e-6)
+    assert small.shape == (2, R // 2, R // 2)
+    ids = [s.subject_id for s in db.subjects()]
+    picked = db.subject_textures([ids[2], ids[0], ids[2]])
+    np.testing.assert_array_equal(picked, full[[2, 0, 2]])  # the order given, repeats allowed
+    assert db.subject_textures([]).shape == (0, R, R, 3)
+    with pytest.raises(DatabaseError, match="unknown subject"):
+        db.subject_textures(["nobody"])

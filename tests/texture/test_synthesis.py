@@ -293,3 +293,17 @@ def test_infer_texture_exemplar_detail_start(vgg, small_inputs):
     assert detailed.synthesis.losses[0] < 0.5 * lowfreq.synthesis.losses[0]
     with pytest.raises(ValueError, match="start must be"):
         TextureConfig(start="noise")
+
+
+def test_infer_texture_takes_luminance_exemplars(vgg, small_inputs):
+    """Only Y of the exemplars is used: (R, R) luminance gives what (R, R, 3) RGB gives."""
+    init, partial, mask, exemplars = small_inputs
+    config = TextureConfig(schedule=(Stage(64, 2),), analysis_size=None, early_stop_tolerance=0.0)
+    rgb = infer_texture(init, partial, mask, exemplars, config, vgg, progress=False)
+    grey = infer_texture(init, partial, mask, [luminance(e) for e in exemplars], config, vgg, progress=False)
+    np.testing.assert_array_equal(grey.blend.weights, rgb.blend.weights)
+    np.testing.assert_allclose(grey.synthesis.luminance, rgb.synthesis.luminance, atol=1e-6)
+    with pytest.raises(ShapeMismatchError, match="square"):
+        infer_texture(init, partial, mask, [luminance(exemplars[0])[:, :100]], config, vgg, progress=False)
+    with pytest.raises(InputImageError, match="non-finite"):
+        infer_texture(init, partial, mask, [np.full((64, 64), np.nan)], config, vgg, progress=False)
