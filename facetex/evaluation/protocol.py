@@ -28,8 +28,10 @@ every exemplar under the input's mask) are computed once per subject in fp32 at 
 and every solver / layer subset solves its weights on them; complete exemplar Grams come from
 the database when it stores them at the evaluation size. The bench's variants therefore use the
 paper's exact §4 fit over every exemplar; the pipeline's fast default screens candidates first
-(``TextureConfig.preselect_count``). The "recipe" ablation runs the pipeline's own texture stage
-(``infer_texture``) with its fast default and with the paper's recipe, to measure that too.
+(``TextureConfig.preselect_count``), and they synthesise from the low-frequency albedo as §5
+does, where the pipeline's default starts from the exemplars' detail (``TextureConfig.start``).
+The "recipe" ablation runs the pipeline's own texture stage (``infer_texture``) with its fast
+default and with the paper's recipe, to measure that too.
 """
 
 from __future__ import annotations
@@ -268,6 +270,8 @@ class ProtocolConfig:
             )
         else:
             base = base.replace(schedule=(Stage(self.size, self.iterations),), analysis_size=None)
+        if variant.recipe is None:  # the paper's comparisons start where §5 does
+            base = base.replace(start="lowfreq")
         changes: dict[str, Any] = {"solver": variant.solver}
         if variant.layers is not None:
             changes["gram_layers"] = variant.layers

@@ -465,12 +465,13 @@ def exemplar_detail(exemplars_y: Sequence[np.ndarray], weights: np.ndarray, sigm
     Parameters
     ----------
     exemplars_y : K (R, R) float exemplar luminances in [0, 1], one resolution.
-    weights : (K,) float ≥ 0, their §4 weights (not all zero).
+    weights : (K,) float, their §4 weights, not all zero (≥ 0 for the convex and closest
+        solvers; the unconstrained linear baseline's may be negative).
     sigma : Gaussian σ of the high-pass, in pixels.
 
     Returns
     -------
-    (R, R) float32 zero-mean detail, luminance units.
+    (R, R) float32 detail (zero low-pass), luminance units.
     """
     from scipy.ndimage import gaussian_filter
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
+from facetex.config import InferConfig
 from facetex.database.store import (
     LONDON_ATTRIBUTION,
     DatabaseContents,
@@ -186,7 +188,12 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     partial, _ = _partial_from(face_crops[0], size)
     exemplars = np.stack([resize(c, size) for c in face_crops[1:]])
     complete = compute_grams(luminance(exemplars), vgg, layers=P.GRAM_LAYERS)
-    config = P.ProtocolConfig(size=size, iterations=2)
+    # The shared variants start at the low-frequency albedo (§5); so does "fast" here.
+    infer = InferConfig()
+    config = P.ProtocolConfig(size=size, iterations=2,
+                              infer=dataclasses.replace(infer, texture=infer.texture.replace(start="lowfreq")))
+    assert P.ProtocolConfig().texture_config(P.Variant("convex", "synthesis")).start == "lowfreq"
+    assert P.ProtocolConfig().texture_config(P.Variant("fast", "synthesis", recipe="fast")).start == "exemplar_detail"
     variants = P.build_variants(P.VARIANTS) + (
         P.Variant("top-1", "synthesis", top_k=1),
         P.Variant("fast", "synthesis", recipe="fast"),  # the pipeline's own texture stage
