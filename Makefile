@@ -57,7 +57,7 @@ bench: setup  ## timing benchmarks (write JSON to benchmarks/results/)
 
 bench-speed: setup  ## issue 7: default vs paper recipe on 5 held-out London faces (~30 min), then the schedule study (~20 min)
 	$(BIN)/python benchmarks/bench_speed.py --count 5 --paper-iterations 100
-	$(BIN)/python benchmarks/bench_speed.py --study 512x100 512x100bf16 256x100bf16,512x30bf16 256x100bf16,512x50bf16 \
+	$(BIN)/python benchmarks/bench_speed.py --study 512x100 512x100bf16 256x100bf16,512x30bf16 256x100bf16,512x50bf16 256x100bf16,512x30bf16+detail \
 	  --count 2 --plot benchmarks/results/quality_vs_time.png
 
 clean:

@@ -46,7 +46,9 @@ root, on an otherwise idle machine (it records the load)::
 ``--study`` instead runs the schedule study behind the default synthesis schedule: the §4
 weights of the default pipeline once per subject, then each synthesis schedule from the same
 start, scoring iterates on the full-size fp32 objective, its Gram distance and the high-pass
-energy relative to the subject's own texture. Each scored iterate records the synthesis wall
+energy relative to the subject's own texture (a schedule ending in ``+detail`` starts from the
+exemplars' detail, the default's ``TextureConfig.start``; otherwise from the low-frequency
+albedo, the paper's start). Each scored iterate records the synthesis wall
 time so far (the scoring itself excluded) and its idle-machine estimate (evaluations ×
 :data:`EVALUATION_SECONDS_512`, for comparing runs made on a loaded machine by the work done).
 JSON to ``benchmarks/results/schedules-<timestamp>.json``; ``--plot`` draws the measured times,
@@ -96,6 +98,16 @@ def parse_schedule(text: str):
     from facetex.texture.config import parse_schedule as parse
 
     return parse(text)
+
+
+def _study_schedule(text: str):
+    """A study schedule: stages as --schedule takes them, '+detail' at the end to start from
+    the exemplars' detail (TextureConfig.start = "exemplar_detail") instead of the low-frequency
+    albedo: '256x100bf16,512x30bf16+detail' → (stages, True)."""
+    stages, plus, start = text.partition("+")
+    if plus and start != "detail":
+        raise argparse.ArgumentTypeError(f"a study schedule ends in '+detail' or nothing, got {text!r}")
+    return parse_schedule(stages), bool(plus)
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -202,7 +214,7 @@ def _score(result, database, model, task: dict[str, Any]) -> dict[str, float]:
     size = result.albedo.shape[0]
     subjects = database.subjects()
     row = next(i for i, s in enumerate(subjects) if s.person_id == task["person"] and s.expression == "neutral")
-    truth = resize(database.textures()[row], size)
+    truth = resize(database.subject_textures([subjects[row].subject_id])[0], size)
     fill = database.fill_maps()[row]
     idx = (np.arange(size) * fill.shape[0]) // size
     truth_observed = (fill == OBSERVED)[np.ix_(idx, idx)] & result.partial.chart
@@ -338,7 +350,7 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     from facetex.texture.analysis import blend_grams, compute_grams
     from facetex.texture.color import luminance
     from facetex.texture.gram import gram
-    from facetex.texture.synthesis import make_targets, resize, synthesize_texture
+    from facetex.texture.synthesis import exemplar_detail, make_targets, resize, stage_start, synthesize_texture
     from facetex.texture.vgg import load_vgg19
 
     if task["threads"]:
@@ -356,14 +368,13 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     used = np.flatnonzero(weights)
     init = resize(result.partial.lowfreq, size)
     chart = result.partial.chart
-    row = next(i for i, s in enumerate(database.subjects()) if s.subject_id == record.subject_id)
-    truth = luminance(resize(database.textures()[row], size))
-    complete = database.textures(exclude_persons=(task["person"],))[used]
+    truth = luminance(resize(database.subject_textures([record.subject_id])[0], size))
+    complete = database.luminances(exclude_persons=(task["person"],))[used]
     targets_by_size = {size: result.blend.target}  # Ĝ at full size, from the database's cache
 
     def target_at(stage_size: int):
         if stage_size not in targets_by_size:
-            grams = compute_grams(np.stack([luminance(resize(t, stage_size)) for t in complete]), vgg,
+            grams = compute_grams(np.stack([resize(t, stage_size) for t in complete]), vgg,
                                   layers=config.texture.gram_layers)
             targets_by_size[stage_size] = blend_grams(weights[used], grams)
         return targets_by_size[stage_size]
@@ -392,7 +403,8 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
         done = {"iterations": 0, "evaluations": 0, "seconds": 0.0, "wall": 0.0}
         current = None
-        for stage in parse_schedule(text):
+        stages, detailed = _study_schedule(text)
+        for stage in stages:
             cost = EVALUATION_SECONDS_512[stage.bf16] * (stage.size / 512) ** 2
             start = dict(done)
             scoring = {"seconds": 0.0}  # scoring runs inside the stage's clock: not synthesis time
@@ -408,9 +420,14 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
                     scoring["seconds"] += time.perf_counter() - clock
                 rows.append(row)
 
+            detail = None
+            if detailed:  # outside the clock, as in infer_texture's "synthesis" timing it is not
+                detail = exemplar_detail([resize(t, stage.size) for t in complete], weights[used],
+                                         config.texture.start_highpass_sigma * stage.size)
+            stage_init = resize(init, stage.size)
             synthesis = synthesize_texture(
-                resize(init, stage.size), target_at(stage.size), vgg, config.texture, iterations=stage.iterations,
-                bf16=stage.bf16, start_luminance=None if current is None else np.clip(resize(current, stage.size), 0, 1),
+                stage_init, target_at(stage.size), vgg, config.texture, iterations=stage.iterations,
+                bf16=stage.bf16, start_luminance=stage_start(luminance(stage_init), current, detail),
                 progress=False, callback=record_step,
             )
             current = synthesis.luminance
@@ -469,7 +486,7 @@ def plot_study(study: list[dict[str, Any]], path: Path) -> None:
 def _run_study(args: argparse.Namespace, database, persons: tuple[str, ...], env: dict[str, str], write_json) -> None:
     schedules = args.study or ["512x100", "512x100bf16", "256x100bf16,512x30bf16", "256x100bf16,512x50bf16"]
     for text in schedules:
-        parse_schedule(text)  # fail early on a typo
+        _study_schedule(text)  # fail early on a typo
     study = []
     for person in persons:
         task = {"person": person, "size": args.size, "db": str(database.path), "threads": args.threads,
@@ -511,8 +528,9 @@ def main() -> None:
                         help="OMP_WAIT_POLICY of the runs unless already set ('' leaves it unset; module doc)")
     parser.add_argument("--study", nargs="*", default=None, metavar="SCHEDULE",
                         help="instead: quality vs time of synthesis schedules, e.g. 512x100 512x100bf16 "
-                        "256x100bf16,512x30bf16 (SIZExITERATIONS[bf16], stages comma-separated; these and "
-                        "256x100bf16,512x50bf16 when none are given)")
+                        "256x100bf16,512x30bf16 (SIZExITERATIONS[bf16], stages comma-separated, '+detail' at "
+                        "the end to start from the exemplars' detail; these and 256x100bf16,512x50bf16 "
+                        "when none are given)")
     parser.add_argument("--plot", type=Path, default=None, help="PNG of the schedule study")
     parser.add_argument("--plot-from", type=Path, nargs="+", default=None, metavar="SCHEDULES.json",
                         help="instead: draw --plot from earlier studies (their schedules merged per person)")
