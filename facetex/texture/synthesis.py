@@ -101,11 +101,19 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
     iterations: spectrum error −33 % (low-frequency start: −11 %), detail ratio hidden
     +15 % (+1 %), observed +3 % (+3 %), high-pass RMSE hidden −6.5 %, the rest within 0.2 %;
     65.9 s median against 70.7 s (synthesis 43.8 s against 46.5 s).
-  - Against the full 1000-iteration recipe (faces 001 and 173, ``--variant`` runs on face 001):
-    see README "Speed". On 001: σ = R/128 at every stage gave spectrum error −12 %, detail
+  - Variants against the full 1000-iteration recipe on face 001 (``--variant``): σ = R/128 at every stage gave spectrum error −12 %, detail
     hidden +6 %, observed −6 %; σ = R/64 +4 %, +4 %, −5 %; the detail added to the first
     stage only +14 %, −1 %, −5 %; a single 512²×40 stage from the detailed start lost observed
     detail (−12 %); 256²×100 + 512²×50 gained nothing for 15 s more.
+  - Schedule study (``--study ...+detail``, faces 001 / 173, quiet machine): 256²×100 +
+    512²×30 from the detailed start reaches the full-size objective 1.78 / 2.37 and
+    high-pass energy 0.80 / 0.99 of the truth's in 45 s of synthesis; from the low-frequency
+    start, 100 fp32 full-size iterations (the paper's recipe, cut short) reach 1.84 / 2.44
+    and 0.74 / 0.90 in 130–136 s, 150 bf16 ones 1.65 / 2.20 and 0.75 / 0.90 in 126–130 s;
+    512²×50 from the detailed start gets 1.63 / 2.17 in 61 s.
+  - Against the full 1000-iteration recipe on faces 001 and 173 it is not within 3 % on
+    every metric: the observed region's detail ratio stays ~6 % lower from either start
+    (README "Speed").
   - On the demo photo the detailed start also removed the photo's teeth and a seam across the
     nose that the low-frequency start carried into the result.
 
