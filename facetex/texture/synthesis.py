@@ -534,19 +534,18 @@ def stage_start(
 def _exemplar_luminance(image: np.ndarray, name: str) -> np.ndarray:
     """Y of an exemplar given as (R, R, 3) RGB or (R, R) luminance, float32."""
     arr = np.asarray(image, dtype=np.float32)
-    if arr.ndim != 2:
-        return luminance(_check_rgb(arr, name))
-    if arr.shape[0] != arr.shape[1]:
-        raise ShapeMismatchError(f"{name} is {arr.shape[1]}×{arr.shape[0]}; UV textures must be square")
-    if not np.isfinite(arr).all():
-        raise InputImageError(f"{name} holds non-finite values")
-    return arr
+    return _check_uv_map(arr, name) if arr.ndim == 2 else luminance(_check_rgb(arr, name))
 
 
 def _check_rgb(image: np.ndarray, name: str) -> np.ndarray:
     arr = np.asarray(image, dtype=np.float32)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ShapeMismatchError(f"{name} must be an (H, W, 3) RGB image, got shape {arr.shape}")
+    return _check_uv_map(arr, name)
+
+
+def _check_uv_map(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` itself if it is square and finite."""
     if arr.shape[0] != arr.shape[1]:
         raise ShapeMismatchError(f"{name} is {arr.shape[1]}×{arr.shape[0]}; UV textures must be square")
     if not np.isfinite(arr).all():
