@@ -58,18 +58,18 @@ def main() -> None:
     pick = [shared[i] for i in np.linspace(0, len(shared) - 1, min(args.subjects, len(shared))).round().astype(int)]
     size = high.resolution
     edges = [16.0, 64.0, low.resolution / 4, low.resolution / 2, size / 2 + 1]
-    textures_low, textures_high = low.textures(), high.textures()
+    textures_low, textures_high = low.subject_textures(pick), high.subject_textures(pick)
     fill_low, fill_high = low.fill_maps(), high.fill_maps()
     totals = {"low_upsampled": np.zeros(len(edges) - 1), "high": np.zeros(len(edges) - 1)}
     patches = 0
-    for subject in pick:
+    for k, subject in enumerate(pick):
         i, j = ids_low.index(subject), ids_high.index(subject)
         both = (fill_high[j] == OBSERVED) & (resize((fill_low[i] == OBSERVED).astype(np.float32), size) > 0.999)
         corners = skin_patches(both, PATCH)
         if not corners:
             continue
-        y_low = resize(luminance(textures_low[i]), size)
-        y_high = luminance(textures_high[j])
+        y_low = resize(luminance(textures_low[k]), size)
+        y_high = luminance(textures_high[k])
         totals["low_upsampled"] += band_powers(radial_power_spectrum(y_low, corners, PATCH), edges)
         totals["high"] += band_powers(radial_power_spectrum(y_high, corners, PATCH), edges)
         patches += len(corners)

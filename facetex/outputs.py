@@ -185,5 +185,5 @@ def _subject_weights(result: InferenceResult, database: TextureDatabase | None) 
     if database is not None and order:
         known = {s.subject_id for s in database.subjects()}
         shown = [result.subject_ids[i] for i in order if result.subject_ids[i] in known]
-        thumbs = dict(zip(shown, database.subject_textures(shown))) if shown else {}
+        thumbs.update(zip(shown, database.subject_textures(shown)))
     return [SubjectWeight(result.subject_ids[i], float(weights[i]), thumbs.get(result.subject_ids[i])) for i in order]
