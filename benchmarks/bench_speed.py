@@ -37,7 +37,9 @@ with ``OMP_WAIT_POLICY=PASSIVE`` two threads were as fast as one or faster (1.3 
 vs 2.0 s). The runs therefore get ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it
 (``--omp-wait-policy ''`` to leave it unset); it must be set before torch is imported.
 
-Writes ``benchmarks/results/speed-<timestamp>.json`` and prints a table. Run from the repository
+Writes ``benchmarks/results/speed-<timestamp>.json`` and prints a table; ``--save-albedo DIR``
+also keeps each run's albedo (16-bit PNG) to look at or to analyse further (keep it outside
+the repository: it is derived from the London photos). Run from the repository
 root, on an otherwise idle machine (it records the load)::
 
     .venv/bin/python benchmarks/bench_speed.py
@@ -199,6 +201,12 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
             out["total_s"] - synthesis + synthesis * PAPER_ITERATIONS / max(iterations, 1)
         )
     out["metrics"] = _score(result, database, model, task)
+    if task.get("save_albedo"):
+        from facetex.io.atomic import write_image
+
+        stem = Path(task["save_albedo"]) / f"{task['person']}-{task['setting']}-{task['size']}"
+        write_image(stem.with_suffix(".png"), result.albedo, bits=16)
+        out["albedo_png"] = str(stem.with_suffix(".png"))
     return out
 
 
@@ -523,6 +531,8 @@ def main() -> None:
                         "e.g. its paper runs to compare a new variant against")
     parser.add_argument("--paper-iterations", type=int, default=100, help="L-BFGS iterations of the shortened paper run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, the physical cores)")
+    parser.add_argument("--save-albedo", type=Path, default=None, metavar="DIR",
+                        help="also write each run's albedo as DIR/<person>-<setting>-<size>.png (16-bit)")
     parser.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
     parser.add_argument("--omp-wait-policy", default="PASSIVE",
                         help="OMP_WAIT_POLICY of the runs unless already set ('' leaves it unset; module doc)")
@@ -566,13 +576,16 @@ def main() -> None:
     unknown = set(args.settings) - {"default", "paper", *variants}
     if unknown:
         parser.error(f"--settings names {sorted(unknown)} that no --variant defines")
+    if args.save_albedo:
+        args.save_albedo.mkdir(parents=True, exist_ok=True)
     runs = []
     for person in persons:
         for setting in args.settings:
             task = {"person": person, "setting": setting, "changes": variants.get(setting), "size": args.size,
                     "db": str(database.path),
                     "paper_iterations": args.paper_iterations, "threads": args.threads,
-                    "identity": not args.no_identity}
+                    "identity": not args.no_identity,
+                    "save_albedo": str(args.save_albedo.resolve()) if args.save_albedo else None}
             child = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)],
                                    check=True, stdout=subprocess.PIPE, text=True, env=env)
             runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
