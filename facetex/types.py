@@ -28,7 +28,9 @@ Spherical harmonics
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -40,6 +42,7 @@ __all__ = [
     "FaceFit",
     "PartialAlbedo",
     "GramSet",
+    "GramSource",
     "BlendResult",
     "SynthesisResult",
     "InferenceResult",
@@ -218,6 +221,25 @@ class GramSet:
     @property
     def count(self) -> int:
         return int(next(iter(self.grams.values())).shape[0])
+
+    def take(self, rows: np.ndarray, layers: Sequence[str]) -> GramSet:
+        """Images ``rows`` (indices into 0 … count − 1, any order) at ``layers``."""
+        return GramSet(grams={layer: np.asarray(self.grams[layer])[np.asarray(rows, dtype=np.int64)] for layer in layers})
+
+
+class GramSource(Protocol):
+    """Complete exemplar Grams that can be read a few images at a time: a :class:`GramSet` in
+    memory, or a database's stored Grams read on demand
+    (:meth:`facetex.database.store.TextureDatabase.stored_grams`), so inference reads only the
+    exemplars the §4 fit kept."""
+
+    @property
+    def layers(self) -> tuple[str, ...]: ...
+
+    @property
+    def count(self) -> int: ...
+
+    def take(self, rows: np.ndarray, layers: Sequence[str]) -> GramSet: ...
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 import skimage.data
 
 from facetex.config import InferConfig
+from facetex.errors import DatabaseError
 from facetex.database.store import (
     LONDON_ATTRIBUTION,
     DatabaseContents,
@@ -82,8 +83,20 @@ def test_cached_grams_follow_the_schedule_and_the_exclusion(database):
     assert sorted(cached) == [32, 64]
     assert all(g.count == 4 and g.layers == LAYERS for g in cached.values())
     full = database.gram_set(64)
-    np.testing.assert_array_equal(cached[64].grams["relu3_1"], full.grams["relu3_1"][[0, 1, 4, 5]])
+    everyone = cached[64].take(np.arange(4), ["relu3_1"]).grams["relu3_1"]
+    np.testing.assert_array_equal(everyone, full.grams["relu3_1"][[0, 1, 4, 5]])
+    # Read on demand: any rows, in the order asked, without the others.
+    picked = cached[64].take(np.array([3, 0]), ["relu1_1", "relu5_1"])
+    assert picked.layers == ("relu1_1", "relu5_1") and picked.count == 2
+    np.testing.assert_array_equal(picked.grams["relu5_1"], full.grams["relu5_1"][[5, 0]])
+    np.testing.assert_array_equal(picked.grams["relu1_1"], database.gram_set(64, layers=["relu1_1"]).grams["relu1_1"][[5, 0]])
     assert sorted(cached_grams(database, config.replace(schedule=(Stage(128, 2),)))) == []
+    with pytest.raises(DatabaseError, match="not 128"):
+        database.stored_grams(128)
+    with pytest.raises(DatabaseError, match="relu1_2"):
+        database.stored_grams(64, layers=["relu1_2"])
+    with pytest.raises(DatabaseError, match="relu1_2"):
+        cached[64].take(np.array([0]), ["relu1_2"])
     # A layer the database does not store: nothing is cached, the texture stage computes it all.
     assert cached_grams(database, config.replace(gram_layers=("relu1_1", "relu1_2"))) == {}
 

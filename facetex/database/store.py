@@ -54,6 +54,7 @@ __all__ = [
     "SourceFile",
     "DatabaseContents",
     "TextureDatabase",
+    "StoredGrams",
     "write_database",
     "load_database",
     "PackedGrams",
@@ -222,6 +223,38 @@ def pack_gram(grams: np.ndarray, dtype: str) -> PackedGrams:
     exponent = np.ceil(np.log2(np.maximum(peak, 1e-300) / 2.0**14))
     scale = np.where(peak > 0, 2.0**exponent, 1.0)
     return PackedGrams(values=(tri / scale[:, None]).astype(np.float16), scale=scale)
+
+
+@dataclass(frozen=True)
+class StoredGrams:
+    """A database's stored complete Grams at one resolution, read on demand
+    (:meth:`TextureDatabase.stored_grams`; a :class:`~facetex.types.GramSource`).
+
+    Attributes
+    ----------
+    database : the open database.
+    resolution : Gram resolution (texels per side).
+    layers : the layers offered.
+    rows : (N,) int64 database rows of the exemplars, in exemplar order (``take``'s index 0 is
+        ``rows[0]``).
+    """
+
+    database: TextureDatabase
+    resolution: int
+    layers: tuple[str, ...]
+    rows: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.rows.size)
+
+    def take(self, rows: np.ndarray, layers: Sequence[str]) -> GramSet:
+        """Exemplars ``rows`` (indices into 0 … count − 1) at ``layers``, (n, C, C) float32 each."""
+        picked = self.rows[np.asarray(rows, dtype=np.int64)]
+        unknown = [layer for layer in layers if layer not in self.layers]
+        if unknown:
+            raise DatabaseError(f"these stored Grams offer {list(self.layers)}, not {unknown}")
+        return GramSet(grams={layer: self.database._gram_rows(layer, self.resolution, picked) for layer in layers})
 
 
 def unpack_gram(packed: PackedGrams) -> np.ndarray:
@@ -557,11 +590,7 @@ class TextureDatabase:
             )
         if layer not in self.gram_layers:
             raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {layer!r}")
-        rows = self._select(exclude_persons)
-        with self._open() as f:
-            group = f[f"grams/{int(resolution)}/{layer}"]
-            packed = PackedGrams(values=_take(group["values"], rows), scale=group["scale"][()][rows])
-        return unpack_gram(packed)
+        return self._gram_rows(layer, resolution, self._select(exclude_persons))
 
     def gram_set(
         self,
@@ -574,6 +603,37 @@ class TextureDatabase:
         names = tuple(layers) if layers is not None else self.gram_layers
         exclude = tuple(exclude_persons)
         return GramSet(grams={n: self.grams(n, resolution, exclude_persons=exclude) for n in names})
+
+    def stored_grams(
+        self,
+        resolution: int,
+        *,
+        layers: Iterable[str] | None = None,
+        exclude_persons: Iterable[str] = (),
+    ) -> StoredGrams:
+        """The complete Grams of :meth:`gram_set`, read on demand: a
+        :class:`~facetex.types.GramSource` whose ``take`` reads only the rows asked for
+        (inference needs the ~10 exemplars the §4 fit kept, not all N; the whole set at 256²
+        and 512² unpacks to ~0.8 GiB for the London database).
+
+        Raises DatabaseError if the resolution or a layer is not stored.
+        """
+        names = tuple(layers) if layers is not None else self.gram_layers
+        if int(resolution) not in self.gram_resolutions:
+            raise DatabaseError(f"{self.path.name} holds Grams at {list(self.gram_resolutions)}, not {resolution}")
+        missing = [n for n in names if n not in self.gram_layers]
+        if missing:
+            raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {missing}")
+        return StoredGrams(database=self, resolution=int(resolution), layers=names,
+                           rows=self._select(exclude_persons))
+
+    def _gram_rows(self, layer: str, resolution: int, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), C, C) float32 Grams of database rows ``rows`` (any order)."""
+        order, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+        with self._open() as f:
+            group = f[f"grams/{int(resolution)}/{layer}"]
+            packed = PackedGrams(values=_take(group["values"], order), scale=group["scale"][()][order])
+        return unpack_gram(packed)[inverse.reshape(-1)]
 
     def morphable_model(self) -> MorphableModel:
         """The morphable model learned from this database (identity, expression, albedo PCA)."""

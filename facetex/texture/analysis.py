@@ -91,7 +91,7 @@ from facetex.texture.color import mask_out
 from facetex.texture.config import SOLVERS, TextureConfig
 from facetex.texture.gram import gram
 from facetex.texture.vgg import VGG19
-from facetex.types import BlendResult, GramSet
+from facetex.types import BlendResult, GramSet, GramSource
 
 __all__ = [
     "BlendProblem",
@@ -550,17 +550,18 @@ def analyse_texture(
     )
 
 
-def select_grams(grams: GramSet, rows: np.ndarray, layers: Sequence[str], *, expected: int) -> GramSet:
-    """Rows ``rows`` of ``grams`` at ``layers``, after checking it holds ``expected`` images.
+def select_grams(grams: GramSource, rows: np.ndarray, layers: Sequence[str], *, expected: int) -> GramSet:
+    """Rows ``rows`` of ``grams`` (a GramSet, or stored Grams read on demand) at ``layers``,
+    after checking it holds ``expected`` images.
 
     Raises
     ------
     ShapeMismatchError
         If ``grams`` holds another number of images or lacks a layer.
     """
-    missing = [layer for layer in layers if layer not in grams.grams]
+    missing = [layer for layer in layers if layer not in grams.layers]
     if missing:
         raise ShapeMismatchError(f"the exemplar Grams lack layers {missing}")
     if grams.count != expected:
         raise ShapeMismatchError(f"{grams.count} exemplar Gram sets for {expected} exemplars")
-    return GramSet(grams={layer: np.asarray(grams.grams[layer])[rows] for layer in layers})
+    return grams.take(rows, layers)

@@ -145,7 +145,7 @@ from facetex.texture.color import luminance, replace_luminance
 from facetex.texture.config import TextureConfig
 from facetex.texture.gram import gram
 from facetex.texture.vgg import VGG19
-from facetex.types import BlendResult, GramSet, SynthesisResult
+from facetex.types import BlendResult, GramSet, GramSource, SynthesisResult
 
 __all__ = [
     "SynthesisStep",
@@ -569,7 +569,7 @@ def infer_texture(
     config: TextureConfig,
     vgg: VGG19,
     *,
-    exemplar_grams: Mapping[int, GramSet] | None = None,
+    exemplar_grams: Mapping[int, GramSource] | None = None,
     progress: bool = True,
 ) -> TextureInference:
     """Analysis (§4) and synthesis (§5) from arrays: the texture half of the paper's pipeline.
@@ -603,9 +603,10 @@ def infer_texture(
     config : every setting.
     vgg : the feature network (its device is used).
     exemplar_grams : optional precomputed complete luminance Grams of the K exemplars, keyed
-        by the resolution they were computed at: size → GramSet (N = K, in the order of
-        ``exemplars``, every layer of ``config.gram_layers``), as
-        :meth:`facetex.database.store.TextureDatabase.gram_set` returns them.
+        by the resolution they were computed at: size → GramSource (K images in the order of
+        ``exemplars``, every layer of ``config.gram_layers``), a GramSet or
+        :meth:`facetex.database.store.TextureDatabase.stored_grams`, which reads only the
+        exemplars that get weight.
     progress : show progress bars.
 
     Returns
