@@ -113,7 +113,10 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
     512²×50 from the detailed start gets 1.63 / 2.17 in 61 s.
   - Against the full 1000-iteration recipe on faces 001 and 173 it is not within 3 % on
     every metric: the observed region's detail ratio stays ~6 % lower from either start
-    (README "Speed").
+    (README "Speed"). α = 300 or 1000, the start's detail scaled by 1.3 or 1.6, σ = R/64 or
+    R/96, other splits of the same budget between the stages, and an fp32 512² stage all
+    left it between −5.5 and −7.3 %; only full-size iterations close it (512²×130: −4.0 %),
+    in step with the §5 objective.
   - On the demo photo the detailed start also removed the photo's teeth and a seam across the
     nose that the low-frequency start carried into the result.
 
