@@ -459,9 +459,17 @@ def merge_studies(studies: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-def plot_study(study: list[dict[str, Any]], path: Path) -> None:
+def full_recipe_objectives(results: list[dict[str, Any]]) -> dict[str, float]:
+    """person → the §5 objective the paper recipe's full 1000 iterations ended at, from speed
+    results (``--settings paper --paper-iterations 1000``); shorter paper runs are ignored."""
+    return {r["person"]: float(r["final_loss"]) for result in results for r in result["runs"]
+            if r["setting"] == "paper" and r["synthesis_iterations"] >= PAPER_ITERATIONS}
+
+
+def plot_study(study: list[dict[str, Any]], path: Path, full_recipe: dict[str, float] | None = None) -> None:
     """Objective, Gram distance and high-pass energy against the synthesis wall time measured in
-    the study (so run it on a quiet machine)."""
+    the study (so run it on a quiet machine); ``full_recipe`` (person → objective, from
+    :func:`full_recipe_objectives`) draws where the paper's 1000 iterations end, ~1300 s in."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -480,6 +488,10 @@ def plot_study(study: list[dict[str, Any]], path: Path) -> None:
             for ax, (key, _, _) in zip(axes, keys):
                 ax.plot([r["wall_seconds"] for r in scored], [r[key] for r in scored], styles[p % len(styles)], ms=3,
                         color=colours[text], label=f"{subject['person']} {text}")
+    for p, subject in enumerate(study):
+        if subject["person"] in (full_recipe or {}):
+            axes[0].axhline(full_recipe[subject["person"]], color="grey", lw=1, ls=styles[p % len(styles)][1:],
+                            label=f"{subject['person']} paper recipe after 1000 iterations (~1300 s)")
     for ax, (_, title, log) in zip(axes, keys):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("synthesis seconds on this CPU (measured)")
@@ -511,7 +523,7 @@ def _run_study(args: argparse.Namespace, database, persons: tuple[str, ...], env
                       "study": study})
     print(f"wrote {path}")
     if args.plot is not None:
-        plot_study(study, args.plot)
+        plot_study(study, args.plot, full_recipe_objectives([json.loads(p.read_text()) for p in args.include]))
         print(f"wrote {args.plot}")
 
 
@@ -528,7 +540,8 @@ def main() -> None:
                         "e.g. analysis512:analysis_size=512 (add NAME to --settings)")
     parser.add_argument("--include", type=Path, action="append", default=[], metavar="RESULT.json",
                         help="add the runs of an earlier result (same machine, same persons) to the summary, "
-                        "e.g. its paper runs to compare a new variant against")
+                        "e.g. its paper runs to compare a new variant against; with --plot, full "
+                        "1000-iteration paper runs mark where the recipe ends")
     parser.add_argument("--paper-iterations", type=int, default=100, help="L-BFGS iterations of the shortened paper run")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, the physical cores)")
     parser.add_argument("--save-albedo", type=Path, default=None, metavar="DIR",
@@ -556,7 +569,8 @@ def main() -> None:
     if args.plot_from is not None:
         if args.plot is None:
             parser.error("--plot-from needs --plot")
-        plot_study(merge_studies([json.loads(p.read_text())["study"] for p in args.plot_from]), args.plot)
+        plot_study(merge_studies([json.loads(p.read_text())["study"] for p in args.plot_from]), args.plot,
+                   full_recipe_objectives([json.loads(p.read_text()) for p in args.include]))
         print(f"wrote {args.plot}")
         return
 
