@@ -225,7 +225,7 @@ def pack_gram(grams: np.ndarray, dtype: str) -> PackedGrams:
     return PackedGrams(values=(tri / scale[:, None]).astype(np.float16), scale=scale)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StoredGrams:
     """A database's stored complete Grams at one resolution, read on demand
     (:meth:`TextureDatabase.stored_grams`; a :class:`~facetex.types.GramSource`).
@@ -254,7 +254,7 @@ class StoredGrams:
         unknown = [layer for layer in layers if layer not in self.layers]
         if unknown:
             raise DatabaseError(f"these stored Grams offer {list(self.layers)}, not {unknown}")
-        return GramSet(grams={layer: self.database._gram_rows(layer, self.resolution, picked) for layer in layers})
+        return GramSet(grams={layer: self.database.gram_rows(layer, self.resolution, picked) for layer in layers})
 
 
 def unpack_gram(packed: PackedGrams) -> np.ndarray:
@@ -584,13 +584,7 @@ class TextureDatabase:
         -------
         (N, C, C) float32, G = F Fᵀ / M of VGG-19 ``layer`` (paper §4).
         """
-        if int(resolution) not in self.gram_resolutions:
-            raise DatabaseError(
-                f"{self.path.name} holds Grams at {list(self.gram_resolutions)}, not {resolution}"
-            )
-        if layer not in self.gram_layers:
-            raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {layer!r}")
-        return self._gram_rows(layer, resolution, self._select(exclude_persons))
+        return self.gram_rows(layer, resolution, self._select(exclude_persons))
 
     def gram_set(
         self,
@@ -627,8 +621,16 @@ class TextureDatabase:
         return StoredGrams(database=self, resolution=int(resolution), layers=names,
                            rows=self._select(exclude_persons))
 
-    def _gram_rows(self, layer: str, resolution: int, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), C, C) float32 Grams of database rows ``rows`` (any order)."""
+    def gram_rows(self, layer: str, resolution: int, rows: np.ndarray) -> np.ndarray:
+        """:meth:`grams` of some database rows only (indices into :meth:`subjects` without
+        exclusions, any order, repeats allowed): (len(rows), C, C) float32.
+
+        Raises DatabaseError if the resolution or the layer is not stored.
+        """
+        if int(resolution) not in self.gram_resolutions:
+            raise DatabaseError(f"{self.path.name} holds Grams at {list(self.gram_resolutions)}, not {resolution}")
+        if layer not in self.gram_layers:
+            raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {layer!r}")
         order, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
         with self._open() as f:
             group = f[f"grams/{int(resolution)}/{layer}"]
