@@ -111,9 +111,9 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
     start, 100 fp32 full-size iterations (the paper's recipe, cut short) reach 1.84 / 2.44
     and 0.74 / 0.90 in 130–136 s, 150 bf16 ones 1.65 / 2.20 and 0.75 / 0.90 in 126–130 s;
     512²×50 from the detailed start gets 1.63 / 2.17 in 61 s.
-  - Against the full 1000-iteration recipe on faces 001 and 173 it is not within 3 % on
-    every metric: the observed region's detail ratio stays ~6 % lower from either start
-    (README "Speed"). α = 300 or 1000, the start's detail scaled by 1.3 or 1.6, σ = R/64 or
+  - Against the full 1000-iteration recipe (5 held-out faces, 21.7× faster) it is within 3 %
+    or better on every metric but the observed region's detail ratio, 7.5 % lower on average
+    (README "Speed"). On faces 001 and 173, α = 300 or 1000, the start's detail scaled by 1.3 or 1.6, σ = R/64 or
     R/96, other splits of the same budget between the stages, and an fp32 512² stage all
     left it between −5.5 and −7.3 %; only full-size iterations close it (512²×130: −4.0 %),
     in step with the §5 objective.
