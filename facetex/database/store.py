@@ -613,11 +613,7 @@ class TextureDatabase:
         Raises DatabaseError if the resolution or a layer is not stored.
         """
         names = tuple(layers) if layers is not None else self.gram_layers
-        if int(resolution) not in self.gram_resolutions:
-            raise DatabaseError(f"{self.path.name} holds Grams at {list(self.gram_resolutions)}, not {resolution}")
-        missing = [n for n in names if n not in self.gram_layers]
-        if missing:
-            raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {missing}")
+        self._check_grams(resolution, names)
         return StoredGrams(database=self, resolution=int(resolution), layers=names,
                            rows=self._select(exclude_persons))
 
@@ -627,15 +623,20 @@ class TextureDatabase:
 
         Raises DatabaseError if the resolution or the layer is not stored.
         """
-        if int(resolution) not in self.gram_resolutions:
-            raise DatabaseError(f"{self.path.name} holds Grams at {list(self.gram_resolutions)}, not {resolution}")
-        if layer not in self.gram_layers:
-            raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {layer!r}")
+        self._check_grams(resolution, (layer,))
         order, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
         with self._open() as f:
             group = f[f"grams/{int(resolution)}/{layer}"]
             packed = PackedGrams(values=_take(group["values"], order), scale=group["scale"][()][order])
         return unpack_gram(packed)[inverse.reshape(-1)]
+
+    def _check_grams(self, resolution: int, layers: Sequence[str]) -> None:
+        """DatabaseError unless Grams of every layer are stored at ``resolution``."""
+        if int(resolution) not in self.gram_resolutions:
+            raise DatabaseError(f"{self.path.name} holds Grams at {list(self.gram_resolutions)}, not {resolution}")
+        missing = [layer for layer in layers if layer not in self.gram_layers]
+        if missing:
+            raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {missing}")
 
     def morphable_model(self) -> MorphableModel:
         """The morphable model learned from this database (identity, expression, albedo PCA)."""
