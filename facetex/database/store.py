@@ -593,10 +593,10 @@ class TextureDatabase:
         layers: Iterable[str] | None = None,
         exclude_persons: Iterable[str] = (),
     ) -> GramSet:
-        """:meth:`grams` of several layers (all stored ones by default) as a GramSet."""
-        names = tuple(layers) if layers is not None else self.gram_layers
-        exclude = tuple(exclude_persons)
-        return GramSet(grams={n: self.grams(n, resolution, exclude_persons=exclude) for n in names})
+        """:meth:`grams` of several layers (all stored ones by default) as a GramSet: every row
+        of :meth:`stored_grams`."""
+        stored = self.stored_grams(resolution, layers=layers, exclude_persons=exclude_persons)
+        return stored.take(np.arange(stored.count), stored.layers)
 
     def stored_grams(
         self,
