@@ -30,8 +30,9 @@ the database when it stores them at the evaluation size. The bench's variants th
 paper's exact §4 fit over every exemplar; the pipeline's fast default screens candidates first
 (``TextureConfig.preselect_count``), and they synthesise from the low-frequency albedo as §5
 does, where the pipeline's default starts from the exemplars' detail (``TextureConfig.start``).
-The "recipe" ablation runs the pipeline's own texture stage (``infer_texture``) with its fast
-default and with the paper's recipe, to measure that too.
+The "recipe" ablation runs the pipeline's own texture stage (``infer_texture``) as ``facetex
+infer`` does (its coarse-to-fine schedule scaled to the evaluation size) and with the paper's
+recipe, to measure that too (issue 7).
 """
 
 from __future__ import annotations
@@ -137,9 +138,11 @@ class Variant:
     recipe : None: the bench's shared exact §4 fit (every exemplar, all layers computed once
         per subject) and one synthesis stage of the evaluation's iterations. "fast" or "paper":
         the pipeline's own texture stage (``facetex.texture.synthesis.infer_texture``) with
-        the default settings (candidate preselection, early stopping; the evaluation's size
-        and iterations) or with ``TextureConfig.paper`` (exact fit, ``paper_iterations``
-        iterations, no early stopping).
+        its settings as ``facetex infer`` runs them (candidate preselection, the detailed
+        start, its coarse-to-fine bf16 schedule scaled to the evaluation size by
+        ``TextureConfig.with_size``: 128²×100 + 256²×30 at 256²) or with
+        ``TextureConfig.paper`` (exact fp32 fit, one fp32 stage of ``paper_iterations``
+        iterations from the low-frequency albedo, no early stopping).
     """
 
     name: str
@@ -209,8 +212,9 @@ class ProtocolConfig:
         neutral photo); ignored when ``persons`` is given.
     persons : explicit person ids to hold out.
     size : evaluation resolution R: the unwrap, the synthesis and the scoring run at R × R.
-    iterations : L-BFGS iterations of each "fast" synthesis variant (early stopping as the
-        texture config says).
+    iterations : L-BFGS iterations of each synthesis variant of the paper's comparisons and
+        the ablations (early stopping as the texture config says); the "fast" recipe variant
+        runs the texture config's own schedule instead.
     paper_iterations : iterations of the "paper" recipe variant (the paper: 1000).
     variants : names from :data:`VARIANTS`.
     ablation : one of :data:`ABLATIONS`.
@@ -268,10 +272,10 @@ class ProtocolConfig:
                 content_layers=base.content_layers,
                 alpha=base.alpha,
             )
-        else:
-            base = base.replace(schedule=(Stage(self.size, self.iterations),), analysis_size=None)
-        if variant.recipe is None:  # the paper's comparisons start where §5 does
-            base = base.replace(start="lowfreq")
+        elif variant.recipe == "fast":
+            base = base.with_size(self.size)
+        else:  # the paper's comparisons: one stage, starting where §5 does
+            base = base.replace(schedule=(Stage(self.size, self.iterations),), analysis_size=None, start="lowfreq")
         changes: dict[str, Any] = {"solver": variant.solver}
         if variant.layers is not None:
             changes["gram_layers"] = variant.layers
