@@ -99,6 +99,8 @@ QUALITY = (
     "detail_hidden",
     "detail_error_observed",
     "detail_error_hidden",
+    "onet_gram_observed",
+    "onet_gram_hidden",
     "identity",
 )
 
@@ -260,8 +262,14 @@ def _score(result, database, model, task: dict[str, Any]) -> dict[str, float]:
             embedder = IdentityEmbedder()
         except MissingDependencyError:
             embedder = None
-    reference = P.ground_truth_reference(prepared, config, embedder)
-    return P.score_texture(result.albedo, prepared, config, reference, embedder)
+    try:
+        from facetex.evaluation.onet import ONetGrams
+
+        onet = ONetGrams()
+    except MissingDependencyError:
+        onet = None
+    reference = P.ground_truth_reference(prepared, config, embedder, onet)
+    return P.score_texture(result.albedo, prepared, config, reference, embedder, onet)
 
 
 def _median(values: list[float]) -> float:

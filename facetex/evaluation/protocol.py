@@ -52,6 +52,7 @@ from facetex.database.store import SubjectRecord, TextureDatabase
 from facetex.errors import DatabaseError, FacetexError, MissingDependencyError, NoFaceError, ShapeMismatchError
 from facetex.evaluation import metrics as M
 from facetex.evaluation.baselines import inpaint_albedo, pca_albedo
+from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
 from facetex.evaluation.degrade import (
     DegradeConfig,
     blur_photo,
@@ -120,6 +121,8 @@ METRICS: dict[str, tuple[str, str | float]] = {
     "hp_rmse_hidden": ("RMSE high-pass hidden ↓", "min"),
     "detail_observed": ("detail ratio observed (1 best)", 1.0),
     "detail_hidden": ("detail ratio hidden (1 best)", 1.0),
+    "onet_gram_observed": ("ONet Gram dist. observed ↓", "min"),
+    "onet_gram_hidden": ("ONet Gram dist. hidden ↓", "min"),
 }
 
 
@@ -722,11 +725,14 @@ class GroundTruthReference:
     spectra : region → the ground truth's spectrum over those patches (regions with no patch
         are absent).
     embedding : (128,) dlib embedding of the render with the ground-truth texture, or None.
+    onet_grams : region ("observed", "hidden") → the ground truth's ONet Grams of its detail
+        (:mod:`facetex.evaluation.onet`); empty without the network, empty regions absent.
     """
 
     corners: dict[str, list[tuple[int, int]]]
     spectra: dict[str, M.RadialSpectrum]
     embedding: np.ndarray | None
+    onet_grams: dict[str, RegionGrams] = field(default_factory=dict)
 
 
 def _composite_render(prepared: PreparedSubject, texture: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -766,10 +772,15 @@ def _embed(embedder: Any, image: np.ndarray, box: np.ndarray) -> np.ndarray:
         return embedder.embed(image, box)
 
 
+#: Regions the ONet Gram distance is reported for.
+_ONET_REGIONS = ("observed", "hidden")
+
+
 def ground_truth_reference(
-    prepared: PreparedSubject, config: ProtocolConfig, embedder: Any = None
+    prepared: PreparedSubject, config: ProtocolConfig, embedder: Any = None, onet: ONetGrams | None = None
 ) -> GroundTruthReference:
-    """Patches, spectra and identity embedding of a subject's ground truth (shared by variants)."""
+    """Patches, spectra, identity embedding and ONet Grams of a subject's ground truth (shared
+    by variants); no embedding without ``embedder``, no Grams without ``onet``."""
     patch = config.patch_size
     corners = {name: M.skin_patches(prepared.regions[name], patch) for name in ("truth", "hidden")}
     spectra = {
@@ -779,7 +790,14 @@ def ground_truth_reference(
     if embedder is not None:
         image, box = _composite_render(prepared, prepared.truth, _identity_scale(prepared))
         embedding = _embed(embedder, image, box)
-    return GroundTruthReference(corners=corners, spectra=spectra, embedding=embedding)
+    onet_grams = {}
+    if onet is not None:
+        onet_grams = {
+            name: onet.region_grams(prepared.truth, prepared.regions[name])
+            for name in _ONET_REGIONS
+            if prepared.regions[name].any()
+        }
+    return GroundTruthReference(corners=corners, spectra=spectra, embedding=embedding, onet_grams=onet_grams)
 
 
 def score_texture(
@@ -788,6 +806,7 @@ def score_texture(
     config: ProtocolConfig,
     reference: GroundTruthReference,
     embedder: Any = None,
+    onet: ONetGrams | None = None,
 ) -> dict[str, float]:
     """Every metric of :data:`METRICS` for one completed texture (NaN where undefined).
 
@@ -799,6 +818,8 @@ def score_texture(
     reference : from :func:`ground_truth_reference`.
     embedder : an :class:`~facetex.evaluation.metrics.IdentityEmbedder`, or None to skip
         identity.
+    onet : the :class:`~facetex.evaluation.onet.ONetGrams` the reference was made with, or
+        None to skip the ONet Gram distance.
     """
     out = {name: float("nan") for name in METRICS}
     patch = config.patch_size
@@ -827,6 +848,10 @@ def score_texture(
         embedding = _embed(embedder, image, box)
         out["identity"] = M.identity_similarity(embedding, reference.embedding)
         out["identity_distance"] = M.embedding_distance(embedding, reference.embedding)
+    if onet is not None:
+        for region, truth_grams in reference.onet_grams.items():
+            grams = onet.region_grams(texture, prepared.regions[region])
+            out[f"onet_gram_{region}"] = gram_distance(grams, truth_grams)
     return out
 
 
@@ -912,6 +937,7 @@ def _evaluate_subject(
     vgg: Any,
     detector: Any,
     embedder: Any,
+    onet: ONetGrams | None,
     *,
     keep_images: bool,
 ) -> SubjectResult:
@@ -924,9 +950,9 @@ def _evaluate_subject(
     elif vgg is not None:
         complete = database.gram_set(config.size, layers=GRAM_LAYERS, exclude_persons=(person,))
     completed = texture_variants(prepared.partial, arrays.textures[rows], complete, variants, config, vgg)
-    reference = ground_truth_reference(prepared, config, embedder)
+    reference = ground_truth_reference(prepared, config, embedder, onet)
     scores = {
-        name: score_texture(texture, prepared, config, reference, embedder)
+        name: score_texture(texture, prepared, config, reference, embedder, onet)
         for name, texture in completed.textures.items()
     }
     info = {name: dict(entry) for name, entry in completed.info.items()}
@@ -1012,6 +1038,7 @@ def run_protocol(
     *,
     vgg: Any = None,
     embedder: Any = None,
+    onet: ONetGrams | None = None,
     progress: bool = True,
 ) -> ProtocolResult:
     """Run protocol A (module doc) over held-out subjects of ``database``.
@@ -1023,6 +1050,7 @@ def run_protocol(
     config : the run's settings.
     vgg : a loaded VGG-19 (loaded on ``config.infer.texture.device`` if None).
     embedder : an IdentityEmbedder (made when ``config.identity`` and dlib is installed).
+    onet : the network of the ONet Gram distance (made when facenet-pytorch is installed).
     progress : a tqdm bar over subjects (stderr).
 
     Returns
@@ -1052,6 +1080,11 @@ def run_protocol(
             embedder = M.IdentityEmbedder()
         except MissingDependencyError as exc:
             log.warning("identity similarity skipped: %s", exc)
+    if onet is None:
+        try:
+            onet = ONetGrams(config.infer.texture.device)
+        except MissingDependencyError as exc:
+            log.warning("ONet Gram distance skipped: %s", exc)
     arrays = _load_arrays(database, config.size, vgg, config.infer.texture)
     results: list[SubjectResult] = []
     failures: list[tuple[str, str]] = []
@@ -1060,7 +1093,7 @@ def run_protocol(
             try:
                 results.append(
                     _evaluate_subject(
-                        database, arrays, person, variants, config, vgg, detector, embedder,
+                        database, arrays, person, variants, config, vgg, detector, embedder, onet,
                         keep_images=len(results) < config.figure_subjects,
                     )
                 )

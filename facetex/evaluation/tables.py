@@ -41,7 +41,8 @@ __all__ = [
 
 #: Metrics of the first markdown table (detail and likeness) and of the second (per texel).
 DETAIL_METRICS = (
-    "identity", "identity_distance", "spectrum_error", "spectrum_ratio", "spectrum_error_hidden", "ssim_lowpass"
+    "identity", "identity_distance", "spectrum_error", "spectrum_ratio", "spectrum_error_hidden", "ssim_lowpass",
+    "onet_gram_observed", "onet_gram_hidden",
 )
 ERROR_METRICS = (
     "rmse_observed", "rmse_hidden", "hp_rmse_observed", "hp_rmse_hidden", "detail_observed", "detail_hidden"
