@@ -47,6 +47,7 @@ observed: the truth blurred with σ = R/100 scores 0.55–0.68, another person's
 from __future__ import annotations
 
 import importlib.util
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,9 @@ LAYERS: tuple[str, ...] = ("prelu1", "prelu2", "prelu3")
 SCALE = 512
 
 _INSTALL = "pip install --no-deps facenet-pytorch==2.6.0 (make setup installs it)"
-#: conv: (in, out); each is a 3 × 3 valid convolution, then PReLU, then pooling (kernel, stride).
-_CONVS = ((3, 32, 3, 2), (32, 64, 3, 2), (64, 64, None, None))
+#: Max-pooling (kernel, stride) after each layer's 3 × 3 valid convolution and PReLU; the last
+#: layer's is not needed.
+_POOLS: tuple[tuple[int, int] | None, ...] = ((3, 2), (3, 2), None)
 
 
 def _weights_file() -> Path:
@@ -110,14 +112,18 @@ class ONetGrams:
     """
 
     def __init__(self, device: str = "cpu") -> None:
-        state = torch.load(_weights_file(), map_location="cpu", weights_only=True)
+        path = _weights_file()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            tensors = [
+                (state[f"conv{i}.weight"], state[f"conv{i}.bias"], state[f"prelu{i}.weight"])
+                for i in range(1, len(LAYERS) + 1)
+            ]
+        except (OSError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+            reason = type(exc).__name__
+            raise MissingDependencyError(f"{path} is damaged ({reason}); reinstall facenet-pytorch: {_INSTALL}") from exc
         self.device = torch.device(device)
-        self._layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        for i in range(1, len(_CONVS) + 1):
-            weight = state[f"conv{i}.weight"].float().to(self.device)
-            bias = state[f"conv{i}.bias"].float().to(self.device)
-            slope = state[f"prelu{i}.weight"].float().to(self.device)
-            self._layers.append((weight, bias, slope))
+        self._layers = [tuple(t.float().to(self.device) for t in layer) for layer in tensors]
 
     @torch.no_grad()
     def region_grams(self, texture: np.ndarray, region: np.ndarray) -> RegionGrams:
@@ -156,7 +162,7 @@ class ONetGrams:
         x = (x * 255.0 - 127.5) / 128.0
         grams: dict[str, np.ndarray] = {}
         positions: dict[str, int] = {}
-        for name, (weight, bias, slope), (_, _, pool, stride) in zip(LAYERS, self._layers, _CONVS, strict=True):
+        for name, (weight, bias, slope), pool in zip(LAYERS, self._layers, _POOLS, strict=True):
             x = F.prelu(F.conv2d(x, weight, bias), slope)
             # a position counts if its whole receptive field is in the region: erode the mask
             # through the same geometry (valid 3 × 3 window, then the pooling window)
@@ -168,8 +174,8 @@ class ONetGrams:
                 grams[name] = (f @ f.T / count).cpu().numpy()
                 positions[name] = count
             if pool is not None:
-                x = F.max_pool2d(x, pool, stride=stride, ceil_mode=True)
-                m = -F.max_pool2d(-m, pool, stride=stride, ceil_mode=True)
+                x = F.max_pool2d(x, pool[0], stride=pool[1], ceil_mode=True)
+                m = -F.max_pool2d(-m, pool[0], stride=pool[1], ceil_mode=True)
         return RegionGrams(grams=grams, positions=positions)
 
 

@@ -65,3 +65,17 @@ def test_bad_input(net, face_crops):
     tiny[100:102, 100:102] = True  # no position of any layer fits inside
     grams = net.region_grams(face_crops[0], tiny)
     assert grams.grams == {} and np.isnan(O.gram_distance(grams, grams))
+
+
+def test_missing_or_damaged_weights_say_how_to_install(monkeypatch, tmp_path):
+    from facetex.errors import MissingDependencyError
+
+    broken = tmp_path / "onet.pt"
+    broken.write_bytes(b"not a torch file")
+    monkeypatch.setattr(O, "_weights_file", lambda: broken)
+    with pytest.raises(MissingDependencyError, match="damaged.*facenet-pytorch"):
+        O.ONetGrams()
+    monkeypatch.undo()
+    monkeypatch.setattr(O.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="pip install --no-deps facenet-pytorch"):
+        O.ONetGrams()
