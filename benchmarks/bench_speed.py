@@ -26,7 +26,8 @@ the time of writing the outputs (``facetex.outputs.write_result``: meshes, maps,
 peak memory, the 1-minute load average before and after, and quality figures of the albedo
 against the subject's own database texture (``facetex.evaluation.protocol.score_texture``:
 mesoscopic power-spectrum error, SSIM of the low-pass, RMSE and high-pass RMSE on observed /
-hidden texels, detail ratios, and dlib identity similarity of renders when dlib is installed).
+hidden texels, detail ratios, the ONet Gram distance of the detail per region
+(``facetex.evaluation.onet``), and dlib identity similarity of renders when dlib is installed).
 The input is the subject's sharp neutral photo (not degraded): this measures speed at equal
 input, and how far the fast settings move the result from the paper recipe's.
 

@@ -2,6 +2,8 @@
 
 * :mod:`~facetex.evaluation.metrics` — mesoscopic power spectrum, low-pass SSIM, per-region
   errors, dlib identity similarity, bootstrap intervals.
+* :mod:`~facetex.evaluation.onet` — Gram distance of the detail under a network independent of
+  the synthesis (MTCNN's ONet).
 * :mod:`~facetex.evaluation.degrade` — blur, 4× downsampling, occluder, simulated head turn.
 * :mod:`~facetex.evaluation.baselines` — PCA albedo only, OpenCV inpainting.
 * :mod:`~facetex.evaluation.protocol` — :func:`run_protocol` over held-out database subjects.

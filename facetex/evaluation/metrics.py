@@ -10,6 +10,8 @@ replaces them with numbers that do not reuse the synthesis network (VGG-19):
   texels it did not), on Y and on its high-pass.
 * :class:`IdentityEmbedder` / :func:`identity_similarity` — likeness: dlib's ResNet face
   embeddings of renders with the inferred and with the ground-truth texture.
+* :mod:`facetex.evaluation.onet` (its own module) — Gram distance of the detail under MTCNN's
+  ONet, a network independent of the synthesis.
 * :func:`summarize` / :func:`paired_difference` — mean and bootstrap confidence interval over
   subjects.
 
