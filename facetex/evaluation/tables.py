@@ -49,6 +49,19 @@ ERROR_METRICS = (
 )
 
 
+def _recipe_note(result: ProtocolResult) -> str:
+    """What the recipe ablation's variants ran instead of the evaluation's iterations."""
+    cfg = result.config
+    notes = []
+    for variant in result.variants:
+        if variant.recipe is not None:
+            stages = " + ".join(
+                f"{s.size}²×{s.iterations}{' bf16' if s.bf16 else ''}" for s in cfg.texture_config(variant).schedule
+            )
+            notes.append(f'"{variant.name}": {stages}')
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def format_summary(s: Summary, digits: int = 3) -> str:
     """"mean [low, high]" with ``digits`` decimals; "–" when undefined."""
     if s.count == 0 or not math.isfinite(s.mean):
@@ -106,7 +119,7 @@ def markdown_report(result: ProtocolResult, *, command: str | None = None) -> st
         "each subject's person left out of exemplars, Grams and morphable model",
         f"- input degradation: {detail}; hidden part: {hide}",
         f"- resolution {cfg.size}², {cfg.iterations} L-BFGS iterations per synthesis variant"
-        + (f" ({cfg.paper_iterations} for \"paper\")" if any(v.recipe == "paper" for v in result.variants) else "")
+        + _recipe_note(result)
         + f", α = {cfg.infer.texture.alpha:g}",
         f"- mean [{level} % bootstrap interval] over subjects; mesoscopic band "
         f"{MESOSCOPIC_BAND[0]:g}–{MESOSCOPIC_BAND[1]:g} cycles per face width "

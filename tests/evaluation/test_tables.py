@@ -16,8 +16,8 @@ from facetex.evaluation import tables as T
 from facetex.evaluation.metrics import Summary
 
 
-def _result(with_images: bool = True) -> P.ProtocolResult:
-    variants = P.build_variants(("pca", "convex"))
+def _result(with_images: bool = True, ablation: str = "none") -> P.ProtocolResult:
+    variants = P.build_variants(("pca", "convex"), ablation)
     subjects = []
     for i in range(3):
         metrics = {
@@ -32,7 +32,8 @@ def _result(with_images: bool = True) -> P.ProtocolResult:
         subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images))
     summary, comparisons = P.aggregate(subjects, variants)
     return P.ProtocolResult(
-        config=P.ProtocolConfig(subjects=3, variants=("pca", "convex")), variants=variants, subjects=tuple(subjects),
+        config=P.ProtocolConfig(subjects=3, variants=("pca", "convex"), ablation=ablation, paper_iterations=500),
+        variants=variants, subjects=tuple(subjects),
         failures=(("009", "no face found"),), summary=summary, comparisons=comparisons,
         database={"name": "london", "path": "/x.h5", "subjects": 8, "persons": 4, "attribution": "CC BY 4.0 test"},
         seconds=12.0,
@@ -59,6 +60,13 @@ def test_markdown_report_lists_every_variant_and_the_ordering():
     rmse = next(line for line in text.splitlines() if line.startswith("| RMSE Y observed"))
     assert "reversed" in rmse
     assert "CC BY 4.0 test" in text
+
+
+def test_markdown_report_says_what_the_recipe_variants_ran():
+    assert "256², 30 L-BFGS iterations per synthesis variant, α = 100" in T.markdown_report(_result())
+    text = T.markdown_report(_result(ablation="recipe"))
+    assert ('256², 30 L-BFGS iterations per synthesis variant ("fast": 128²×100 bf16 + 256²×30 bf16; '
+            '"paper": 256²×500), α = 100') in text
 
 
 def test_csv_and_json_are_complete_and_strict():
