@@ -38,10 +38,13 @@ For a region M of the UV map, layer l's Gram is G_l = Σ_p f_p f_pᵀ / |P| over
 whose whole receptive field lies inside M (so the chart's border and the grey outside never
 enter), f_p the C_l-vector of features; the distance is the relative Frobenius error
 ‖G_l(estimate) − G_l(truth)‖ / ‖G_l(truth)‖ averaged over the three layers. 0 is the same
-detail statistics. Measured on 5 held-out London faces at 512², over the texels the truth
-observed: the truth blurred with σ = R/100 scores 0.55–0.68, another person's texture
-0.08–0.25, and facetex's textures inferred from the sharp photo (``benchmarks/bench_speed.py``)
-0.03–0.08.
+detail statistics. The Grams are uncentred (as Gatys et al.'s), so they also hold the layers'
+response to flat grey, which no detail changes; the less texel-scale detail a resolution can
+hold, the more that part weighs and the smaller the distances: compare them at one R only.
+Measured on 5 held-out London faces over the texels the truth observed: the truth blurred
+with σ = R/100 scores 0.55–0.68 at 512² and 0.27–0.39 at 256²; another person's texture
+0.08–0.25 at 512², 0.04–0.13 at 256²; facetex's textures inferred from the sharp photo
+(``benchmarks/bench_speed.py``, 512²) 0.03–0.08.
 """
 
 from __future__ import annotations

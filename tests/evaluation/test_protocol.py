@@ -20,6 +20,7 @@ from facetex.database.store import (
 from facetex.errors import DatabaseError
 from facetex.evaluation import protocol as P
 from facetex.evaluation.metrics import Summary
+from facetex.evaluation.onet import ONetGrams
 from facetex.texture.config import Stage, TextureConfig
 from facetex.types import MeshTopology, MorphableModel, PartialAlbedo
 
@@ -224,13 +225,20 @@ def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
                                  fit=None, model=None, partial=partial, truth=truth, regions=regions,
                                  exemplar_ids=(), seconds=0.0)
     config = P.ProtocolConfig(size=size)
-    reference = P.ground_truth_reference(prepared, config)
-    perfect = P.score_texture(truth, prepared, config, reference)
+    onet = ONetGrams()
+    reference = P.ground_truth_reference(prepared, config, onet=onet)
+    perfect = P.score_texture(truth, prepared, config, reference, onet=onet)
     assert perfect["spectrum_error"] == 0.0 and perfect["spectrum_error_hidden"] == 0.0
     assert perfect["ssim_lowpass"] == pytest.approx(1.0) and perfect["rmse_hidden"] == 0.0
+    assert perfect["onet_gram_observed"] == 0.0 and perfect["onet_gram_hidden"] == 0.0
     assert math.isnan(perfect["identity"])  # no embedder
-    blurry = P.score_texture(partial.lowfreq, prepared, config, reference)
+    blurry = P.score_texture(partial.lowfreq, prepared, config, reference, onet=onet)
     assert blurry["spectrum_ratio"] < -0.5 and blurry["detail_hidden"] < 0.5 and blurry["rmse_hidden"] > 0
+    # a 128² crop, upsampled to ONet's 512², holds little texel-scale detail: 0.13 and 0.14
+    assert blurry["onet_gram_observed"] > 0.08 and blurry["onet_gram_hidden"] > 0.08
+    # without the network the distance is left out
+    assert math.isnan(P.score_texture(truth, prepared, config, P.ground_truth_reference(prepared, config))[
+        "onet_gram_observed"])
 
 
 def test_aggregate_orients_the_paper_ordering():
