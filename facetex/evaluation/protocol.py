@@ -52,7 +52,6 @@ from facetex.database.store import SubjectRecord, TextureDatabase
 from facetex.errors import DatabaseError, FacetexError, MissingDependencyError, NoFaceError, ShapeMismatchError
 from facetex.evaluation import metrics as M
 from facetex.evaluation.baselines import inpaint_albedo, pca_albedo
-from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
 from facetex.evaluation.degrade import (
     DegradeConfig,
     blur_photo,
@@ -61,6 +60,7 @@ from facetex.evaluation.degrade import (
     hide_turn,
     occlude_photo,
 )
+from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
 from facetex.texture.config import Stage, TextureConfig
 from facetex.types import Detection, FaceFit, GramSet, MorphableModel, PartialAlbedo, Photo
 
