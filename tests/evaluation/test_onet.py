@@ -76,6 +76,6 @@ def test_missing_or_damaged_weights_say_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(MissingDependencyError, match="damaged.*facenet-pytorch"):
         O.ONetGrams()
     monkeypatch.undo()
-    monkeypatch.setattr(O.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(MissingDependencyError, match="pip install --no-deps facenet-pytorch"):
         O.ONetGrams()
