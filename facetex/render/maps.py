@@ -12,6 +12,10 @@ Low-pass is a normalised convolution over the chart only, so the 0.5 fill outsid
 does not create a false ridge along its border. Maps follow the facetex UV convention (square
 R × R, v = 1 at the top row) and hold the neutral value outside the chart.
 
+Edge padding (:func:`pad_chart`) is for files handed to renderers only: bilinear filtering and
+mipmaps at the chart's edge mix in texels outside it, so exported maps carry the chart's own
+colours a few texels past its edge. Maps facetex computes with keep the neutral fill (DESIGN §2).
+
 Encodings (float32 arrays, as the rest of facetex; write them with facetex.io.atomic):
 
 * bump : (R, R) in [0, 1], ``0.5 + h / bump_range_mm`` clipped, so 0.5 is the surface and the
@@ -40,6 +44,8 @@ __all__ = [
     "normal_from_height",
     "detail_maps",
     "FLAT_NORMAL",
+    "pad_chart",
+    "padding_texels",
 ]
 
 FLAT_NORMAL = np.array([0.5, 0.5, 1.0], dtype=np.float32)
@@ -200,3 +206,66 @@ def detail_maps(
         bump=bump_from_height(height, chart, config),
         normal=normal_from_height(height, chart, texel_mm=texel_mm),
     )
+
+
+def padding_texels(resolution: int, texels_at_512: int = 8) -> int:
+    """Width of the edge padding at R × R: ``texels_at_512`` scaled by R / 512, at least 1 (0 → 0)."""
+    if texels_at_512 <= 0:
+        return 0
+    return max(1, int(round(texels_at_512 * resolution / 512.0)))
+
+
+def pad_chart(image: np.ndarray, chart: np.ndarray, texels: int) -> np.ndarray:
+    """Edge padding (dilation) of a UV map past its chart, for exported textures.
+
+    Standard texture-atlas gutter filling: ``texels`` times, every off-chart texel with at least
+    one already-filled 8-neighbour takes the mean of those neighbours. Texels on the chart are
+    returned unchanged; texels farther than ``texels`` from it keep their value (the 0.5 fill).
+
+    Parameters
+    ----------
+    image : (R, R) or (R, R, C) float array (albedo, normal or bump map).
+    chart : (R, R) bool, texels that hold the map's values (e.g. ``PartialAlbedo.chart``).
+    texels : number of rings to fill (:func:`padding_texels` gives a resolution-scaled width).
+
+    Returns
+    -------
+    A padded copy, same shape and dtype as ``image``.
+
+    Raises
+    ------
+    ShapeMismatchError
+        If ``chart`` does not match the image's first two axes.
+    """
+    arr = np.asarray(image)
+    mask = _check_chart(chart, arr.shape[:2])
+    if arr.ndim not in (2, 3):
+        raise ShapeMismatchError(f"image must have shape (R, R) or (R, R, C), got {arr.shape}")
+    values = arr.reshape(arr.shape[0], arr.shape[1], -1).astype(np.float64)
+    filled = mask.copy()
+    values[~filled] = 0.0
+    if not filled.any():
+        return arr.copy()
+    height, width = filled.shape
+    for _ in range(int(texels)):
+        total = np.zeros_like(values)
+        count = np.zeros(filled.shape, dtype=np.float64)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy == 0 and dx == 0:
+                    continue
+                # target [y, x] reads source [y + dy, x + dx]
+                ty = slice(max(0, -dy), height - max(0, dy))
+                tx = slice(max(0, -dx), width - max(0, dx))
+                sy = slice(max(0, dy), height - max(0, -dy))
+                sx = slice(max(0, dx), width - max(0, -dx))
+                src = filled[sy, sx]
+                total[ty, tx] += values[sy, sx] * src[..., None]
+                count[ty, tx] += src
+        grow = ~filled & (count > 0)
+        if not grow.any():
+            break
+        values[grow] = total[grow] / count[grow][:, None]
+        filled |= grow
+    out = np.where(filled[..., None], values, arr.reshape(values.shape))
+    return out.reshape(arr.shape).astype(arr.dtype)

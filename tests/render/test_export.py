@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import struct
+import subprocess
 from io import BytesIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +17,7 @@ from PIL import Image
 
 from facetex.errors import InputImageError, OutputError, ShapeMismatchError
 from facetex.geometry.topology import load_face_mesh
-from facetex.geometry.uv import uv_to_pixel
+from facetex.geometry.uv import chart_mask, uv_to_pixel
 from facetex.render.export import (
     ExportConfig,
     export_glb,
@@ -21,6 +25,7 @@ from facetex.render.export import (
     make_textured_mesh,
     model_frame_vertices,
     uv_to_gltf,
+    vertex_tangents,
 )
 from facetex.types import FaceFit
 
@@ -48,7 +53,10 @@ def patch_mesh(photo_texture):
     normal = np.dstack(
         [np.linspace(0.3, 0.7, N)[None, :].repeat(N, 0), np.full((N, N), 0.6), np.full((N, N), 0.9)]
     )
-    return make_textured_mesh(vertices, faces, uvs, albedo, normal.astype(np.float32))
+    # Every texel holds a vertex's colour (the grid's last row and column lie on the chart's
+    # edge, which the UV rasterizer leaves out): the whole square is the chart, nothing is padded.
+    chart = np.ones((N, N), dtype=bool)
+    return make_textured_mesh(vertices, faces, uvs, albedo, normal.astype(np.float32), chart=chart)
 
 
 def _glb_chunks(path) -> tuple[dict, bytes]:
@@ -122,7 +130,7 @@ def test_glb_roundtrip_through_trimesh(patch_mesh, tmp_path):
 def test_obj_roundtrip_and_white_diffuse(patch_mesh, tmp_path):
     files = export_mesh(patch_mesh, tmp_path)
     mtl = files.mtl.read_text().split("\n")
-    assert "Kd 1 1 1" in mtl and "map_Kd albedo.png" in mtl and "norm normal.png" in mtl
+    assert "Kd 1 1 1" in mtl and "map_Kd albedo.png" in mtl and "map_Bump -bm 1 normal.png" in mtl
     assert "newmtl skin" in mtl
     assert "mtllib face.mtl" in files.obj.read_text()
     loaded = trimesh.load(files.obj, process=False)
@@ -211,3 +219,174 @@ def test_make_textured_mesh_rejects_bad_input(patch_mesh):
         make_textured_mesh(v, f, uv, tex * 2.0 + 0.1)
     with pytest.raises(ShapeMismatchError, match="normal_map shape"):
         make_textured_mesh(v, f, uv, tex, tex[:-1])
+
+
+# --------------------------------------------------------------------------- issue 15: real tools
+
+REPO = Path(__file__).resolve().parents[2]
+# MTL texture statements and how many arguments each option takes (the MTL spec; Blender's
+# importer parses the same table, obj_import_mtl / mtl parser).
+_MTL_OPTION_ARGS = {"-bm": 1, "-blendu": 1, "-blendv": 1, "-boost": 1, "-cc": 1, "-clamp": 1, "-imfchan": 1,
+                    "-mm": 2, "-o": 3, "-s": 3, "-t": 3, "-texres": 1, "-type": 1}
+
+
+def _parse_mtl(text: str) -> dict[str, dict[str, tuple[str, dict[str, list[str]]]]]:
+    """material → lower-case keyword → (file name, options), as OBJ importers read an MTL:
+    keywords case-insensitive, options with their argument counts, the rest is the file name."""
+    materials: dict[str, dict[str, tuple[str, dict[str, list[str]]]]] = {}
+    current = None
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        key = words[0].lower()
+        if key == "newmtl":
+            current = materials.setdefault(" ".join(words[1:]), {})
+            continue
+        if not (key.startswith("map_") or key in ("bump", "norm", "disp", "refl")):
+            continue
+        options, rest = {}, words[1:]
+        while rest and rest[0] in _MTL_OPTION_ARGS:
+            count = _MTL_OPTION_ARGS[rest[0]]
+            options[rest[0]] = rest[1 : 1 + count]
+            rest = rest[1 + count :]
+        current[key] = (" ".join(rest), options)
+    return materials
+
+
+@pytest.fixture()
+def bumped_patch(patch_mesh):
+    bump = np.clip(0.5 + 0.3 * (patch_mesh.albedo.mean(axis=2) - 0.5), 0, 1).astype(np.float32)
+    return make_textured_mesh(
+        patch_mesh.vertices, patch_mesh.faces, patch_mesh.uvs, patch_mesh.albedo, patch_mesh.normal_map,
+        bump=bump, chart=patch_mesh.chart,
+    )
+
+
+def test_mtl_textures_as_blender_three_and_trimesh_read_them(bumped_patch, tmp_path):
+    files = export_mesh(bumped_patch, tmp_path)
+    assert files.bump == tmp_path / "bump.png" and files.bump.is_file()
+    skin = _parse_mtl(files.mtl.read_text())["skin"]
+    # Blender (3.x importer and exporter): map_Bump / bump → Normal Map node, strength -bm.
+    blender = skin.get("map_bump") or skin.get("bump")
+    assert blender == ("normal.png", {"-bm": ["1"]})
+    # three.js MTLLoader, tinyobjloader: norm → normal map; disp → displacement (bump.png).
+    assert skin["norm"] == ("normal.png", {})
+    name, options = skin["disp"]
+    assert name == "bump.png"
+    base, gain = map(float, options["-mm"])
+    assert gain == pytest.approx(0.5e-3) and base == pytest.approx(-0.5 * gain)  # ±0.25 mm, 0.5 = surface
+    assert skin["map_kd"] == ("albedo.png", {})
+    for name, _ in skin.values():
+        assert (tmp_path / name).is_file(), name
+    with Image.open(files.bump) as image:
+        assert image.mode.startswith("I")  # 16-bit height
+    # trimesh reads map_Kd (and only it): the OBJ loads with its texture.
+    loaded = trimesh.load(files.obj, process=False)
+    np.testing.assert_array_equal(
+        np.asarray(loaded.visual.material.image.convert("RGB")), np.asarray(Image.open(files.albedo))
+    )
+
+
+def test_glb_has_tangents_targets_names_and_two_sides(patch_mesh, tmp_path):
+    path = export_glb(patch_mesh, tmp_path / "face.glb")
+    doc, blob = _glb_chunks(path)
+    prim = doc["meshes"][0]["primitives"][0]
+    for semantic, index in prim["attributes"].items():
+        assert doc["bufferViews"][doc["accessors"][index]["bufferView"]]["target"] == 34962, semantic
+    assert doc["bufferViews"][doc["accessors"][prim["indices"]]["bufferView"]]["target"] == 34963
+    for image in doc["images"]:
+        assert "target" not in doc["bufferViews"][image["bufferView"]]
+    assert [image["name"] for image in doc["images"]] == ["albedo", "normal"]
+    assert [texture["name"] for texture in doc["textures"]] == ["albedo", "normal"]
+    material = doc["materials"][prim["material"]]
+    assert material["name"] == "skin" and material["doubleSided"] is True
+    # TANGENT: unit xyz ⟂ NORMAL, w = ±1; on the dome u runs along +x and v along +y, so the
+    # tangent points along +x and cross(N, T)·w along +y (up, where the normal map's green is).
+    acc = doc["accessors"][prim["attributes"]["TANGENT"]]
+    assert acc["type"] == "VEC4" and acc["componentType"] == 5126
+    view = doc["bufferViews"][acc["bufferView"]]
+    tangents = np.frombuffer(blob, "<f4", acc["count"] * 4, view["byteOffset"]).reshape(-1, 4)
+    normals = _accessor(doc, blob, prim["attributes"]["NORMAL"])
+    np.testing.assert_allclose(np.linalg.norm(tangents[:, :3], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.einsum("ij,ij->i", tangents[:, :3], normals), 0.0, atol=1e-5)
+    np.testing.assert_array_equal(tangents[:, 3], 1.0)
+    assert np.all(tangents[:, 0] > 0.7)
+    bitangents = np.cross(normals, tangents[:, :3]) * tangents[:, 3:]
+    assert np.all(bitangents[:, 1] > 0.7)
+
+
+def test_tangent_handedness_flips_with_mirrored_uvs():
+    vertices, faces, uvs = dome_patch(6)
+    normals = np.tile([0.0, 0.0, 1.0], (len(vertices), 1))
+    flat = vertices * [1, 1, 0]
+    frames = vertex_tangents(flat, faces, uvs, normals)
+    np.testing.assert_allclose(frames, np.tile([1.0, 0, 0, 1.0], (len(vertices), 1)), atol=1e-9)
+    mirrored = vertex_tangents(flat, faces, uvs * [1, -1] + [0, 1], normals)  # v flipped
+    np.testing.assert_allclose(mirrored, np.tile([1.0, 0, 0, -1.0], (len(vertices), 1)), atol=1e-9)
+
+
+def test_glb_passes_the_khronos_validator(tmp_path):
+    """The exported GLB of the canonical face has no validator error and none of the issue-15
+    warnings (missing tangents, missing bufferView targets)."""
+    node = shutil.which("node")
+    validator = REPO / "node_modules" / "gltf-validator" / "package.json"
+    if node is None or not validator.is_file():
+        message = "needs node and the npm package gltf-validator (npm ci; `make setup` installs both)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    topo = load_face_mesh()
+    side = 64
+    albedo = np.full((side, side, 3), 0.5, np.float32)
+    albedo[..., 0] = 0.7
+    normal = np.tile(np.array([0.5, 0.55, 0.95], np.float32), (side, side, 1))
+    mesh = make_textured_mesh(topo.vertices, topo.faces, topo.uvs, albedo, normal)
+    files = export_mesh(mesh, tmp_path, ExportConfig(subdivisions=1))
+    run = subprocess.run(
+        [node, str(Path(__file__).with_name("validate_gltf.mjs")), str(files.glb)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    issues = json.loads(run.stdout)["issues"]
+    codes = [m["code"] for m in issues["messages"]]
+    assert issues["numErrors"] == 0, issues["messages"]
+    assert issues["numWarnings"] == 0, issues["messages"]
+    assert "MESH_PRIMITIVE_GENERATED_TANGENT_SPACE" not in codes
+    assert "BUFFER_VIEW_TARGET_MISSING" not in codes
+
+
+def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear sample of an (R, R, C) image at facetex UVs, as a GPU samples (clamp to edge)."""
+    r = image.shape[0]
+    xy = uv_to_pixel(uv, r) - 0.5  # texel centres at integers
+    x0 = np.clip(np.floor(xy[:, 0]).astype(int), 0, r - 1)
+    y0 = np.clip(np.floor(xy[:, 1]).astype(int), 0, r - 1)
+    x1, y1 = np.clip(x0 + 1, 0, r - 1), np.clip(y0 + 1, 0, r - 1)
+    fx = np.clip(xy[:, 0] - x0, 0, 1)[:, None]
+    fy = np.clip(xy[:, 1] - y0, 0, 1)[:, None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def test_exported_albedo_carries_no_grey_fill_to_any_vertex(tmp_path):
+    """Edge padding: bilinear samples at every UV vertex (the chart's boundary included) of the
+    albedo.png and the GLB's texture stay skin-coloured; texels on the chart are unchanged."""
+    topo = load_face_mesh()
+    side = 128
+    chart = chart_mask(topo, side)
+    skin = np.array([0.8, 0.55, 0.45], np.float32)
+    albedo = np.where(chart[..., None], skin, np.float32(0.5)).astype(np.float32)
+    mesh = make_textured_mesh(topo.vertices, topo.faces, topo.uvs, albedo, chart=chart)
+    unpadded = _bilinear(albedo, topo.uvs)
+    assert (np.abs(unpadded - skin).max(axis=1) > 0.02).sum() > 20  # without padding: grey at the border
+    files = export_mesh(mesh, tmp_path)
+    written = np.asarray(Image.open(files.albedo).convert("RGB"), np.float32) / 255
+    np.testing.assert_allclose(written[chart], albedo[chart], atol=1 / 255)
+    doc, blob = _glb_chunks(files.glb)
+    embedded = _image(doc, blob, 0).astype(np.float32) / 255
+    np.testing.assert_array_equal(embedded, written)
+    samples = _bilinear(written, topo.uvs)
+    assert np.abs(samples - skin).max() < 2 / 255
+    assert np.allclose(written[0, 0], 0.5, atol=1 / 255)  # far from the chart: the fill stays
