@@ -88,9 +88,14 @@ def write_result(
     *,
     config: InferConfig | None = None,
     database: TextureDatabase | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Write the files of ``facetex infer`` for ``result`` into ``out_dir``."""
+    """Write the files of ``facetex infer`` for ``result`` into ``out_dir``.
+
+    ``out_dir`` must be absent or empty, or with ``overwrite`` an earlier facetex result; a
+    folder facetex did not write is never replaced (:class:`~facetex.errors.OutputError`).
+    """
     from facetex.outputs import write_result as write
 
     db = database if database is not None else open_database()
-    return write(result, out_dir, config or InferConfig(), db.morphable_model(), database=db)
+    return write(result, out_dir, config or InferConfig(), db.morphable_model(), database=db, overwrite=overwrite)

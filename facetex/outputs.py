@@ -20,11 +20,13 @@ config.json         the resolved settings
 timing.json         seconds and peak memory per stage
 render_*.png        Mitsuba renders (with ``render_views``)
 report.html         everything above on one page, with a 3D viewer (report_files/)
+.facetex-result     marks the folder as facetex's: only such a folder is ever replaced
 ==================  ===========================================================================
 """
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,12 +38,53 @@ from facetex.config import InferConfig, config_to_dict
 from facetex.database.store import TextureDatabase
 from facetex.fitting.outputs import fit_summary
 from facetex.fitting.overlay import draw_overlay
-from facetex.io.atomic import atomic_dir, write_image, write_json
+from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
 from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices
 from facetex.report.html import SubjectWeight, write_report
 from facetex.types import InferenceResult, MorphableModel
 
-__all__ = ["write_result"]
+__all__ = ["check_result_folders", "result_folder_names", "write_result"]
+
+
+def result_folder_names(photos: Sequence[str | os.PathLike[str] | None]) -> list[str]:
+    """One distinct output folder name per photo of a batch, in order.
+
+    A photo's name is its file stem (``astronaut`` for None, the demo photo); a name already
+    taken by an earlier photo (ignoring case, as some file systems do) gets ``-2``, ``-3``, ...
+    so ``a/good.jpg, b/good.jpg`` → ``good, good-2``.
+    """
+    taken: set[str] = set()
+    names: list[str] = []
+    for photo in photos:
+        stem = "astronaut" if photo is None else Path(photo).stem
+        name, n = stem, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name.casefold())
+        names.append(name)
+    return names
+
+
+def check_result_folders(
+    out_dirs: Sequence[str | os.PathLike[str]], config: InferConfig, *, overwrite: bool = False
+) -> None:
+    """Fail now, before the slow work, if :func:`write_result` could not write these folders.
+
+    Each folder must be writable and replaceable (:func:`facetex.io.atomic.check_output_dir`:
+    absent, empty, or with ``overwrite`` an earlier facetex result), and the optional
+    dependencies ``config`` asks for must be installed (Mitsuba for ``render_views``).
+
+    Raises
+    ------
+    OutputError, MissingDependencyError
+    """
+    if config.render_views:
+        from facetex.render.mitsuba_render import select_variant
+
+        select_variant(config.render.variant)
+    for out_dir in out_dirs:
+        check_output_dir(out_dir, overwrite=overwrite)
 
 
 def _renders(result: InferenceResult, mesh, config: InferConfig, out: Path) -> dict[str, np.ndarray]:
@@ -63,6 +106,7 @@ def write_result(
     *,
     database: TextureDatabase | None = None,
     extra_timings: dict[str, float] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write every output of one photo into ``out_dir`` (replaced atomically; module doc).
 
@@ -74,6 +118,8 @@ def write_result(
     model : the morphable model of the fit (the database's): its mesh and coefficient names.
     database : used for the subjects' thumbnails in the report and its attribution.
     extra_timings : more stage → seconds to record (e.g. loading).
+    overwrite : replace ``out_dir`` if it holds an earlier facetex result. A folder facetex did
+        not write is never replaced (:func:`facetex.io.atomic.atomic_dir`).
 
     Returns
     -------
@@ -83,7 +129,7 @@ def write_result(
     timings = dict(result.timings)
     timings.update(extra_timings or {})
     topology = model.topology
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         partial = result.partial
         write_image(tmp / "albedo.png", result.albedo)
         write_image(tmp / "albedo_lowfreq.png", partial.lowfreq)

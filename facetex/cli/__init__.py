@@ -7,9 +7,11 @@ the parser and sets ``handler``) so stages can be added without touching the oth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 
 from facetex import __version__
@@ -33,8 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally``/cleanup (temporary folders) runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``facetex`` command; returns the process exit status."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:  # leave a host program's own handler alone
+        with contextlib.suppress(ValueError):  # only the main thread may set handlers
+            signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(argv)
+    finally:
+        if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -47,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     except FacetexError as exc:
         print(f"facetex: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("facetex: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("facetex: interrupted", file=sys.stderr)
         return 130

@@ -44,6 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
     p.add_argument("--uv-size", type=_uv_size, default=512, help="side of the UV maps, 16–2048 (default 512)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace DIR if it holds an earlier facetex result; a folder facetex did not write "
+                   "is never replaced")
     p.set_defaults(handler=run)
 
 
@@ -68,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     unwrap_config = UnwrapConfig(resolution=args.uv_size)
     timings: dict[str, float] = {}
     stages = ("load", "detect", "fit", "unwrap", "write")
-    with atomic_dir(args.output) as tmp, tqdm(total=len(stages), desc="fit", unit="stage", file=sys.stderr) as bar:
+    with (
+        atomic_dir(args.output, overwrite=args.overwrite) as tmp,
+        tqdm(total=len(stages), desc="fit", unit="stage", file=sys.stderr) as bar,
+    ):
 
         def stage(name: str, started: float) -> None:
             timings[name] = time.perf_counter() - started

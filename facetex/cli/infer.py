@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
+import sys
 import time
 from pathlib import Path
 
@@ -72,6 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--face", type=int, default=0, help="which face when there are several (0 = largest)")
     p.add_argument("--render", action="store_true", help="also render front/three-quarter/profile views with Mitsuba")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace earlier facetex results in the output folder(s); a folder facetex "
+                   "did not write is never replaced")
     p.set_defaults(handler=run)
 
 
@@ -117,31 +120,22 @@ def _photo_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _check_writable(output: Path) -> None:
-    """Fail before the slow work if the output folder cannot be created or written."""
-    from facetex.errors import OutputError
-
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"output {output} exists and is not a folder")
-    parent = next((p for p in (output, *output.parents) if p.exists()), Path("."))
-    if not parent.is_dir():
-        raise OutputError(f"cannot create output folder {output}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot create output folder {output}: {parent} is not writable")
-
-
 def run(args: argparse.Namespace) -> int:
     from facetex.api import open_database
     from facetex.detect import Detector
     from facetex.io.images import demo_photo, load_photo
-    from facetex.outputs import write_result
+    from facetex.outputs import check_result_folders, result_folder_names, write_result
     from facetex.pipeline import infer
     from facetex.texture.vgg import load_vgg19
 
     config = resolve_config(args)
     files = _photo_files(args.photos)
     output: Path = args.output
-    _check_writable(output)
+    names = result_folder_names(files or [None])
+    jobs: list[tuple[str, Path | None]] = list(zip(names, files or [None]))
+    single = len(jobs) == 1
+    targets = [output] if single else [output / name for name in names]
+    check_result_folders(targets, config, overwrite=args.overwrite)
 
     start = time.perf_counter()
     database = open_database(args.db)
@@ -155,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
         model = database.morphable_model()
     setup_seconds = time.perf_counter() - start
 
-    jobs: list[tuple[str, Path | None]] = [(f.stem, f) for f in files] or [("astronaut", None)]
-    single = len(jobs) == 1
     failures: list[tuple[str, str]] = []
     with Detector(config.detect) as detector:
         for name, path in jobs:
@@ -168,18 +160,21 @@ def run(args: argparse.Namespace) -> int:
                                exclude_persons=exclude, model=model)
                 write_result(
                     result, target, config, model, database=database,
-                    extra_timings={"setup": setup_seconds} if single else None,
+                    extra_timings={"setup": setup_seconds} if single else None, overwrite=args.overwrite,
                 )
             except FacetexError as exc:
                 if single:
                     raise
                 failures.append((name, str(exc)))
-                print(f"facetex: {name}: error: {exc}")
+                print(f"facetex: error: {name}: {exc}", file=sys.stderr)
                 continue
             print(f"{name}: {time.perf_counter() - clock:.1f} s → {target / 'report.html' if config.report else target}")
     if not single:
         done = len(jobs) - len(failures)
         print(f"{done} of {len(jobs)} photos done in {time.perf_counter() - start:.0f} s; results in {output}")
+        for (name, path), target in zip(jobs, targets):
+            if path is not None and name != path.stem:
+                print(f"  {path} → {target} (another photo is also named {path.stem})")
         for name, reason in failures:
             print(f"  failed: {name}: {reason}")
     return 0 if not failures else 1

@@ -10,12 +10,13 @@ from PIL import Image
 
 from facetex.cli import main
 from facetex.fitting import FIT_FILES
+from facetex.io.atomic import RESULT_MARKER
 
 
 def test_fit_writes_every_file(tmp_path, london_neutral, capsys):
     out = tmp_path / "fit"
     assert main(["fit", str(london_neutral[1]), "-o", str(out), "--uv-size", "128"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(FIT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FIT_FILES, RESULT_MARKER])
     record = json.loads((out / "fit.json").read_text())
     assert record["diagnostics"]["landmark_rmse_iod"] < 0.03
     # a frontal, evenly lit studio photo is no outlier of the model's priors

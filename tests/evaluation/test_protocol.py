@@ -287,7 +287,7 @@ def test_run_protocol_end_to_end(eval_db, tmp_path):
     assert subject.diagnostics["hidden_texels"] > 0
     out = write_results(result, tmp_path / "run", command="facetex evaluate --persons 002")
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
+    assert written == [".facetex-result", "figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
     data = json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert data["subjects"][0]["person"] == "002" and data["config"]["size"] == 64
     assert "| convex |" in (out / "table.md").read_text()

@@ -95,7 +95,7 @@ def test_figure_grid_places_each_image():
 def test_write_results_is_atomic(tmp_path, monkeypatch):
     out = T.write_results(_result(), tmp_path / "run")
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
+    assert written == [".facetex-result", "figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
