@@ -20,8 +20,9 @@ from facetex.types import FaceFit, InferenceResult, MorphableModel, Photo
 __all__ = ["fit", "infer", "open_database", "write_result"]
 
 
-def open_database(path: str | os.PathLike[str] | None = None) -> TextureDatabase:
-    """Load the database at ``path``; None → the default London database (built on first use).
+def open_database(path: str | os.PathLike[str] | None = None, *, progress: bool = True) -> TextureDatabase:
+    """Load the database at ``path``; None → the default London database (built on first use,
+    with progress bars on stderr unless ``progress`` is False).
 
     Raises
     ------
@@ -32,7 +33,7 @@ def open_database(path: str | os.PathLike[str] | None = None) -> TextureDatabase
     from facetex.database.store import load_database
 
     if path is None:
-        return load_database(ensure_default_database())
+        return load_database(ensure_default_database(progress=progress))
     path = Path(path)
     if not path.exists():
         raise DatabaseError(f"texture database {path} does not exist (build one with `facetex build-db`)")
@@ -94,8 +95,10 @@ def write_result(
 
     ``out_dir`` must be absent or empty, or with ``overwrite`` an earlier facetex result; a
     folder facetex did not write is never replaced (:class:`~facetex.errors.OutputError`).
+    ``database`` (its mesh, thumbnails, path and attribution) defaults to the one the result was
+    made with (``result.database``), else the default London database.
     """
     from facetex.outputs import write_result as write
 
-    db = database if database is not None else open_database()
+    db = database if database is not None else open_database(result.database)
     return write(result, out_dir, config or InferConfig(), db.morphable_model(), database=db, overwrite=overwrite)

@@ -4,12 +4,13 @@ One folder per photo, written into a temporary sibling and renamed at the end, s
 leaves no partial folder:
 
 ==================  ===========================================================================
-albedo.png          final complete albedo, R × R sRGB (0.5 grey off the UV chart)
+albedo.png          final complete albedo, R × R sRGB; edge-padded past the UV chart (8 texels at
+                    512²) so renderers never filter in the 0.5 grey fill that lies beyond
 albedo_lowfreq.png  the fitted model albedo I(α_al) (§3)
 albedo_partial.png  photo / shading on visible skin, 0.5 elsewhere
 visibility.png      observed texels (white)
-normal.png          OpenGL tangent-space normal map from the synthesised detail
-bump.png            height map, 0.5 = no displacement (16-bit)
+normal.png          OpenGL tangent-space normal map from the synthesised detail (edge-padded)
+bump.png            height map, 0.5 = no displacement (16-bit, edge-padded)
 face.obj/.mtl       subdivided mesh with UVs; white diffuse × albedo.png (so viewers show the
                     texture at full brightness) and the normal map
 face.glb            the same mesh, textures embedded (glTF 2.0, metres, y up)
@@ -17,7 +18,7 @@ overlay.png         fitted mesh and landmarks over the photo
 fit.json            every fitted parameter, named
 weights.json        database subject ids and their blend weights (§4)
 config.json         the resolved settings
-timing.json         seconds and peak memory per stage
+timing.json         seconds and peak memory per stage (``render`` and the Mitsuba variant too)
 render_*.png        Mitsuba renders (with ``render_views``)
 report.html         everything above on one page, with a 3D viewer (report_files/)
 .facetex-result     marks the folder as facetex's: only such a folder is ever replaced
@@ -39,7 +40,8 @@ from facetex.database.store import TextureDatabase
 from facetex.fitting.outputs import fit_summary
 from facetex.fitting.overlay import draw_overlay
 from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
-from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices
+from facetex.pipeline import _resized_chart
+from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices, padded_textures
 from facetex.report.html import SubjectWeight, write_report
 from facetex.types import InferenceResult, MorphableModel
 
@@ -87,15 +89,22 @@ def check_result_folders(
         check_output_dir(out_dir, overwrite=overwrite)
 
 
-def _renders(result: InferenceResult, mesh, config: InferConfig, out: Path) -> dict[str, np.ndarray]:
+def _renders(mesh, config: InferConfig, out: Path) -> tuple[dict[str, np.ndarray], float, str]:
+    """Render and write the views; returns (label → image, seconds, Mitsuba variant)."""
+    import time
+
     from facetex.render.mitsuba_render import render_views
 
+    start = time.perf_counter()
+    renders = render_views(mesh, config.render)
+    seconds = time.perf_counter() - start
     images = {}
-    for render in render_views(mesh, config.render):
+    for render in renders:
         name = f"render_{render.lighting}_{render.view}.png"
         write_image(out / name, render.image)
         images[f"{render.view} ({render.lighting} light)"] = render.image
-    return images
+    variant = ", ".join(sorted({render.variant for render in renders}))
+    return images, seconds, variant
 
 
 def write_result(
@@ -131,17 +140,17 @@ def write_result(
     topology = model.topology
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         partial = result.partial
-        write_image(tmp / "albedo.png", result.albedo)
         write_image(tmp / "albedo_lowfreq.png", partial.lowfreq)
         write_image(tmp / "albedo_partial.png", partial.albedo)
         write_image(tmp / "visibility.png", partial.mask.astype(np.float32))
-        write_image(tmp / "normal.png", result.normal_map)
-        write_image(tmp / "bump.png", result.bump, bits=16)
         overlay = draw_overlay(result.photo.rgb, result.fit, topology, result.detection)
         write_image(tmp / "overlay.png", overlay)
 
+        # albedo.png, normal.png and bump.png are written by the export, edge-padded for renderers.
         mesh = make_textured_mesh(
-            model_frame_vertices(result.fit), topology.faces, topology.uvs, result.albedo, result.normal_map
+            model_frame_vertices(result.fit), topology.faces, topology.uvs, result.albedo, result.normal_map,
+            bump=result.bump, bump_range_mm=config.maps.bump_range_mm,
+            chart=_resized_chart(partial.chart, result.albedo.shape[0]),
         )
         files = export_mesh(mesh, tmp, config.export)
 
@@ -155,7 +164,7 @@ def write_result(
             {
                 "solver": result.blend.solver,
                 "objective": float(result.blend.objective),
-                "database": None if database is None else str(database.path),
+                "database": str(database.path) if database is not None else result.database,
                 "attribution": None if database is None else database.attribution,
                 "weights": [
                     {"subject": result.subject_ids[i], "weight": float(result.blend.weights[i])}
@@ -166,13 +175,15 @@ def write_result(
         )
         write_json(tmp / "config.json", config_to_dict(config))
 
-        renders = {}
+        renders: dict[str, np.ndarray] = {}
+        render_variant = None
         if config.render_views:
-            renders = _renders(result, mesh, config, tmp)
+            renders, timings["render"], render_variant = _renders(padded_textures(mesh, config.export), config, tmp)
         write_json(
             tmp / "timing.json",
             {
                 "seconds": timings,
+                "render_variant": render_variant,
                 "peak_memory_mib": result.peak_memory_mib,
                 "machine": {"platform": platform.platform(), "processor": platform.processor()},
                 "facetex": __version__,
@@ -182,7 +193,7 @@ def write_result(
             write_report(
                 tmp,
                 title=f"facetex — {Path(result.photo.source).name}",
-                facts=_facts(result, config, database),
+                facts=_facts(result, config, database, timings=timings, render_variant=render_variant),
                 photo=result.photo.rgb,
                 overlay=overlay,
                 maps={
@@ -207,7 +218,14 @@ def _downloads(folder: Path) -> Sequence[str]:
     return [n for n in names if (folder / n).exists()]
 
 
-def _facts(result: InferenceResult, config: InferConfig, database: TextureDatabase | None) -> dict[str, object]:
+def _facts(
+    result: InferenceResult,
+    config: InferConfig,
+    database: TextureDatabase | None,
+    *,
+    timings: dict[str, float],
+    render_variant: str | None = None,
+) -> dict[str, object]:
     facts: dict[str, object] = {
         "photo": result.photo.source,
         "face": f"{result.detection.face_index + 1} of {result.detection.num_faces}",
@@ -216,11 +234,15 @@ def _facts(result: InferenceResult, config: InferConfig, database: TextureDataba
         "synthesis": ", ".join(f"{s.iterations} it @ {s.size}²" for s in config.texture.schedule),
         "observed texels": f"{100.0 * result.partial.mask.sum() / max(1, result.partial.chart.sum()):.0f} % of the chart",
         "landmark RMSE": f"{result.fit.diagnostics.get('landmark_rmse_px', float('nan')):.1f} px",
-        "total time": f"{sum(v for k, v in result.timings.items() if '.' not in k):.1f} s",
+        "total time": f"{sum(v for k, v in timings.items() if '.' not in k):.1f} s",
     }
+    if render_variant is not None:
+        facts["renders"] = f"Mitsuba {render_variant}, {timings.get('render', float('nan')):.1f} s"
     if database is not None:
         facts["database"] = f"{database.name} ({len(result.subject_ids)} subjects)"
         facts["attribution"] = database.attribution
+    elif result.database is not None:
+        facts["database"] = f"{result.database} ({len(result.subject_ids)} subjects)"
     return facts
 
 

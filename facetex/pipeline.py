@@ -161,6 +161,7 @@ def infer(
         bump=maps.bump,
         timings=timings,
         peak_memory_mib=memory,
+        database=str(database.path),
     )
 
 

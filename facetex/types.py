@@ -296,6 +296,8 @@ class InferenceResult:
     bump : (R, R) float32 in [0, 1], 0.5 = no displacement.
     timings : stage → seconds.
     peak_memory_mib : stage → peak resident memory of the process at the end of the stage.
+    database : path of the texture database the result was made with (None: not recorded);
+        :func:`facetex.write_result` opens it for the report and attribution.
     """
 
     photo: Photo
@@ -310,3 +312,4 @@ class InferenceResult:
     bump: np.ndarray
     timings: dict[str, float]
     peak_memory_mib: dict[str, float]
+    database: str | None = None

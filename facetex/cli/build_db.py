@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from facetex.cli.progress import add_progress_flags, show_progress
+
 log = logging.getLogger(__name__)
 
 
@@ -31,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap-rounds", type=int, default=defaults.bootstrap_rounds,
                    help=f"refits with the learned model (default {defaults.bootstrap_rounds})")
     p.add_argument("--work-dir", default=None, help="per-photo cache (default: in the facetex cache)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_flags(p)
     p.set_defaults(handler=run, parser=p)
 
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         args.parser.error(str(exc))
     sources = collect_photos(args.photos or london_photos(), limit=args.limit)
-    summary = build_database(sources, args.output, config, work_dir=args.work_dir, progress=not args.no_progress)
+    summary = build_database(sources, args.output, config, work_dir=args.work_dir, progress=show_progress(args))
     print(f"wrote {summary.path}: {summary.accepted}/{summary.photos} photos ({summary.success_rate:.1%}), "
           f"{summary.seconds:.0f} s ({summary.seconds / summary.photos:.1f} s per photo, {summary.jobs} jobs)")
     for r in summary.rounds:

@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import FacetexError
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="evaluation resolution R (default 256)")
     p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
+    add_progress_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -79,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise FacetexError(f"invalid settings: {exc}") from exc
-    database = open_database(args.db)
-    result = run_protocol(database, config)
+    progress = show_progress(args)
+    database = open_database(args.db, progress=progress)
+    result = run_protocol(database, config, progress=progress)
     command = "facetex " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     out = write_results(result, args.output, command=command)
     for person, reason in result.failures:

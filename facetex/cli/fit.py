@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from facetex.cli.progress import add_progress_flags, show_progress
+
 
 def _uv_size(text: str) -> int:
     try:
@@ -47,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace DIR if it holds an earlier facetex result; a folder facetex did not write "
                    "is never replaced")
+    add_progress_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     stages = ("load", "detect", "fit", "unwrap", "write")
     with (
         atomic_dir(args.output, overwrite=args.overwrite) as tmp,
-        tqdm(total=len(stages), desc="fit", unit="stage", file=sys.stderr) as bar,
+        tqdm(total=len(stages), desc="fit", unit="stage", file=sys.stderr, disable=not show_progress(args)) as bar,
     ):
 
         def stage(name: str, started: float) -> None:

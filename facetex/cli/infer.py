@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import FacetexError, InputImageError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier facetex results in the output folder(s); a folder facetex "
                    "did not write is never replaced")
+    add_progress_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -138,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     check_result_folders(targets, config, overwrite=args.overwrite)
 
     start = time.perf_counter()
-    database = open_database(args.db)
+    progress = show_progress(args)
+    database = open_database(args.db, progress=progress)
     vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
     exclude = tuple(args.exclude_person)
     if exclude:
@@ -157,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 photo = demo_photo() if path is None else load_photo(path)
                 result = infer(photo, database, config, vgg=vgg, detector=detector, face_index=args.face,
-                               exclude_persons=exclude, model=model)
+                               exclude_persons=exclude, model=model, progress=progress)
                 write_result(
                     result, target, config, model, database=database,
                     extra_timings={"setup": setup_seconds} if single else None, overwrite=args.overwrite,

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import InputImageError
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_image, load_mask
@@ -60,6 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=_at_least(0.0, float), default=None, help=f"Gram weight α (default {defaults.alpha:g})")
     p.add_argument("--preset", choices=("paper",), default=None, help="the paper's recipe: 1000 iterations, exact")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
+    add_progress_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     mask = load_mask(args.mask)
     exemplars = [load_image(f) for f in files]
     vgg = load_vgg19(config.device, channels_last=config.channels_last)
-    result = infer_texture(init, partial, mask, exemplars, config, vgg)
+    result = infer_texture(init, partial, mask, exemplars, config, vgg, progress=show_progress(args))
 
     output = args.output
     report = {

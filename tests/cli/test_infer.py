@@ -170,3 +170,46 @@ def test_schedule_flag_names_sizes_iterations_and_precision():
     assert resolve_config(args).texture.schedule[-1] == Stage(512, 7, True)  # --iterations keeps bf16
     with pytest.raises(SystemExit):
         build_parser().parse_args(["infer", "--schedule", "256x"])
+
+
+def test_render_time_variant_database_recorded_and_no_progress_frames(small_database, held_out_photo, tmp_path,
+                                                                      capsys):
+    """Issue 15: timing.json and the report carry the --render time and Mitsuba variant,
+    weights.json names the database used (not the default one), and stderr that is not a
+    terminal gets no \\r progress frames."""
+    pytest.importorskip("mitsuba", reason="--render needs Mitsuba (pip install 'facetex[render]')")
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text("[render]\nresolution = 24\nspp = 1\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out), "--render",
+                 "--config", str(tiny), *FAST])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "\r" not in err
+    timing = json.loads((out / "timing.json").read_text())
+    assert timing["seconds"]["render"] > 0
+    assert timing["render_variant"] in ("llvm_ad_rgb", "scalar_rgb")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert f"Mitsuba {timing['render_variant']}" in report
+    assert list(out.glob("render_*.png"))
+    weights = json.loads((out / "weights.json").read_text())
+    assert weights["database"] == str(small_database)
+
+
+def test_api_write_result_opens_the_database_of_the_result(small_database, tmp_path, monkeypatch):
+    """Without database=, facetex.write_result uses the database the result was made with."""
+    import types
+
+    import facetex.api
+    import facetex.outputs
+
+    seen = {}
+
+    def fake_write(result, out_dir, config, model, *, database, **kwargs):
+        seen["database"] = database
+        return out_dir
+
+    monkeypatch.setattr(facetex.outputs, "write_result", fake_write)
+    result = types.SimpleNamespace(database=str(small_database))
+    facetex.api.write_result(result, tmp_path / "out")
+    assert seen["database"].path == small_database
