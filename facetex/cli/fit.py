@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="photo → fitted 3D face, partial albedo in UV, overlay (paper §3)",
         description="Detect the face, fit the generic morphable model (shape, expression, pose, "
         "focal length, SH lighting, albedo; paper §3) and unwrap the visible skin divided by the "
-        "fitted shading into UV. Writes fit.json, mesh.obj (+ .mtl, texture), overlay.png, "
+        "fitted shading into UV. Writes fit.json, face.obj (+ face.mtl, albedo.png), face.glb, overlay.png, "
         "albedo_partial.png, visibility.png, albedo_lowfreq.png and shading.png into DIR, all at "
         "once: a failure leaves no folder. With no PHOTO the built-in demo photo (skimage's "
         "astronaut, public domain) is used.",

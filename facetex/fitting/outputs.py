@@ -19,9 +19,10 @@ __all__ = ["FIT_FILES", "fit_summary", "write_fit_files"]
 #: Files :func:`write_fit_files` writes.
 FIT_FILES = (
     "fit.json",
-    "mesh.obj",
-    "mesh.mtl",
-    "mesh_texture.png",
+    "face.obj",
+    "face.mtl",
+    "face.glb",
+    "albedo.png",
     "overlay.png",
     "albedo_partial.png",
     "visibility.png",
@@ -137,9 +138,10 @@ def write_fit_files(
 ) -> list[Path]:
     """Write :data:`FIT_FILES` into ``folder`` (which must exist).
 
-    fit.json (:func:`fit_summary`); mesh.obj / mesh.mtl / mesh_texture.png, the fitted mesh
-    with the pose removed (model frame in metres, as :mod:`facetex.render.export`) textured
-    with the partial albedo, the low-frequency albedo where unobserved; overlay.png (mesh
+    fit.json (:func:`fit_summary`); face.obj / face.mtl / face.glb / albedo.png (the names
+    ``facetex infer`` uses), the fitted mesh with the pose removed (model frame in metres, as
+    :mod:`facetex.render.export`) textured with the partial albedo, the low-frequency albedo
+    where unobserved (edge-padded past the chart for renderers); overlay.png (mesh
     wireframe, landmarks and the fitted eye centres over the photo); albedo_partial.png,
     albedo_lowfreq.png, shading.png (the UV maps of ``partial``; shading divided by
     max(1, its maximum), recorded in fit.json); visibility.png (what the image-space skin mask
@@ -152,12 +154,14 @@ def write_fit_files(
     """
     from facetex.fitting.overlay import draw_overlay, draw_visibility, fitted_eye_centres
     from facetex.io.atomic import write_image, write_json
-    from facetex.render.export import ExportConfig, export_obj, make_textured_mesh, model_frame_vertices
+    from facetex.render.export import ExportConfig, export_mesh, make_textured_mesh, model_frame_vertices
 
     folder = Path(folder)
     texture = np.where(partial.mask[..., None], partial.albedo, partial.lowfreq).astype(np.float32)
-    mesh = make_textured_mesh(model_frame_vertices(fit), model.topology.faces, model.topology.uvs, texture)
-    export_obj(mesh, folder, ExportConfig(basename="mesh", albedo_name="mesh_texture.png"))
+    mesh = make_textured_mesh(
+        model_frame_vertices(fit), model.topology.faces, model.topology.uvs, texture, chart=partial.chart
+    )
+    export_mesh(mesh, folder, ExportConfig())
 
     eyes = fitted_eye_centres(fit)
     write_image(folder / "overlay.png", draw_overlay(photo.rgb, fit, model.topology, detection, eye_centres=eyes))

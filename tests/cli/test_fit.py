@@ -35,7 +35,10 @@ def test_fit_writes_every_file(tmp_path, london_neutral, capsys):
         assert max(image.size) == 1024  # the 1350² photo, shrunk
     import trimesh
 
-    mesh = trimesh.load(out / "mesh.obj", process=False)
+    # the mesh files have the names `facetex infer` gives them (issue 15)
+    assert {"face.obj", "face.mtl", "face.glb", "albedo.png"} <= set(FIT_FILES)
+    assert "map_Kd albedo.png" in (out / "face.mtl").read_text()
+    mesh = trimesh.load(out / "face.obj", process=False)
     assert mesh.vertices.shape == (468, 3) and mesh.faces.shape == (898, 3)
     assert mesh.visual.uv.shape == (468, 2)
     assert str(out) in capsys.readouterr().out
