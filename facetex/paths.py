@@ -15,21 +15,42 @@ LONDON_SOURCE = (
 )
 
 
-def data_dir() -> Path:
-    """The shared data folder: ``$FACETEX_DATA``, else ``../shared/data`` beside the checkout."""
+def data_dir_candidates() -> list[Path]:
+    """Where :func:`data_dir` looks, in order.
+
+    ``$FACETEX_DATA`` alone when it is set; else ``../shared/data`` relative to the current
+    working directory, then ``../shared/data`` beside the source checkout when facetex runs from
+    one (a folder with ``pyproject.toml`` above the package). An installed wheel has no
+    checkout, so there it is the working directory or ``FACETEX_DATA``.
+    """
     env = os.environ.get("FACETEX_DATA")
     if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+        return [Path(env).expanduser()]
+    candidates = [Path.cwd().parent / "shared" / "data"]
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        beside = checkout.parent / "shared" / "data"
+        if beside.resolve() != candidates[0].resolve():
+            candidates.append(beside)
+    return candidates
+
+
+def data_dir() -> Path:
+    """The shared data folder: the first of :func:`data_dir_candidates` that exists (else the
+    first one, so that error messages name it)."""
+    candidates = data_dir_candidates()
+    return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
 def london_dir() -> Path:
     """The London face set, or a :class:`DatabaseError` that says where to get it."""
     path = data_dir() / "london"
     if not (path / "neutral").is_dir():
+        looked = ", ".join(str(p / "london") for p in data_dir_candidates())
         raise DatabaseError(
-            f"the London face set is not at {path}; download the {LONDON_SOURCE} and point "
-            "FACETEX_DATA at the folder that contains london/"
+            f"the London face set was not found (looked in {looked}); download the {LONDON_SOURCE} "
+            "(its neutral/ and smiling/ folders into a folder london/) and set FACETEX_DATA to the "
+            "folder that contains london/"
         )
     return path
 
