@@ -121,15 +121,20 @@ def test_unwritable_output_is_a_clear_error(small_database, held_out_photo, tmp_
 
 
 def test_a_failing_photo_does_not_stop_the_batch(small_database, held_out_photo, tmp_path, capsys):
-    bad = tmp_path / "broken.png"
+    """...and photos of the same name get distinct folders, said in the summary; errors on stderr."""
+    bad = tmp_path / "other" / f"{held_out_photo.stem}.png"  # same name as the good photo
+    bad.parent.mkdir()
     bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     out = tmp_path / "out"
     code = main(["infer", str(bad), str(held_out_photo), "--db", str(small_database), "-o", str(out), *FAST])
     assert code == 1
-    assert sorted(p.name for p in out.iterdir()) == ["003_03"]
-    assert (out / "003_03" / "albedo.png").is_file()
-    printed = capsys.readouterr().out
-    assert "1 of 2 photos done" in printed and "failed: broken" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["003_03-2"]
+    assert (out / "003_03-2" / "albedo.png").is_file()
+    captured = capsys.readouterr()
+    assert "1 of 2 photos done" in captured.out and "failed: 003_03:" in captured.out
+    assert f"{held_out_photo} → {out / '003_03-2'}" in captured.out
+    assert "facetex: error" not in captured.out
+    assert "facetex: error: 003_03: " in captured.err
 
 
 def test_exclude_person_runs_a_database_photo_as_if_new(small_database, shared_data, tmp_path):
