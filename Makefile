@@ -42,7 +42,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	touch $@
 
 demo: setup  ## run the main job on the built-in demo photo
-	$(BIN)/facetex infer -o out/demo
+	$(BIN)/facetex infer -o out/demo --overwrite
 
 test: setup  ## run the test suite
 	$(BIN)/python -m pytest -q
