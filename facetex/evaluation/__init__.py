@@ -2,6 +2,8 @@
 
 * :mod:`~facetex.evaluation.metrics` — mesoscopic power spectrum, low-pass SSIM, per-region
   errors, dlib identity similarity, bootstrap intervals.
+* :mod:`~facetex.evaluation.fidelity` — per octave band: correlation of the detail with the
+  person's own, band power log-ratio, cross-person sameness (is it *this person's* skin?).
 * :mod:`~facetex.evaluation.onet` — Gram distance of the detail under a network independent of
   the synthesis (MTCNN's ONet).
 * :mod:`~facetex.evaluation.degrade` — blur, 4× downsampling, occluder, simulated head turn.
