@@ -21,7 +21,8 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from facetex.evaluation.degrade import HIDINGS, PHOTO_DEGRADATIONS
-    from facetex.evaluation.protocol import ABLATIONS, VARIANTS
+    from facetex.evaluation.degrade import BLUR_FRACTION
+    from facetex.evaluation.protocol import ABLATIONS, PIPELINE_VARIANTS, VARIANTS
 
     p = subparsers.add_parser(
         "evaluate",
@@ -41,10 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--persons", type=_names, default=(),
                    help="explicit person ids, comma-separated (overrides --subjects)")
     p.add_argument("--degrade", choices=PHOTO_DEGRADATIONS, default="blur",
-                   help="detail removal of the photo (default blur)")
+                   help="detail removal of the photo (default blur; none: the sharp photo)")
+    p.add_argument("--blur-fraction", type=float, default=BLUR_FRACTION,
+                   help=f"blur σ over the inter-ocular distance (default {BLUR_FRACTION:g})")
     p.add_argument("--hide", choices=HIDINGS, default="none", help="hide part of the face (default none)")
     p.add_argument("--variants", type=_names, default=VARIANTS,
-                   help=f"comma-separated subset of {','.join(VARIANTS)} (default all)")
+                   help=f"comma-separated subset of {','.join(VARIANTS + PIPELINE_VARIANTS)} (default "
+                   f"{','.join(VARIANTS)}; 'default' and 'default-paste' run the texture stage of "
+                   "`facetex infer` with and without keeping the photo's observed detail)")
     p.add_argument("--ablation", choices=ABLATIONS, default="none", help="add the variants of an ablation")
     p.add_argument("--iterations", type=int, default=30, help="L-BFGS iterations per synthesis variant (default 30)")
     p.add_argument("--paper-iterations", type=int, default=1000,
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             paper_iterations=args.paper_iterations,
             variants=args.variants,
             ablation=args.ablation,
-            degrade=DegradeConfig(detail=args.degrade, hide=args.hide),
+            degrade=DegradeConfig(detail=args.degrade, hide=args.hide, blur_fraction=args.blur_fraction),
             infer=infer,
             identity=not args.no_identity,
         )

@@ -11,11 +11,16 @@ out of everything the inference uses — exemplars, Grams and the morphable mode
 3. run the texture stage once per *variant* on the same partial albedo — PCA albedo only,
    closest Gram, unconstrained linear blend, convex blend (§4–5), generic inpainting — plus the
    variants of an ablation (Gram layers, Fig. 8; top-k exemplars of the convex blend, Fig. 4;
-   α, Fig. 6; the paper's recipe against the fast default);
+   α, Fig. 6; the paper's recipe against the fast default), and the pipeline's own default
+   texture stage with and without keeping the photo's observed detail ("default",
+   "default-paste": what ``facetex infer`` runs, before/after issue 16);
 4. score each texture against the ground truth at the same resolution
-   (:mod:`facetex.evaluation.metrics`), and aggregate over subjects: mean, bootstrap
-   confidence interval, and paired differences between the variants of the paper's ordering
-   convex ≥ linear ≥ closest ≥ PCA.
+   (:mod:`facetex.evaluation.metrics`; fidelity per octave band, :mod:`facetex.evaluation
+   .fidelity`), and aggregate over subjects: mean, bootstrap confidence interval, and paired
+   differences between the variants of the paper's ordering convex ≥ linear ≥ closest ≥ PCA;
+   the input's own partial albedo is scored for fidelity too (what the degraded photo still
+   holds), and the cross-person "sameness" of every variant is computed over the run's
+   subjects.
 
 Scoring regions (R × R UV texels): ``truth`` = texels the ground truth observed (fill-map
 ``OBSERVED``: visible skin of the sharp photo, not mirrored or inpainted); ``observed`` = truth
@@ -38,6 +43,7 @@ recipe, to measure that too (issue 7).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +56,7 @@ from facetex.config import InferConfig
 from facetex.database import holdout
 from facetex.database.store import SubjectRecord, TextureDatabase
 from facetex.errors import DatabaseError, FacetexError, MissingDependencyError, NoFaceError, ShapeMismatchError
+from facetex.evaluation import fidelity as F
 from facetex.evaluation import metrics as M
 from facetex.evaluation.baselines import inpaint_albedo, pca_albedo
 from facetex.evaluation.degrade import (
@@ -61,11 +68,15 @@ from facetex.evaluation.degrade import (
     occlude_photo,
 )
 from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
+from facetex.texture.color import luminance
 from facetex.texture.config import Stage, TextureConfig
 from facetex.types import Detection, FaceFit, GramSet, MorphableModel, PartialAlbedo, Photo
 
 __all__ = [
     "VARIANTS",
+    "PIPELINE_VARIANTS",
+    "FIDELITY_REGIONS",
+    "fidelity_metric",
     "ABLATIONS",
     "GRAM_LAYERS",
     "METRICS",
@@ -75,6 +86,9 @@ __all__ = [
     "PreparedSubject",
     "SubjectResult",
     "ProtocolResult",
+    "FidelityMaps",
+    "fidelity_scores",
+    "protocol_sameness",
     "build_variants",
     "select_persons",
     "neutral_subject",
@@ -95,6 +109,11 @@ log = logging.getLogger(__name__)
 
 #: Variants of the paper's comparison (user study, Fig. 12) and the inpainting baseline (Fig. 17).
 VARIANTS = ("pca", "closest", "linear", "convex", "inpaint")
+#: The pipeline's own texture stage as ``facetex infer`` runs it (the texture config scaled to
+#: the evaluation size): keeping the photo's observed detail ("default",
+#: ``TextureConfig.keep_observed`` True) and re-synthesising every texel ("default-paste",
+#: False: the behaviour before issue 16). Not run unless named.
+PIPELINE_VARIANTS = ("default", "default-paste")
 #: Ablations: Gram layers (Fig. 8), exemplars blended (Fig. 4), α (Fig. 6), recipe.
 ABLATIONS = ("none", "layers", "subjects", "alpha", "recipe")
 #: The §5 Gram layers, in order (relu1_1 … relu5_1).
@@ -124,6 +143,23 @@ METRICS: dict[str, tuple[str, str | float]] = {
     "onet_gram_observed": ("ONet Gram dist. observed ↓", "min"),
     "onet_gram_hidden": ("ONet Gram dist. hidden ↓", "min"),
 }
+#: Regions of the fidelity metrics (module doc).
+FIDELITY_REGIONS = ("observed", "hidden")
+
+
+def fidelity_metric(kind: str, region: str, band: tuple[float, float]) -> str:
+    """Name of a fidelity metric: ``kind`` "corr" (band-pass correlation with the truth) or
+    "logratio" (band power log10 ratio), e.g. "corr_observed_16-32"."""
+    return f"{kind}_{region}_{F.band_label(band)}"
+
+
+for _region in FIDELITY_REGIONS:  # per band and region (facetex.evaluation.fidelity)
+    for _band in F.FIDELITY_BANDS:
+        METRICS[fidelity_metric("corr", _region, _band)] = (
+            f"corr {F.band_label(_band)} c/fw {_region} ↑", "max")
+        METRICS[fidelity_metric("logratio", _region, _band)] = (
+            f"power log-ratio {F.band_label(_band)} c/fw {_region} (dec, 0 best)", 0.0)
+del _region, _band
 
 
 @dataclass(frozen=True)
@@ -146,6 +182,9 @@ class Variant:
         ``TextureConfig.with_size``: 128²×100 + 256²×30 at 256²) or with
         ``TextureConfig.paper`` (exact fp32 fit, one fp32 stage of ``paper_iterations``
         iterations from the low-frequency albedo, no early stopping).
+    keep_observed : with a recipe, sets ``TextureConfig.keep_observed`` (True: the photo's own
+        detail is kept where it observes skin; False: every texel re-synthesised, as before
+        issue 16); None keeps the texture config's value.
     """
 
     name: str
@@ -155,6 +194,7 @@ class Variant:
     alpha: float | None = None
     top_k: int | None = None
     recipe: str | None = None
+    keep_observed: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("pca", "inpaint", "synthesis"):
@@ -165,6 +205,8 @@ class Variant:
             raise ValueError("top_k applies to the shared fit only (recipe None)")
         if self.top_k is not None and self.top_k < 1:
             raise ValueError(f"top_k must be ≥ 1, got {self.top_k}")
+        if self.keep_observed is not None and self.recipe is None:
+            raise ValueError("keep_observed applies to the pipeline's texture stage only (a recipe)")
 
 
 def build_variants(names: Sequence[str], ablation: str = "none") -> tuple[Variant, ...]:
@@ -172,22 +214,26 @@ def build_variants(names: Sequence[str], ablation: str = "none") -> tuple[Varian
 
     Parameters
     ----------
-    names : a subset of :data:`VARIANTS`.
+    names : a subset of :data:`VARIANTS` and :data:`PIPELINE_VARIANTS` ("default": the
+        pipeline's texture stage as ``facetex infer`` runs it, keeping the photo's observed
+        detail; "default-paste": the same with ``keep_observed=False``).
     ablation : one of :data:`ABLATIONS`. "layers": convex with relu1_1 … relu{k}_1 for
         k = 1 … 4 (k = 5 is "convex"); "subjects": top-k of the convex weights for k in
         :data:`TOP_K`; "alpha": α in :data:`ALPHAS`; "recipe": the pipeline's texture stage
         with its fast default ("fast") and with the paper's recipe ("paper"). The reference
         "convex" is added when missing.
     """
-    unknown = [n for n in names if n not in VARIANTS]
+    unknown = [n for n in names if n not in VARIANTS + PIPELINE_VARIANTS]
     if unknown:
-        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS + PIPELINE_VARIANTS)}")
     if ablation not in ABLATIONS:
         raise ValueError(f"ablation must be one of {', '.join(ABLATIONS)}, got {ablation!r}")
     out: list[Variant] = []
     for name in dict.fromkeys(names):
         if name in ("pca", "inpaint"):
             out.append(Variant(name, name))
+        elif name in PIPELINE_VARIANTS:
+            out.append(Variant(name, "synthesis", recipe="fast", keep_observed=name == "default"))
         else:
             out.append(Variant(name, "synthesis", solver=name))
     if ablation != "none" and "convex" not in names:
@@ -219,7 +265,7 @@ class ProtocolConfig:
         the ablations (early stopping as the texture config says); the "fast" recipe variant
         runs the texture config's own schedule instead.
     paper_iterations : iterations of the "paper" recipe variant (the paper: 1000).
-    variants : names from :data:`VARIANTS`.
+    variants : names from :data:`VARIANTS` and :data:`PIPELINE_VARIANTS`.
     ablation : one of :data:`ABLATIONS`.
     degrade : how the input is degraded.
     infer : the pipeline's settings (detect, fit, unwrap, texture); resolution and schedule
@@ -284,6 +330,8 @@ class ProtocolConfig:
             changes["gram_layers"] = variant.layers
         if variant.alpha is not None:
             changes["alpha"] = variant.alpha
+        if variant.keep_observed is not None:
+            changes["keep_observed"] = variant.keep_observed
         return base.replace(**changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -414,7 +462,6 @@ def _load_arrays(database: TextureDatabase, size: int, vgg: Any, config: Texture
     from facetex.database.fill import OBSERVED
     from facetex.database.pca import downsample_textures
     from facetex.texture.analysis import compute_grams
-    from facetex.texture.color import luminance
     from facetex.texture.synthesis import resize
 
     model = database.morphable_model()
@@ -627,7 +674,6 @@ def texture_variants(
     VariantTextures.
     """
     from facetex.texture.analysis import blend_grams, build_blend_problem, compute_grams, solve_blend
-    from facetex.texture.color import luminance
     from facetex.pipeline import on_chart
     from facetex.texture.synthesis import infer_texture, synthesize_texture
 
@@ -643,7 +689,8 @@ def texture_variants(
     solved: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
     clock = time.perf_counter()
     masked: list[GramSet] = []
-    if synthesis:  # the §4 masked Grams, once, all layers, fp32
+    # the §4 masked Grams, once, all layers, fp32 (the recipe variants run their own analysis)
+    if any(v.kind == "synthesis" and v.recipe is None for v in variants):
         options = dict(layers=GRAM_LAYERS, batch_size=config.infer.texture.batch_size, bf16=False)
         masked.append(compute_grams(luminance(partial.albedo)[None], vgg, mask=partial.mask, **options))
         masked.append(compute_grams(luminance(exemplars), vgg, mask=partial.mask, **options))
@@ -800,6 +847,32 @@ def ground_truth_reference(
     return GroundTruthReference(corners=corners, spectra=spectra, embedding=embedding, onet_grams=onet_grams)
 
 
+def fidelity_scores(
+    texture: np.ndarray, prepared: PreparedSubject, regions: Sequence[str] = FIDELITY_REGIONS
+) -> dict[str, float]:
+    """The fidelity metrics of :data:`METRICS` (per band and region) of one texture.
+
+    Parameters
+    ----------
+    texture : (R, R, 3) float32 in [0, 1], on the truth's chart (an output, or the input's
+        partial albedo, whose unobserved texels are eroded away with the region's border).
+    prepared : the subject (truth and regions).
+    regions : which of :data:`FIDELITY_REGIONS` to score; the others' metrics are absent.
+
+    Returns
+    -------
+    metric name → value; NaN for bands above R / 2 and empty regions.
+    """
+    out: dict[str, float] = {}
+    for region in regions:
+        scores = F.band_fidelity(texture, prepared.truth, prepared.regions[region])
+        for band in F.FIDELITY_BANDS:
+            score = scores.get(F.band_label(band))
+            out[fidelity_metric("corr", region, band)] = score.correlation if score else math.nan
+            out[fidelity_metric("logratio", region, band)] = score.log_ratio if score else math.nan
+    return out
+
+
 def score_texture(
     texture: np.ndarray,
     prepared: PreparedSubject,
@@ -808,7 +881,8 @@ def score_texture(
     embedder: Any = None,
     onet: ONetGrams | None = None,
 ) -> dict[str, float]:
-    """Every metric of :data:`METRICS` for one completed texture (NaN where undefined).
+    """Every metric of :data:`METRICS` for one completed texture (NaN where undefined),
+    fidelity included (:func:`fidelity_scores`).
 
     Parameters
     ----------
@@ -852,11 +926,27 @@ def score_texture(
         for region, truth_grams in reference.onet_grams.items():
             grams = onet.region_grams(texture, prepared.regions[region])
             out[f"onet_gram_{region}"] = gram_distance(grams, truth_grams)
+    out.update(fidelity_scores(texture, prepared))
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # the run
+
+
+@dataclass(frozen=True)
+class FidelityMaps:
+    """What the cross-person sameness needs of one subject (kept for the whole run).
+
+    Attributes
+    ----------
+    luminance : "truth", "input" (the partial albedo) and each variant's name → (R, R) float32
+        luminance of the UV map.
+    regions : "observed", "hidden" → (R, R) bool (module doc).
+    """
+
+    luminance: dict[str, np.ndarray]
+    regions: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -873,6 +963,9 @@ class SubjectResult:
     diagnostics : fit diagnostics, observed fractions of the regions.
     images : for the figure (first ``figure_subjects`` subjects only, else empty): "input"
         (face crop of the degraded photo), "partial", "truth", and each variant's texture.
+    input_metrics : the fidelity metrics of the input's own partial albedo against the truth,
+        observed region only (:func:`fidelity_scores`): what the degraded photo still holds.
+    maps : luminance maps and regions for the cross-person sameness (:func:`protocol_sameness`).
     """
 
     person: str
@@ -882,6 +975,8 @@ class SubjectResult:
     seconds: dict[str, float]
     diagnostics: dict[str, float]
     images: dict[str, np.ndarray] = field(default_factory=dict)
+    input_metrics: dict[str, float] = field(default_factory=dict)
+    maps: FidelityMaps | None = None
 
 
 @dataclass(frozen=True)
@@ -900,6 +995,11 @@ class ProtocolResult:
         means the paper's ordering holds.
     database : name, path and size of the database.
     seconds : wall time of the run.
+    input_summary : fidelity metric → Summary over subjects of the input's own partial albedo
+        (``SubjectResult.input_metrics``).
+    sameness : "input" and each variant → region → band label → cross-person
+        :class:`~facetex.evaluation.fidelity.Sameness` over the run's subjects
+        (:func:`protocol_sameness`; empty with fewer than two subjects).
     """
 
     config: ProtocolConfig
@@ -910,6 +1010,8 @@ class ProtocolResult:
     comparisons: dict[str, dict[str, M.Summary]]
     database: dict[str, Any]
     seconds: float
+    input_summary: dict[str, M.Summary] = field(default_factory=dict)
+    sameness: dict[str, dict[str, dict[str, F.Sameness]]] = field(default_factory=dict)
 
 
 def _face_crop(photo: Photo, box: np.ndarray, size: int) -> np.ndarray:
@@ -971,6 +1073,14 @@ def _evaluate_subject(
             **completed.textures,
         }
     regions = prepared.regions
+    maps = FidelityMaps(
+        luminance={
+            name: luminance(texture).astype(np.float32)
+            for name, texture in {"truth": prepared.truth, "input": prepared.partial.albedo,
+                                  **completed.textures}.items()
+        },
+        regions={name: regions[name].copy() for name in FIDELITY_REGIONS},
+    )
     return SubjectResult(
         person=person,
         subject_id=prepared.subject_id,
@@ -989,7 +1099,41 @@ def _evaluate_subject(
             "hidden_patches": len(reference.corners["hidden"]),
         },
         images=images,
+        input_metrics=fidelity_scores(prepared.partial.albedo, prepared, ("observed",)),
+        maps=maps,
     )
+
+
+def protocol_sameness(
+    subjects: Sequence[SubjectResult], rows: Sequence[str]
+) -> dict[str, dict[str, dict[str, F.Sameness]]]:
+    """Cross-person sameness (:func:`facetex.evaluation.fidelity.sameness`) over a run.
+
+    Parameters
+    ----------
+    subjects : the run's subjects, with their ``maps`` (subjects without are left out).
+    rows : "input" and/or variant names.
+
+    Returns
+    -------
+    row → region (:data:`FIDELITY_REGIONS`) → band label → Sameness of the row's textures
+    across persons (pairs scored on the texels both persons' regions share) against their
+    truths; empty with fewer than two subjects.
+    """
+    kept = [s for s in subjects if s.maps is not None]
+    if len({s.person for s in kept}) < 2:
+        return {}
+    truths = [s.maps.luminance["truth"] for s in kept]
+    out: dict[str, dict[str, dict[str, F.Sameness]]] = {}
+    for row in rows:
+        out[row] = {}
+        for region in FIDELITY_REGIONS:
+            if row == "input" and region != "observed":
+                continue  # the input holds nothing where it did not observe
+            out[row][region] = F.sameness(
+                [s.maps.luminance[row] for s in kept], truths, [s.maps.regions[region] for s in kept]
+            )
+    return out
 
 
 def aggregate(
@@ -1105,6 +1249,13 @@ def run_protocol(
     summary, comparisons = aggregate(
         results, variants, confidence=config.confidence, resamples=config.resamples, seed=config.seed
     )
+    options = dict(confidence=config.confidence, resamples=config.resamples, seed=config.seed)
+    input_summary = {
+        m: M.summarize([s.input_metrics.get(m, math.nan) for s in results], **options)
+        for m in METRICS
+        if m.startswith(("corr_observed_", "logratio_observed_"))
+    }
+    sameness = protocol_sameness(results, ["input", *(v.name for v in variants)])
     return ProtocolResult(
         config=config,
         variants=variants,
@@ -1115,4 +1266,6 @@ def run_protocol(
         database={"name": database.name, "path": str(database.path), "subjects": len(database.subjects()),
                   "persons": len(database.persons), "attribution": database.attribution},
         seconds=time.perf_counter() - start,
+        input_summary=input_summary,
+        sameness=sameness,
     )

@@ -4,8 +4,9 @@
 
     results.json   settings, database, variants, per-subject scores and fit diagnostics,
                    aggregates (mean, bootstrap interval) and paired comparisons (NaN → null)
-    results.csv    one row per (subject, variant), one column per metric
-    summary.csv    one row per (variant, metric): mean, interval, count
+    results.csv    one row per (subject, variant), one column per metric; plus one "input" row
+                   per subject (fidelity of the input's own partial albedo, observed region)
+    summary.csv    one row per (variant, metric): mean, interval, count (and "input")
     table.md       the markdown tables (:func:`markdown_report`)
     figure.png     input crop, partial albedo, ground truth and every variant per subject
 """
@@ -23,13 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from facetex.evaluation import fidelity as F
 from facetex.evaluation.metrics import LOWPASS_CUTOFF, MESOSCOPIC_BAND, Summary
-from facetex.evaluation.protocol import METRICS, ProtocolResult
+from facetex.evaluation.protocol import METRICS, ProtocolResult, fidelity_metric
 
 __all__ = [
     "DETAIL_METRICS",
     "ERROR_METRICS",
+    "INPUT_ROW",
     "format_summary",
+    "fidelity_tables",
     "verdict",
     "markdown_report",
     "results_json",
@@ -47,6 +51,8 @@ DETAIL_METRICS = (
 ERROR_METRICS = (
     "rmse_observed", "rmse_hidden", "hp_rmse_observed", "hp_rmse_hidden", "detail_observed", "detail_hidden"
 )
+#: Row of the input's own partial albedo in the fidelity tables and CSVs.
+INPUT_ROW = "input"
 
 
 def _recipe_note(result: ProtocolResult) -> str:
@@ -85,6 +91,67 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _format_sameness(s: F.Sameness | None) -> str:
+    if s is None or s.pairs == 0 or not math.isfinite(s.difference):
+        return "–"
+    return f"{s.difference:+.3f} ({s.estimates:.3f} − {s.truths:.3f})"
+
+
+def fidelity_tables(result: ProtocolResult) -> list[str]:
+    """Markdown lines of the fidelity section: per octave band (columns) and row (the input's
+    own partial albedo, then every variant), the band-pass correlation with the truth on the
+    observed texels, the band power log-ratio there and on the hidden texels, and the
+    cross-person sameness. Bands above R / 2 are left out."""
+    cfg = result.config
+    bands = F.bands_at(cfg.size)
+    if not bands:
+        return []
+    names = [v.name for v in result.variants]
+    header = ["row"] + [f"{F.band_label(b)} c/fw" for b in bands]
+
+    def rows_of(kind: str, region: str, with_input: bool) -> list[list[str]]:
+        rows = []
+        if with_input and result.input_summary:
+            rows.append([f"{INPUT_ROW} (partial albedo)"] + [
+                format_summary(result.input_summary.get(fidelity_metric(kind, region, b), Summary(
+                    math.nan, math.nan, math.nan, 0, cfg.confidence))) for b in bands])
+        rows += [[name] + [format_summary(result.summary[name][fidelity_metric(kind, region, b)]) for b in bands]
+                 for name in names]
+        return rows
+
+    lines = [
+        "## Fidelity: the person's own detail, per octave band",
+        "",
+        "Band-pass luminance (difference of Gaussians, σ = R / (2π f) at the band's edges; one face "
+        "width = the UV chart's width R) of each texture against the truth's, on the region's "
+        f"texels eroded by {F.default_margin(cfg.size)} texels. \"input (partial albedo)\" is the "
+        "degraded photo's own unwrapped albedo: what the input still holds.",
+        "",
+        "### Correlation with the truth, observed texels ↑", "",
+        _table(header, rows_of("corr", "observed", True)), "",
+        "### Band power log-ratio estimate / truth, observed texels (decades, 0 best)", "",
+        _table(header, rows_of("logratio", "observed", True)), "",
+        "### Band power log-ratio estimate / truth, hidden texels (decades, 0 best)", "",
+        _table(header, rows_of("logratio", "hidden", False)), "",
+    ]
+    if result.sameness:
+        rows = []
+        for row, per_region in result.sameness.items():
+            for region, per_band in per_region.items():
+                label = f"{INPUT_ROW} (partial albedo)" if row == INPUT_ROW else row
+                rows.append([f"{label}, {region}"] + [_format_sameness(per_band.get(F.band_label(b))) for b in bands])
+        pairs = max((s.pairs for r in result.sameness.values() for g in r.values() for s in g.values()), default=0)
+        lines += [
+            "### Sameness across persons (≈ 0 best)", "",
+            "Mean pairwise correlation of band-pass luminance between different persons' textures "
+            "minus that between their truths, on the texels both persons' regions share "
+            f"(up to {pairs} pairs): > 0 means the textures are more alike than the persons.",
+            "",
+            _table(header, rows), "",
+        ]
+    return lines
 
 
 def markdown_report(result: ProtocolResult, *, command: str | None = None) -> str:
@@ -133,6 +200,7 @@ def markdown_report(result: ProtocolResult, *, command: str | None = None) -> st
         header = ["variant"] + [METRICS[m][0] for m in metrics]
         rows = [[name] + [format_summary(result.summary[name][m]) for m in metrics] for name in names]
         lines += [_table(header, rows), ""]
+    lines += fidelity_tables(result)
     if result.comparisons:
         lines += [
             "## Paper ordering (convex ≥ linear ≥ closest ≥ PCA)",
@@ -142,7 +210,8 @@ def markdown_report(result: ProtocolResult, *, command: str | None = None) -> st
             f"{level} % interval excludes 0.",
             "",
         ]
-        metrics = [m for m in METRICS if any(result.comparisons[p][m].count for p in result.comparisons)]
+        shown = DETAIL_METRICS + ERROR_METRICS  # the fidelity comparisons are in results.json
+        metrics = [m for m in METRICS if m in shown and any(result.comparisons[p][m].count for p in result.comparisons)]
         header = ["metric"] + list(result.comparisons)
         rows = [
             [METRICS[m][0]]
@@ -180,6 +249,11 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
             "metrics": {m: {"label": label, "goal": goal} for m, (label, goal) in METRICS.items()},
             "band_cycles_per_face_width": list(MESOSCOPIC_BAND),
             "lowpass_cutoff_cycles_per_face_width": LOWPASS_CUTOFF,
+            "fidelity": {
+                "bands_cycles_per_face_width": [list(b) for b in F.bands_at(result.config.size)],
+                "face_width": "the UV chart's width R (texels)",
+                "region_margin_texels": F.default_margin(result.config.size),
+            },
             "subjects": [
                 {
                     "person": s.person,
@@ -188,19 +262,27 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
                     "info": s.info,
                     "seconds": s.seconds,
                     "diagnostics": s.diagnostics,
+                    "input_metrics": s.input_metrics,
                 }
                 for s in result.subjects
             ],
             "failures": [list(f) for f in result.failures],
             "summary": {v: {m: s.to_dict() for m, s in per.items()} for v, per in result.summary.items()},
             "comparisons": {p: {m: s.to_dict() for m, s in per.items()} for p, per in result.comparisons.items()},
+            "input_summary": {m: s.to_dict() for m, s in result.input_summary.items()},
+            "sameness": {
+                row: {region: {band: dataclasses.asdict(s) for band, s in per_band.items()}
+                      for region, per_band in per_region.items()}
+                for row, per_region in result.sameness.items()
+            },
             "seconds": result.seconds,
         }
     )
 
 
 def results_csv(result: ProtocolResult) -> str:
-    """One row per (subject, variant): person, subject_id, variant, every metric, seconds."""
+    """One row per (subject, variant): person, subject_id, variant, every metric, seconds; then
+    per subject an "input" row (fidelity of the input's partial albedo, observed region)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["person", "subject_id", "variant", *METRICS, "seconds"])
@@ -210,6 +292,11 @@ def results_csv(result: ProtocolResult) -> str:
             writer.writerow(
                 [s.person, s.subject_id, v.name, *(f"{x:.6g}" if math.isfinite(x) else "" for x in values),
                  f"{s.info[v.name]['seconds']:.3f}"]
+            )
+        if s.input_metrics:
+            values = [s.input_metrics.get(m, math.nan) for m in METRICS]
+            writer.writerow(
+                [s.person, s.subject_id, INPUT_ROW, *(f"{x:.6g}" if math.isfinite(x) else "" for x in values), ""]
             )
     return out.getvalue()
 
@@ -224,6 +311,9 @@ def summary_csv(result: ProtocolResult) -> str:
             s = result.summary[v.name][m]
             cells = [f"{x:.6g}" if math.isfinite(x) else "" for x in (s.mean, s.low, s.high)]
             writer.writerow([v.name, m, *cells, s.count, s.confidence])
+    for m, s in result.input_summary.items():
+        cells = [f"{x:.6g}" if math.isfinite(x) else "" for x in (s.mean, s.low, s.high)]
+        writer.writerow([INPUT_ROW, m, *cells, s.count, s.confidence])
     return out.getvalue()
 
 

@@ -37,6 +37,12 @@ def test_variants_of_each_ablation():
     assert [v.top_k for v in P.build_variants(("convex",), "subjects")] == [None, 1, 2, 4, 8]
     assert [v.alpha for v in P.build_variants(("convex",), "alpha")] == [None, 1.0, 10.0, 1000.0]
     assert [v.recipe for v in P.build_variants(("convex",), "recipe")] == [None, "fast", "paper"]
+    pipeline = P.build_variants(P.PIPELINE_VARIANTS)
+    assert [(v.name, v.recipe, v.keep_observed) for v in pipeline] == [
+        ("default", "fast", True), ("default-paste", "fast", False)]
+    assert not set(P.PIPELINE_VARIANTS) & {v.name for v in P.build_variants(P.VARIANTS)}  # only when named
+    with pytest.raises(ValueError, match="recipe"):
+        P.Variant("x", "synthesis", keep_observed=True)
     with pytest.raises(ValueError, match="unknown variants"):
         P.build_variants(("best",))
     with pytest.raises(ValueError):
@@ -52,6 +58,11 @@ def test_texture_config_per_variant():
     pipeline = config.texture_config(P.Variant("fast", "synthesis", recipe="fast"))
     assert pipeline.schedule == (Stage(64, 100, True), Stage(128, 30, True))  # `facetex infer`'s, scaled
     assert pipeline.start == "exemplar_detail" and pipeline.preselect_count == TextureConfig().preselect_count
+    # `facetex infer`'s texture config, with and without keeping the photo's observed detail
+    for name, keep in (("default", True), ("default-paste", False)):
+        variant = P.build_variants((name,))[0]
+        tex = config.texture_config(variant)
+        assert tex == TextureConfig().with_size(128).replace(keep_observed=keep), name
     paper = config.texture_config(P.Variant("paper", "synthesis", recipe="paper"))
     assert paper.schedule == (Stage(128, 40),) and paper.early_stop_tolerance == 0.0 and not paper.bf16_grams
     assert config.patch_size == 16
@@ -236,9 +247,45 @@ def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
     assert blurry["spectrum_ratio"] < -0.5 and blurry["detail_hidden"] < 0.5 and blurry["rmse_hidden"] > 0
     # a 128² crop, upsampled to ONet's 512², holds little texel-scale detail: 0.13 and 0.14
     assert blurry["onet_gram_observed"] > 0.08 and blurry["onet_gram_hidden"] > 0.08
+    # fidelity per band: perfect for the truth, lower in the high bands for the low-pass
+    for band in ("16-32", "32-64"):
+        assert perfect[f"corr_observed_{band}"] == pytest.approx(1.0)
+        assert perfect[f"logratio_hidden_{band}"] == pytest.approx(0.0, abs=1e-12)
+        assert blurry[f"logratio_observed_{band}"] < -0.3
+    assert math.isnan(perfect["corr_observed_64-128"])  # above the Nyquist limit of 128²
+    assert blurry["corr_observed_16-32"] > blurry["corr_observed_32-64"]
+    # the input's own partial albedo (0.5 off its mask) is scored on the observed texels only
+    inputs = P.fidelity_scores(partial.albedo, prepared, ("observed",))
+    assert set(inputs) == {f"{k}_observed_{b}" for k in ("corr", "logratio") for b in
+                           ("16-32", "32-64", "64-128", "128-256")}
+    # on the observed texels the partial is the low-pass: the same up to the eroded border
+    assert inputs["corr_observed_16-32"] == pytest.approx(blurry["corr_observed_16-32"], abs=0.03)
     # without the network the distance is left out
     assert math.isnan(P.score_texture(truth, prepared, config, P.ground_truth_reference(prepared, config))[
         "onet_gram_observed"])
+
+
+def test_sameness_over_a_run(face_crops):
+    from facetex.texture.color import luminance
+
+    size = 128
+    observed = np.ones((size, size), bool)
+    observed[:, : size // 3] = False
+    regions = {"observed": observed, "hidden": ~observed}
+    truths = [luminance(c[::2, ::2]).astype(np.float32) for c in face_crops]
+    subjects = []
+    for i, truth in enumerate(truths):
+        maps = P.FidelityMaps(
+            luminance={"truth": truth, "input": truth, "honest": truth, "pasted": 0.5 * truth + 0.5 * truths[0]},
+            regions=regions,
+        )
+        subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", {}, {}, {}, {}, maps=maps))
+    same = P.protocol_sameness(subjects, ["input", "honest", "pasted"])
+    assert set(same["input"]) == {"observed"} and set(same["pasted"]) == {"observed", "hidden"}
+    for band in ("16-32", "32-64"):
+        assert same["honest"]["hidden"][band].difference == 0.0 and same["honest"]["observed"][band].pairs == 6
+        assert same["pasted"]["observed"][band].difference > 0.2
+    assert P.protocol_sameness(subjects[:1], ["honest"]) == {}  # one person: undefined
 
 
 def test_aggregate_orients_the_paper_ordering():
@@ -291,3 +338,31 @@ def test_run_protocol_end_to_end(eval_db, tmp_path):
     data = json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert data["subjects"][0]["person"] == "002" and data["config"]["size"] == 64
     assert "| convex |" in (out / "table.md").read_text()
+
+
+@pytest.mark.slow
+def test_fidelity_of_the_pipeline_variants_on_sharp_input(eval_db, tmp_path):
+    """`facetex infer`'s texture stage before/after (default-paste / default) on sharp photos:
+    every fidelity number is in the results, with the input's own and the sameness."""
+    import json
+
+    from facetex.evaluation.tables import write_results
+
+    database = load_database(eval_db)
+    config = P.ProtocolConfig(persons=("001", "003"), size=64, variants=("pca", "default", "default-paste"),
+                              degrade=P.DegradeConfig(detail="none"), identity=False)
+    result = P.run_protocol(database, config, progress=False)
+    assert not result.failures and len(result.subjects) == 2
+    for subject in result.subjects:
+        assert subject.info["default-paste"]["iterations"] > 0
+        for name in ("pca", "default", "default-paste"):
+            assert -1 <= subject.metrics[name]["corr_observed_16-32"] <= 1
+            assert math.isfinite(subject.metrics[name]["logratio_observed_16-32"])
+        # the sharp photo's own partial albedo is the truth's source: it correlates well
+        assert subject.input_metrics["corr_observed_16-32"] > 0.5
+    assert result.input_summary["corr_observed_16-32"].count == 2
+    assert result.sameness["default-paste"]["observed"]["16-32"].pairs == 1
+    out = write_results(result, tmp_path / "run")
+    data = json.loads((out / "results.json").read_text())
+    assert set(data["sameness"]) == {"input", "pca", "default", "default-paste"}
+    assert "### Sameness across persons" in (out / "table.md").read_text()

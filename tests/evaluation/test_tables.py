@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from facetex.cli import main
+from facetex.evaluation import fidelity as F
 from facetex.evaluation import protocol as P
 from facetex.evaluation import tables as T
-from facetex.evaluation.metrics import Summary
+from facetex.evaluation.metrics import Summary, summarize
 
 
 def _result(with_images: bool = True, ablation: str = "none") -> P.ProtocolResult:
@@ -29,14 +30,25 @@ def _result(with_images: bool = True, ablation: str = "none") -> P.ProtocolResul
         if with_images and i < 2:
             images = {name: np.full((32, 32, 3), 0.2 * j, np.float32)
                       for j, name in enumerate(["input", "partial", "truth", "pca", "convex"])}
-        subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images))
+        inputs = {P.fidelity_metric(k, "observed", b): 0.25 + 0.01 * i
+                  for k in ("corr", "logratio") for b in F.FIDELITY_BANDS}
+        subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images,
+                                        input_metrics=inputs))
     summary, comparisons = P.aggregate(subjects, variants)
+    input_summary = {m: summarize([s.input_metrics[m] for s in subjects]) for m in subjects[0].input_metrics}
+    bands = F.bands_at(256)
+    sameness = {
+        row: {region: {F.band_label(b): F.Sameness(0.4, 0.1, 0.3, 3) for b in bands} for region in regions}
+        for row, regions in (("input", ("observed",)), *((v.name, P.FIDELITY_REGIONS) for v in variants))
+    }
     return P.ProtocolResult(
         config=P.ProtocolConfig(subjects=3, variants=("pca", "convex"), ablation=ablation, paper_iterations=500),
         variants=variants, subjects=tuple(subjects),
         failures=(("009", "no face found"),), summary=summary, comparisons=comparisons,
         database={"name": "london", "path": "/x.h5", "subjects": 8, "persons": 4, "attribution": "CC BY 4.0 test"},
         seconds=12.0,
+        input_summary=input_summary,
+        sameness=sameness,
     )
 
 
@@ -53,13 +65,26 @@ def test_markdown_report_lists_every_variant_and_the_ordering():
     assert "facetex evaluate -o x" in text and "1 failed (009)" in text
     assert "| pca | 0.500 [0.500, 0.500]" not in text  # identity values vary per subject
     rows = [line for line in text.splitlines() if line.startswith("| pca |") or line.startswith("| convex |")]
-    assert len(rows) == 4  # two variants in two tables
+    assert len(rows) == 10  # two variants in two tables and three fidelity tables
     # metrics of "convex" are all 0.1 higher: better where higher is better, worse where lower is
     ordering = next(line for line in text.splitlines() if line.startswith("| identity cos"))
     assert "convex>pca" not in ordering and "holds" in ordering
     rmse = next(line for line in text.splitlines() if line.startswith("| RMSE Y observed"))
     assert "reversed" in rmse
     assert "CC BY 4.0 test" in text
+
+
+def test_markdown_report_has_the_fidelity_tables():
+    text = T.markdown_report(_result())
+    section = text[text.index("## Fidelity"):text.index("## Paper ordering")]
+    assert "| row | 16-32 c/fw | 32-64 c/fw | 64-128 c/fw |" in section  # 128–256 is above 256² Nyquist
+    assert section.count("| input (partial albedo) | 0.260 [0.250, 0.270]") == 2  # corr and log-ratio observed
+    hidden = section[section.index("hidden texels"):section.index("### Sameness")]
+    assert "input" not in hidden and "| convex |" in hidden
+    assert "| input (partial albedo), observed | +0.300 (0.400 − 0.100)" in section
+    assert "| convex, hidden |" in section
+    ordering = text[text.index("## Paper ordering"):]
+    assert "corr 16-32" not in ordering  # fidelity comparisons stay in results.json
 
 
 def test_markdown_report_says_what_the_recipe_variants_ran():
@@ -72,13 +97,21 @@ def test_markdown_report_says_what_the_recipe_variants_ran():
 def test_csv_and_json_are_complete_and_strict():
     result = _result()
     rows = list(csv.DictReader(io.StringIO(T.results_csv(result))))
-    assert len(rows) == 6 and rows[0]["variant"] == "pca" and rows[0]["spectrum_error_hidden"] == ""
+    assert len(rows) == 9 and rows[0]["variant"] == "pca" and rows[0]["spectrum_error_hidden"] == ""
+    assert rows[2]["variant"] == "input" and float(rows[2]["corr_observed_16-32"]) == pytest.approx(0.25)
+    assert rows[2]["identity"] == "" and rows[2]["seconds"] == ""
     assert float(rows[1]["identity"]) == pytest.approx(0.6)
     summary = list(csv.DictReader(io.StringIO(T.summary_csv(result))))
-    assert len(summary) == 2 * len(P.METRICS)
+    assert len(summary) == 2 * len(P.METRICS) + 8  # and the input's 4 bands × (corr, log-ratio)
     data = T.results_json(result)
     text = json.dumps(data, allow_nan=False)  # NaN became null
-    assert json.loads(text)["summary"]["pca"]["spectrum_error_hidden"]["mean"] is None
+    loaded = json.loads(text)
+    assert loaded["summary"]["pca"]["spectrum_error_hidden"]["mean"] is None
+    assert loaded["sameness"]["convex"]["hidden"]["16-32"] == {"estimates": 0.4, "truths": 0.1, "difference": 0.3,
+                                                                "pairs": 3}
+    assert loaded["input_summary"]["corr_observed_16-32"]["mean"] == pytest.approx(0.26)
+    assert loaded["subjects"][0]["input_metrics"]["logratio_observed_64-128"] == pytest.approx(0.25)
+    assert loaded["fidelity"]["bands_cycles_per_face_width"] == [[16, 32], [32, 64], [64, 128]]
 
 
 def test_figure_grid_places_each_image():
@@ -110,6 +143,7 @@ def test_write_results_is_atomic(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["--variants", "pca,best"], "unknown variants"),
     (["--size", "100"], "power of two"),
+    (["--blur-fraction", "0"], "blur_fraction"),
 ])
 def test_cli_rejects_bad_settings(tmp_path, capsys, args, message):
     assert main(["evaluate", "-o", str(tmp_path / "x"), *args]) == 2
