@@ -263,11 +263,18 @@ def hide_turn(partial: PartialAlbedo, fraction: float = 0.4, side: str = "right"
     Returns
     -------
     A new PartialAlbedo: ``mask`` without the hidden texels, ``albedo`` 0.5 and ``shading`` 0
-    there; ``lowfreq`` and ``chart`` unchanged.
+    there, and the photo's sampling density (``pixels_per_texel``, when measured) 0 there;
+    ``lowfreq`` and ``chart`` unchanged.
     """
     hidden = turn_mask(partial.resolution, fraction, side)
     albedo = partial.albedo.copy()
     albedo[hidden] = MASK_VALUE
     shading = partial.shading.copy()
     shading[hidden] = 0.0
-    return dataclasses.replace(partial, albedo=albedo, mask=partial.mask & ~hidden, shading=shading)
+    changes = dict(albedo=albedo, mask=partial.mask & ~hidden, shading=shading)
+    density = getattr(partial, "pixels_per_texel", None)
+    if density is not None:
+        density = np.array(density, copy=True)
+        density[hidden] = 0.0
+        changes["pixels_per_texel"] = density
+    return dataclasses.replace(partial, **changes)

@@ -629,6 +629,21 @@ def _top_k(weights: np.ndarray, k: int) -> np.ndarray:
     return out / total
 
 
+def _observed_detail_inputs(partial: PartialAlbedo, config: TextureConfig) -> dict[str, Any]:
+    """What ``facetex infer`` passes to ``infer_texture`` besides the images (as
+    ``facetex.pipeline.infer`` does): the photo's sampling density per texel, when the unwrap
+    measured it, and the per-texel detail map, when the config names one."""
+    extra: dict[str, Any] = {}
+    density = getattr(partial, "pixels_per_texel", None)
+    if density is not None:
+        extra["pixels_per_texel"] = density
+    if getattr(config, "detail_map", None) is not None:
+        from facetex.io.images import load_detail_map
+
+        extra["detail_map"] = load_detail_map(config.detail_map)
+    return extra
+
+
 @dataclass(frozen=True)
 class VariantTextures:
     """Output of :func:`texture_variants`.
@@ -720,7 +735,7 @@ def texture_variants(
         if variant.recipe is not None:  # the pipeline's texture stage, as `facetex infer` runs it
             run = infer_texture(
                 partial.lowfreq, partial.albedo, partial.mask, list(exemplars), tex_config, vgg,
-                exemplar_grams={size: complete}, progress=progress,
+                exemplar_grams={size: complete}, progress=progress, **_observed_detail_inputs(partial, tex_config),
             )
             textures[variant.name] = on_chart(run.synthesis.rgb, partial.chart)
             info[variant.name] = {

@@ -97,6 +97,18 @@ def test_turn_hides_one_side_of_the_chart():
     np.testing.assert_array_equal(partial.mask, before)  # the input is not modified
 
 
+def test_turn_zeroes_the_photos_sampling_density_on_the_hidden_side():
+    import dataclasses
+
+    if "pixels_per_texel" not in {f.name for f in dataclasses.fields(PartialAlbedo)}:
+        pytest.skip("this PartialAlbedo has no sampling density")
+    partial = dataclasses.replace(_partial(), pixels_per_texel=np.full((64, 64), 2.0, np.float32))
+    turned = D.hide_turn(partial, 0.5, "right")
+    cut = D.turn_mask(64, 0.5, "right")
+    assert (turned.pixels_per_texel[cut] == 0).all() and (turned.pixels_per_texel[~cut] == 2).all()
+    assert (partial.pixels_per_texel == 2).all()  # the input is not modified
+
+
 def test_degrade_config_validation():
     D.DegradeConfig(detail="downsample", hide="occluder", side="left")
     for bad in ({"detail": "jpeg"}, {"hide": "hat"}, {"side": "top"}, {"blur_fraction": 0.0},
