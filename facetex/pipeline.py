@@ -38,6 +38,7 @@ from facetex.database.store import StoredGrams, TextureDatabase
 from facetex.detect import Detector
 from facetex.detect.detector import select_face
 from facetex.fitting import fit_face, unwrap_albedo
+from facetex.io.images import load_detail_map
 from facetex.render.maps import detail_maps
 from facetex.texture.config import TextureConfig
 from facetex.texture.synthesis import infer_texture
@@ -106,6 +107,7 @@ def infer(
     timings: dict[str, float] = {}
     memory: dict[str, float] = {}
     exclude = tuple(exclude_persons)
+    detail_map = None if config.texture.detail_map is None else load_detail_map(config.texture.detail_map)
 
     with _stage("detect", timings, memory):
         if detector is None:
@@ -139,6 +141,8 @@ def infer(
             config.texture,
             vgg,
             exemplar_grams=cached,
+            pixels_per_texel=partial.pixels_per_texel,
+            detail_map=detail_map,
             progress=progress,
         )
         del exemplars

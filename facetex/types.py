@@ -190,6 +190,11 @@ class PartialAlbedo:
     lowfreq : (R, R, 3) float32 in [0, 1], the fitted model albedo I(α_al), 0.5 off the chart.
     shading : (R, R, 3) float32 ≥ 0, the fitted SH shading per texel (0 where not visible).
     chart : (R, R) bool, texels inside the UV chart.
+    pixels_per_texel : (R, R) float32 ≥ 0 or None: how densely the photo samples each observed
+        texel, the smaller singular value of the Jacobian d(photo pixel)/d(texel) (photo pixels
+        per texel along the worst-sampled direction; 0 off the observed texels). The photo
+        resolves at most 0.5 × pixels_per_texel × R cycles per UV width there. None: unknown
+        (taken as resolving every frequency of the map).
     """
 
     albedo: np.ndarray
@@ -197,6 +202,7 @@ class PartialAlbedo:
     lowfreq: np.ndarray
     shading: np.ndarray
     chart: np.ndarray
+    pixels_per_texel: np.ndarray | None = None
 
     @property
     def resolution(self) -> int:

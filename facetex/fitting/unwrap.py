@@ -28,7 +28,7 @@ from facetex.fitting.threads import torch_threads
 from facetex.fitting.visibility import ImageVisibility, photo_visibility, view_cosine
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
-__all__ = ["unwrap_albedo", "lowfreq_albedo"]
+__all__ = ["unwrap_albedo", "lowfreq_albedo", "sampling_density"]
 
 _MIN_RESOLUTION, _MAX_RESOLUTION = 16, 2048
 
@@ -147,13 +147,49 @@ def _unwrap(
     shading_map[flat] = shading
     mask = np.zeros(r * r, dtype=bool)
     mask[flat] = True
+    density = np.zeros(r * r, dtype=np.float32)
+    density[flat] = sampling_density(texels.numpy(), pixel[:, :2].numpy(), r)[keep]
     return PartialAlbedo(
         albedo=albedo.reshape(r, r, 3),
         mask=mask.reshape(r, r),
         lowfreq=lowfreq_albedo(model, fit.albedo_coeffs, r, chart),
         shading=shading_map.reshape(r, r, 3),
         chart=chart,
+        pixels_per_texel=density.reshape(r, r),
     )
+
+
+def sampling_density(texels: np.ndarray, pixels: np.ndarray, resolution: int) -> np.ndarray:
+    """Photo pixels per texel along the worst-sampled direction, per chart texel.
+
+    The Jacobian J = d(photo pixel)/d(texel) is taken by finite differences between
+    neighbouring chart texels (forward, or backward at the chart's edge); its smaller singular
+    value says how many photo pixels one texel step spans in the direction the photo samples
+    least (foreshortening at grazing angles, distance from the camera).
+
+    Parameters
+    ----------
+    texels : (T,) int flat indices (row · R + col) of the chart texels.
+    pixels : (T, 2) float photo positions (x, y) of those texels, pixels.
+    resolution : R.
+
+    Returns
+    -------
+    (T,) float32 ≥ 0; 0 for a texel with no chart neighbour in some direction.
+    """
+    r = int(resolution)
+    grid = np.full((r, r, 2), np.nan)
+    grid.reshape(-1, 2)[texels] = pixels
+    steps = []
+    for axis in (0, 1):  # d/d(row), d/d(col)
+        forward = np.diff(grid, axis=axis, append=np.nan)
+        backward = np.diff(grid, axis=axis, prepend=np.nan)
+        steps.append(np.where(np.isnan(forward), backward, forward))
+    jac = np.stack(steps, axis=-1).reshape(-1, 2, 2)[texels]  # (T, 2 image axes, 2 texel axes)
+    frob = np.sum(jac**2, axis=(1, 2))
+    det = np.abs(jac[:, 0, 0] * jac[:, 1, 1] - jac[:, 0, 1] * jac[:, 1, 0])
+    smaller = np.sqrt(np.maximum(0.5 * (frob - np.sqrt(np.maximum(frob**2 - 4.0 * det**2, 0.0))), 0.0))
+    return np.nan_to_num(smaller, nan=0.0).astype(np.float32)
 
 
 def lowfreq_albedo(model: MorphableModel, albedo_coeffs: np.ndarray, resolution: int, chart: np.ndarray) -> np.ndarray:

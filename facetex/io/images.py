@@ -43,6 +43,7 @@ __all__ = [
     "DEMO_SOURCE",
     "demo_photo",
     "downscale_for_fitting",
+    "load_detail_map",
     "load_image",
     "load_mask",
     "load_photo",
@@ -145,6 +146,26 @@ def load_mask(
     if alpha is not None:
         grey = grey * alpha
     return grey > 0.5
+
+
+def load_detail_map(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_side: int | None = DEFAULT_MAX_SIDE,
+) -> np.ndarray:
+    """Load a per-texel detail scale (``--detail-map``): a UV image whose grey level 0–1
+    (black to white; colour reduced to luma) maps to a scale of 0–2, so mid-grey is 1.
+
+    Returns
+    -------
+    (H, W) float32 in [0, 2], on the UV layout of the output (any size; resized to R later).
+    """
+    values, _ = _read(path, max_pixels=max_pixels, max_side=max_side)
+    grey = values @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if values.shape[2] == 3 else values[..., 0]
+    if grey.shape[0] != grey.shape[1]:
+        raise InputImageError(f"{path}: a detail map is a square UV image, got {grey.shape[1]}×{grey.shape[0]}")
+    return np.clip(2.0 * grey, 0.0, 2.0).astype(np.float32)
 
 
 def demo_photo() -> Photo:

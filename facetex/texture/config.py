@@ -128,6 +128,16 @@ class TextureConfig:
         Grams) under bfloat16 autocast: ~1.85× faster, Grams within ~1 % (measured in
         ``facetex.texture.analysis``). Synthesis precision is set per stage (``Stage.bf16``).
     batch_size : images per forward pass when extracting exemplar Grams.
+    keep_observed : keep the photo's own detail where the photo observes skin
+        (:mod:`facetex.texture.fusion`): observed texels carry the partial albedo's luminance
+        in every band the photo resolves there, and synthesised detail only above it; the
+        synthesis starts from the photo there, not from the exemplars' detail. False is the
+        paper's §5, which re-synthesises every texel from I(α_al).
+    detail : scale of the invented detail, in [0, 2]: 0 = none (hidden texels keep the
+        low-frequency albedo, observed ones the photo's own bands), 1 = the database-matched
+        amount, 2 = twice it. The photo's own detail is never scaled.
+    detail_map : optional per-texel scale of the invented detail, a greyscale UV image
+        (black–white ↦ 0–2, any size, resized to R); multiplies ``detail``.
     """
 
     gram_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -151,6 +161,9 @@ class TextureConfig:
     channels_last: bool = True
     bf16_grams: bool = True
     batch_size: int = 4
+    keep_observed: bool = True
+    detail: float = 1.0
+    detail_map: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("gram_layers", "content_layers"):
@@ -184,6 +197,8 @@ class TextureConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if not self.early_stop_tolerance >= 0.0:
             raise ValueError(f"early_stop_tolerance must be ≥ 0, got {self.early_stop_tolerance}")
+        if not 0.0 <= self.detail <= 2.0:
+            raise ValueError(f"detail must be in [0, 2], got {self.detail}")
 
     @classmethod
     def paper(cls, size: int = 512, *, device: str = "cpu", solver: str = "convex") -> TextureConfig:
@@ -207,6 +222,7 @@ class TextureConfig:
             early_stop_tolerance=0.0,
             bf16_grams=False,
             start="lowfreq",
+            keep_observed=False,
             device=device,
             solver=solver,
         )

@@ -133,6 +133,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
@@ -146,6 +147,13 @@ from facetex.texture.analysis import (
 )
 from facetex.texture.color import luminance, replace_luminance
 from facetex.texture.config import TextureConfig
+from facetex.texture.fusion import (
+    BandTransfer,
+    band_edges,
+    estimate_transfer,
+    keep_observed_detail,
+    sampling_cutoff,
+)
 from facetex.texture.gram import gram
 from facetex.texture.vgg import VGG19
 from facetex.types import BlendResult, GramSet, GramSource, SynthesisResult
@@ -155,8 +163,10 @@ __all__ = [
     "SynthesisTargets",
     "TextureInference",
     "exemplar_detail",
+    "fill_unobserved",
     "infer_texture",
     "make_targets",
+    "observed_start",
     "resize",
     "stage_start",
     "synthesis_loss",
@@ -457,13 +467,16 @@ class TextureInference:
     timings : seconds per step: ``"preselection"`` (screening fit; 0 when off),
         ``"analysis"`` (exact masked Grams and weights), ``"targets"`` (complete exemplar
         Grams per stage, 0 when all come from ``exemplar_grams``), ``"synthesis"`` (L-BFGS,
-        all stages).
+        all stages), ``"fusion"`` (keeping the photo's bands).
+    transfer : the photo's per-band transfer when ``config.keep_observed`` (what the photo
+        was found to hold, :mod:`facetex.texture.fusion`), else None.
     """
 
     blend: BlendResult
     synthesis: SynthesisResult
     candidates: np.ndarray
     timings: dict[str, float]
+    transfer: BandTransfer | None = None
 
 
 def exemplar_detail(exemplars_y: Sequence[np.ndarray], weights: np.ndarray, sigma: float) -> np.ndarray:
@@ -573,6 +586,8 @@ def infer_texture(
     vgg: VGG19,
     *,
     exemplar_grams: Mapping[int, GramSource] | None = None,
+    pixels_per_texel: np.ndarray | None = None,
+    detail_map: np.ndarray | None = None,
     progress: bool = True,
 ) -> TextureInference:
     """Analysis (§4) and synthesis (§5) from arrays: the texture half of the paper's pipeline.
@@ -591,7 +606,11 @@ def infer_texture(
        holds that size (e.g. a database's cached Grams), else computed for the exemplars
        with non-zero weight;
     4. *synthesis*: L-BFGS per ``config.schedule`` stage from :func:`stage_start` (the
-       low-frequency albedo, plus the exemplars' detail when ``config.start`` says so).
+       low-frequency albedo, plus the exemplars' detail when ``config.start`` says so; with
+       ``config.keep_observed`` the photo's partial luminance on observed texels);
+    5. *fusion* (``config.keep_observed``, :mod:`facetex.texture.fusion`): the photo's own
+       bands where it resolves them, the synthesis's detail (× ``config.detail`` × the detail
+       map) elsewhere.
 
     Parameters
     ----------
@@ -610,6 +629,10 @@ def infer_texture(
         ``exemplars``, every layer of ``config.gram_layers``), a GramSet or
         :meth:`facetex.database.store.TextureDatabase.stored_grams`, which reads only the
         exemplars that get weight.
+    pixels_per_texel : (R, R) float, the photo's sampling density per observed texel
+        (:attr:`facetex.types.PartialAlbedo.pixels_per_texel`); None = resolves everything.
+    detail_map : (R, R) float in [0, 2], per-texel scale of the invented detail (multiplies
+        ``config.detail``); None = 1 everywhere.
     progress : show progress bars.
 
     Returns
@@ -685,6 +708,7 @@ def infer_texture(
         count,
         ", ".join(f"#{i} {weights[i]:.3f}" for i in heaviest),
     )
+    photo_y = fill_unobserved(partial_y, visible) if config.keep_observed else None
     current: np.ndarray | None = None
     losses: list[float] = []
     for stage in config.schedule:
@@ -702,6 +726,9 @@ def infer_texture(
             exemplars_at_size = [resize(exemplar_y[i], stage.size) for i in used]
             detail = exemplar_detail(exemplars_at_size, weights[used], config.start_highpass_sigma * stage.size)
         stage_init = resize(init, stage.size)
+        start = stage_start(luminance(stage_init), current, detail)
+        if photo_y is not None:
+            start = observed_start(start, resize(photo_y, stage.size), resize(visible.astype(np.float32), stage.size))
         result = synthesize_texture(
             stage_init,
             target,
@@ -709,12 +736,86 @@ def infer_texture(
             config,
             iterations=stage.iterations,
             bf16=stage.bf16,
-            start_luminance=stage_start(luminance(stage_init), current, detail),
+            start_luminance=start,
             progress=progress,
         )
         current = result.luminance
         losses.extend(result.losses)
         timings["synthesis"] += result.seconds
-    final = SynthesisResult(rgb=result.rgb, luminance=result.luminance, losses=losses, seconds=timings["synthesis"])
+    clock = time.perf_counter()
+    size = config.size
+    scale = config.detail if detail_map is None else config.detail * _check_detail_map(detail_map, size)
+    transfer = None
+    y = result.luminance
+    if config.keep_observed:
+        at_size = visible if visible.shape[0] == size else _visible_at(visible, size)
+        cutoff = sampling_cutoff(None if pixels_per_texel is None else _density_at(pixels_per_texel, size), size)
+        partial_at = resize(partial_y, size)
+        transfer = estimate_transfer(
+            partial_at, at_size, cutoff, [resize(exemplar_y[i], size) for i in used], weights[used]
+        )
+        y = keep_observed_detail(y, partial_at, at_size, transfer, cutoff, detail=scale)
+        log.info(
+            "photo band transfer %s",
+            ", ".join(f"{e:g}+ c/R {t:.2f}" for e, t in zip(transfer.edges, transfer.transfer)),
+        )
+    elif np.any(np.asarray(scale) != 1.0):
+        no_photo = np.zeros((size, size), dtype=bool)
+        y = keep_observed_detail(y, y, no_photo, BandTransfer(band_edges(size), np.zeros(0)), np.zeros((size, size)), detail=scale)
+    timings["fusion"] = time.perf_counter() - clock
+    final = SynthesisResult(
+        rgb=replace_luminance(resize(init, size), y), luminance=y, losses=losses, seconds=timings["synthesis"]
+    )
     blend = BlendResult(weights=weights, solver=config.solver, target=target, objective=objective)
-    return TextureInference(blend=blend, synthesis=final, candidates=candidates, timings=timings)
+    return TextureInference(blend=blend, synthesis=final, candidates=candidates, timings=timings, transfer=transfer)
+
+
+def fill_unobserved(partial_y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(R, R) float32 luminance: ``partial_y`` on ``mask``, the local mean of the observed
+    texels elsewhere (a normalised convolution, σ = R/32), so resizing does not pull the 0.5
+    fill into observed texels."""
+    y = np.asarray(partial_y, dtype=np.float64)
+    observed = np.asarray(mask, dtype=bool)
+    r = y.shape[0]
+    num = gaussian_filter(np.where(observed, y, 0.0), sigma=r / 32.0, mode="constant")
+    den = gaussian_filter(observed.astype(np.float64), sigma=r / 32.0, mode="constant")
+    fill = np.where(den > 1e-3, num / np.maximum(den, 1e-3), float(y[observed].mean()))
+    return np.where(observed, y, fill).astype(np.float32)
+
+
+def observed_start(start: np.ndarray, photo_y: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """A stage's start with the photo's luminance on observed texels (issue 16): no exemplar's
+    spatially aligned marks enter what the photo shows.
+
+    Parameters
+    ----------
+    start : (R, R) float32 start from :func:`stage_start`.
+    photo_y : (R, R) float luminance of the partial albedo (filled off the mask).
+    coverage : (R, R) float in [0, 1], the observed mask resized to R.
+
+    Returns
+    -------
+    (R, R) float32 in [0, 1]: the photo where fully observed, blended over ~2 texels at the
+    mask's edge (the mask blurred and remapped to reach 0 at its edge).
+    """
+    soft = gaussian_filter(np.asarray(coverage, dtype=np.float32), sigma=1.0, mode="constant")
+    w = np.clip(2.0 * soft - 1.0, 0.0, 1.0) * (coverage > 0.5)
+    return np.clip(w * photo_y + (1.0 - w) * start, 0.0, 1.0).astype(np.float32)
+
+
+def _density_at(pixels_per_texel: np.ndarray, size: int) -> np.ndarray:
+    """The sampling density at ``size``²: photo pixels per texel scale with the texel size."""
+    density = np.asarray(pixels_per_texel, dtype=np.float32)
+    if density.shape[0] == size:
+        return density
+    idx = (np.arange(size) * density.shape[0]) // size
+    return density[np.ix_(idx, idx)] * (density.shape[0] / size)
+
+
+def _check_detail_map(detail_map: np.ndarray, size: int) -> np.ndarray:
+    arr = _check_uv_map(np.asarray(detail_map, dtype=np.float32), "the detail map")
+    if arr.ndim != 2:
+        raise ShapeMismatchError(f"the detail map must be (R, R), got {arr.shape}")
+    if arr.min() < 0.0 or arr.max() > 2.0:
+        raise InputImageError(f"detail map values must lie in [0, 2], got [{arr.min():.3g}, {arr.max():.3g}]")
+    return resize(arr, size)

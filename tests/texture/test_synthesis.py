@@ -149,7 +149,7 @@ def test_infer_texture_coarse_to_fine(vgg, small_inputs):
     assert int(np.argmax(result.blend.weights)) == 0  # brick explains the brick partial texture
     assert abs(result.blend.weights.sum() - 1.0) <= 1e-12
     assert result.blend.target.grams["relu1_1"].shape == (1, 64, 64)
-    assert set(result.timings) == {"preselection", "analysis", "targets", "synthesis"}
+    assert set(result.timings) == {"preselection", "analysis", "targets", "synthesis", "fusion"}
     assert all(v >= 0 for v in result.timings.values())
     np.testing.assert_array_equal(result.candidates, [0, 1, 2])  # 3 exemplars: no preselection
 
@@ -282,7 +282,7 @@ def test_infer_texture_exemplar_detail_start(vgg, small_inputs):
     low-frequency init; zero iterations return exactly that start."""
     init, partial, mask, exemplars = small_inputs
     config = TextureConfig(schedule=(Stage(64, 0),), analysis_size=None, bf16_grams=False, preselect_count=0,
-                           start="lowfreq")
+                           start="lowfreq", keep_observed=False)
     lowfreq = infer_texture(init, partial, mask, exemplars, config, vgg, progress=False)
     detailed = infer_texture(init, partial, mask, exemplars, config.replace(start="exemplar_detail", start_highpass_sigma=1 / 16), vgg,
                              progress=False)
