@@ -236,6 +236,14 @@ def _facts(
         "landmark RMSE": f"{result.fit.diagnostics.get('landmark_rmse_px', float('nan')):.1f} px",
         "total time": f"{sum(v for k, v in timings.items() if '.' not in k):.1f} s",
     }
+    texture = config.texture
+    if texture.keep_observed:
+        facts["detail"] = "the photo's own where it sees skin; invented elsewhere"
+    else:
+        facts["detail"] = "all invented (the paper's §5)"
+    facts["invented detail scale"] = f"{texture.detail:g}" + (f" × {texture.detail_map}" if texture.detail_map else "")
+    if result.photo_bands:
+        facts["photo holds (vs database)"] = ", ".join(f"{k} {v:.2f}" for k, v in result.photo_bands.items())
     if render_variant is not None:
         facts["renders"] = f"Mitsuba {render_variant}, {timings.get('render', float('nan')):.1f} s"
     if database is not None:

@@ -166,6 +166,7 @@ def infer(
         timings=timings,
         peak_memory_mib=memory,
         database=str(database.path),
+        photo_bands=None if texture.transfer is None else texture.transfer.as_dict(),
     )
 
 

@@ -304,6 +304,9 @@ class InferenceResult:
     peak_memory_mib : stage → peak resident memory of the process at the end of the stage.
     database : path of the texture database the result was made with (None: not recorded);
         :func:`facetex.write_result` opens it for the report and attribution.
+    photo_bands : what the photo was found to hold, band "LOW–HIGH c/R" → amplitude transfer
+        relative to the database's sharp exemplars (≈ 1 sharp, → 0 lost to blur;
+        :mod:`facetex.texture.fusion`); None when the photo's detail was not kept.
     """
 
     photo: Photo
@@ -319,3 +322,4 @@ class InferenceResult:
     timings: dict[str, float]
     peak_memory_mib: dict[str, float]
     database: str | None = None
+    photo_bands: dict[str, float] | None = None

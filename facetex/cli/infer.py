@@ -63,6 +63,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", choices=("lowfreq", "exemplar_detail"), default=None,
                    help="where synthesis starts: the low-frequency albedo (the paper's) or that plus the "
                    "weighted exemplars' detail (the fast preset's)")
+    p.add_argument("--detail", type=_positive(float), default=None, metavar="S",
+                   help="scale of the invented detail, 0–2: 0 = none (hidden skin stays smooth), 1 = the "
+                   "database-matched amount (default); the photo's own detail is always kept as it is")
+    p.add_argument("--detail-map", type=Path, default=None, metavar="UV.png",
+                   help="per-texel scale of the invented detail: a greyscale UV image, black 0, mid-grey 1, "
+                   "white 2 (multiplies --detail)")
+    p.add_argument("--keep-observed", dest="keep_observed", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the photo's own detail where it sees skin (default; --no-keep-observed "
+                   "re-synthesises every texel as the paper's §5)")
     p.add_argument("--alpha", type=_positive(float), default=None, help="Gram weight α (normalised units)")
     p.add_argument("--layers", default=None, help="Gram layers, comma-separated (default relu1_1..relu5_1)")
     p.add_argument("--solver", choices=("convex", "linear", "closest"), default=None, help="blend-weight solver")
@@ -93,9 +102,11 @@ def resolve_config(args: argparse.Namespace):
     if args.iterations is not None:
         stages = changes.get("schedule", texture.schedule)
         changes["schedule"] = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)
-    for name in ("start", "alpha", "solver", "device"):
+    for name in ("start", "alpha", "solver", "device", "detail", "keep_observed"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if args.detail_map is not None:
+        changes["detail_map"] = str(args.detail_map)
     if args.layers is not None:
         changes["gram_layers"] = tuple(s.strip() for s in args.layers.split(",") if s.strip())
     try:
@@ -131,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
     from facetex.texture.vgg import load_vgg19
 
     config = resolve_config(args)
+    if config.texture.detail_map is not None:  # a bad map fails before any work
+        from facetex.io.images import load_detail_map
+
+        load_detail_map(config.texture.detail_map)
     files = _photo_files(args.photos)
     output: Path = args.output
     names = result_folder_names(files or [None])

@@ -133,6 +133,12 @@ class BandTransfer:
     edges: tuple[float, ...]
     transfer: np.ndarray
 
+    def as_dict(self) -> dict[str, float]:
+        """Band name ("16–32 c/R"; the last "256+ c/R") → transfer, for records and reports
+        (NaN: not measured)."""
+        names = [f"{a:g}–{b:g} c/R" for a, b in zip(self.edges, self.edges[1:])] + [f"{self.edges[-1]:g}+ c/R"]
+        return {name: round(float(t), 3) for name, t in zip(names, self.transfer)}
+
     def gains(self, min_transfer: float = MIN_TRANSFER) -> np.ndarray:
         """(B,) gain restoring each held band: min(1/T, 1/min_transfer); 0 for bands not held."""
         t = np.nan_to_num(self.transfer, nan=0.0)
