@@ -221,17 +221,43 @@ def _similarity_fields(vertices: np.ndarray) -> np.ndarray:
 def _orthonormal_complement(candidates: np.ndarray, previous: np.ndarray, tol: float = 1e-6) -> np.ndarray:
     """Orthonormal basis (unit RMS per vertex) of span(candidates) ⟂ span(previous).
 
-    Both are (K, V, 3) fields; the result keeps the candidates' order of importance (SVD).
+    Both are (K, V, 3) fields. The basis is the candidates' Gram–Schmidt orthogonalisation in
+    their given order (a candidate whose remainder is below ``tol`` of the largest candidate's
+    norm adds nothing),
+    each vector with a positive component along its candidate. Unlike an SVD, whose vectors
+    within a repeated singular value (the symmetrised candidates have many) and whose signs are
+    whatever the LAPACK kernel of the machine returns, this basis is the same on every CPU, so a
+    coefficient vector means the same shape everywhere (tests/fitting/test_unwrap.py builds
+    its synthetic face from random coefficients).
     """
     v = candidates.shape[1]
-    c = candidates.reshape(candidates.shape[0], -1).T  # (3V, K)
-    if previous.shape[0]:
-        q, _ = np.linalg.qr(previous.reshape(previous.shape[0], -1).T)
-        c = c - q @ (q.T @ c)
-    u, s, _ = np.linalg.svd(c, full_matrices=False)
-    keep = s > tol * max(s.max(), 1e-300)
-    basis = u[:, keep].T * np.sqrt(v)  # unit RMS vertex displacement
+    c = candidates.reshape(candidates.shape[0], -1)  # (K, 3V)
+    done = [row / np.linalg.norm(row) for row in previous.reshape(previous.shape[0], c.shape[1])]
+    done = list(_gram_schmidt(np.asarray(done).reshape(-1, c.shape[1]), tol))
+    start = len(done)
+    floor = tol * max(float(np.linalg.norm(c, axis=1).max(initial=0.0)), 1e-300)
+    for row in c:
+        rest = row.copy()
+        for _ in range(2):  # twice is enough (Giraud et al. 2005)
+            for q in done:
+                rest -= (q @ rest) * q
+        if np.linalg.norm(rest) > floor:
+            done.append(rest / np.linalg.norm(rest))
+    basis = np.asarray(done[start:]).reshape(-1, 3 * v) * np.sqrt(v)  # unit RMS vertex displacement
     return basis.reshape(-1, v, 3)
+
+
+def _gram_schmidt(rows: np.ndarray, tol: float) -> np.ndarray:
+    """Orthonormal rows spanning ``rows`` (K, D), in order, dropping dependent ones."""
+    out: list[np.ndarray] = []
+    for row in rows:
+        rest = row.copy()
+        for _ in range(2):
+            for q in out:
+                rest -= (q @ rest) * q
+        if np.linalg.norm(rest) > tol * max(np.linalg.norm(row), 1e-300):
+            out.append(rest / np.linalg.norm(rest))
+    return np.asarray(out).reshape(-1, rows.shape[1])
 
 
 def _mirror_indices(vertices: np.ndarray) -> np.ndarray:
@@ -278,6 +304,10 @@ def _identity_basis(
     if harmonics > 0:
         # Lowest non-constant eigenvectors of the graph Laplacian ("manifold harmonics").
         _, vecs = np.linalg.eigh(laplacian.toarray())
+        # An eigenvector's sign is the LAPACK kernel's choice: fix it so the basis (and what a
+        # coefficient vector means) is the same on every CPU.
+        probe = np.random.default_rng(0).standard_normal(vecs.shape[0])
+        vecs = vecs * np.where(probe @ vecs < 0.0, -1.0, 1.0)
         groups.append((fields([vecs[:, k] for k in range(1, harmonics + 1)]), 0.15))
     bases, stds = [], []
     previous = _similarity_fields(vertices)

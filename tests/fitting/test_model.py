@@ -92,3 +92,30 @@ def test_generic_model_needs_the_mediapipe_mesh(topology):
     small = dataclasses.replace(topology, vertices=topology.vertices[:100], uvs=topology.uvs[:100])
     with pytest.raises(ShapeMismatchError):
         generic_model(small)
+
+
+def test_identity_basis_does_not_depend_on_the_lapack_kernel(model, topology, monkeypatch):
+    """The basis is the same whatever signs / rotations LAPACK returns (it differed between an
+    AMD Zen 4 and an Intel Xeon, and so did the synthetic faces of the tests built from it)."""
+    import facetex.fitting.model as model_module
+
+    eigh = np.linalg.eigh
+    flips = np.where(np.random.default_rng(1).random(468) < 0.5, -1.0, 1.0)
+
+    def flipped_eigh(matrix):
+        values, vectors = eigh(matrix)
+        return values, vectors * flips
+
+    monkeypatch.setattr(model_module.np.linalg, "eigh", flipped_eigh)
+    again = generic_model(topology)
+    np.testing.assert_allclose(again.shape_basis, model.shape_basis, atol=1e-9)
+
+    # Candidates with repeated singular values: Gram–Schmidt keeps their order and signs.
+    candidates = np.random.default_rng(2).normal(size=(4, 10, 3))
+    candidates[1] = candidates[0] * [[-1.0, 1.0, 1.0]]  # same norm as the first
+    basis = model_module._orthonormal_complement(candidates, np.zeros((0, 10, 3)))
+    assert basis.shape[0] == 4
+    flat = basis.reshape(4, -1)
+    np.testing.assert_allclose(flat @ flat.T, 10 * np.eye(4), atol=1e-9)
+    assert (np.einsum("kd,kd->k", flat, candidates.reshape(4, -1)) > 0).all()
+    np.testing.assert_allclose(flat[0], candidates[0].reshape(-1) / np.linalg.norm(candidates[0]) * 10**0.5)
