@@ -588,9 +588,11 @@ def _final_coefficients(
     meshes = _aligned_meshes(results, model.topology)
     neutral, offsets = _identity_and_expression(meshes, sources, model.topology)
     mean = model.topology.vertices.reshape(-1)
-    id_basis = model.shape_basis.reshape(model.shape_basis.shape[0], -1)
-    ex_basis = model.expression_basis.reshape(model.expression_basis.shape[0], -1)
-    al_basis = model.albedo_basis.reshape(model.albedo_basis.shape[0], -1).astype(np.float64)
+    # Explicit row lengths: a model may have no modes of a kind (no smiling photos: no
+    # expression modes), and numpy cannot infer -1 for an empty array.
+    id_basis = model.shape_basis.reshape(model.shape_basis.shape[0], mean.size)
+    ex_basis = model.expression_basis.reshape(model.expression_basis.shape[0], mean.size)
+    al_basis = model.albedo_basis.reshape(model.albedo_basis.shape[0], model.albedo_mean.size).astype(np.float64)
     textures = _small_textures(results, chart, cfg.pca.albedo_resolution)
     shape, expression, albedo = [], [], []
     for r, tex in zip(results, textures):

@@ -91,7 +91,9 @@ class PCAConfig:
     albedo_resolution : UV resolution r of the PCA albedo model (r × r × 3).
     albedo_components : at most this many albedo components (also ≤ subjects − 1).
     shape_components : identity components (≤ persons with a neutral photo − 1).
-    expression_components : expression components (≤ neutral/smiling pairs).
+    expression_components : expression components (≤ neutral/smiling pairs). A database of
+        neutral photos only has no pair and so no expression model (0 modes): it builds, and
+        fits with its model then hold the mouth and eyes at the database's neutral shapes.
     """
 
     albedo_resolution: int = 64

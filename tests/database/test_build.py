@@ -184,3 +184,29 @@ def test_ensure_default_database_reuses_a_valid_file(built, tmp_path, monkeypatc
     stamp = target.stat().st_mtime_ns
     assert ensure_default_database(progress=False) == target
     assert target.stat().st_mtime_ns == stamp  # loaded and kept, not rebuilt
+
+
+@pytest.mark.slow
+def test_a_database_of_neutral_photos_only_builds_and_fits(shared_data, small_config, tmp_path):
+    """Issue 15: four neutral photos, no smiling pair → no expression modes, which the build's
+    last step could not reshape after every round had run. It must build, load and fit."""
+    from facetex.detect import detect_face
+    from facetex.fitting import UnwrapConfig, fit_face, unwrap_albedo
+    from facetex.io.images import load_photo
+
+    neutral = shared_data / "london" / "neutral"
+    sources = collect_photos([neutral / f"{person}_03.jpg" for person in ("001", "004", "005", "008")])
+    summary = build_database(sources, tmp_path / "neutral.h5", small_config, work_dir=tmp_path / "work", progress=False)
+    assert summary.accepted == 4
+    db = load_database(summary.path)
+    model = db.morphable_model()
+    assert model.expression_basis.shape == (0, 468, 3) and model.expression_std.shape == (0,)
+    assert db.coefficients("expression").shape == (4, 0)
+
+    photo = load_photo(neutral / "002_03.jpg")
+    detection = detect_face(photo)
+    fit = fit_face(photo, detection, model, small_config.fit)
+    assert fit.expression_coeffs.shape == (0,)
+    assert fit.diagnostics["landmark_rmse_iod"] < 0.1
+    partial = unwrap_albedo(photo, detection, fit, model, UnwrapConfig(resolution=64))
+    assert partial.mask.sum() > 0.2 * partial.chart.sum()
