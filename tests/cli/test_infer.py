@@ -218,3 +218,26 @@ def test_api_write_result_opens_the_database_of_the_result(small_database, tmp_p
     result = types.SimpleNamespace(database=str(small_database))
     facetex.api.write_result(result, tmp_path / "out")
     assert seen["database"].path == small_database
+
+
+def test_detail_flags_reach_the_config_and_a_bad_map_fails_first(small_database, held_out_photo, tmp_path, capsys):
+    """Issue 16: --detail, --detail-map and --no-keep-observed set the texture config (and so
+    config.json); a detail map that is not a square image fails before any work."""
+    from facetex.cli import build_parser
+    from facetex.cli.infer import resolve_config
+
+    texture = resolve_config(build_parser().parse_args(["infer"])).texture
+    assert (texture.keep_observed, texture.detail, texture.detail_map) == (True, 1.0, None)
+    assert resolve_config(build_parser().parse_args(["infer", "--preset", "paper"])).texture.keep_observed is False
+    args = build_parser().parse_args(["infer", "--detail", "0.5", "--detail-map", "m.png", "--no-keep-observed"])
+    texture = resolve_config(args).texture
+    assert (texture.keep_observed, texture.detail, texture.detail_map) == (False, 0.5, "m.png")
+    out = tmp_path / "out"
+    assert main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out), "--detail", "3"]) == 2
+    assert "detail" in _one_line_error(capsys)
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.full((8, 16), 128, np.uint8)).save(wide)
+    assert main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out),
+                 "--detail-map", str(wide)]) == 2
+    assert "square" in _one_line_error(capsys)
+    assert not out.exists()
