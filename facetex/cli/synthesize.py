@@ -9,7 +9,7 @@ from pathlib import Path
 
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import InputImageError
-from facetex.io.atomic import write_image, write_json
+from facetex.io.atomic import check_output_file, write_image, write_json
 from facetex.io.images import load_image, load_mask
 from facetex.texture.config import SOLVERS, TextureConfig
 from facetex.texture.synthesis import infer_texture
@@ -92,6 +92,8 @@ def _exemplar_files(folder: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     config = _resolve_config(args)
+    check_output_file(args.output)
+    check_output_file(args.output.with_suffix(".json"))
     files = _exemplar_files(args.exemplars)
     init = load_image(args.init)
     partial = load_image(args.partial)

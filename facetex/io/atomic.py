@@ -30,6 +30,7 @@ __all__ = [
     "atomic_dir",
     "atomic_path",
     "check_output_dir",
+    "check_output_file",
     "is_facetex_result",
     "remove_stale_temporaries",
     "write_image",
@@ -144,8 +145,6 @@ def is_facetex_result(path: str | os.PathLike[str]) -> bool:
 
 def _never_replaced(path: Path) -> str | None:
     """Why ``path`` may never be replaced (root, home, the current folder or one above), or None."""
-    if path.name in ("", ".", ".."):
-        return "is the current folder or one above it"
     try:
         resolved = path.resolve()
         cwd = Path.cwd().resolve()
@@ -153,7 +152,7 @@ def _never_replaced(path: Path) -> str | None:
         return "cannot be resolved"
     if resolved == Path(resolved.anchor):
         return "is the root of the file system"
-    if resolved == cwd or resolved in cwd.parents:
+    if path.name in ("", ".", "..") or resolved == cwd or resolved in cwd.parents:
         return "is the current folder or one above it"
     with contextlib.suppress(RuntimeError, KeyError, OSError):
         if resolved == Path.home().resolve():
@@ -261,8 +260,34 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -
     try:
         probe = _new_temporary(path, existing)
     except OSError as exc:
-        raise OutputError(f"cannot write to {existing}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write output {path}: {existing}: {exc.strerror or exc}") from exc
     shutil.rmtree(probe, ignore_errors=True)
+
+
+def check_output_file(path: str | os.PathLike[str]) -> None:
+    """Fail now, before slow work, if :func:`atomic_path` could not write the file ``path`` later.
+
+    ``path`` must not be a folder, and a temporary sibling is really created and removed (in
+    the nearest existing ancestor if the parent does not exist yet), so nothing is left.
+
+    Raises
+    ------
+    OutputError
+        Naming the output and why it cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in (parent, *parent.parents) if os.path.lexists(p)), Path("."))
+    if not existing.is_dir():
+        raise OutputError(f"cannot write output {path}: {existing} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=existing)
+    except OSError as exc:
+        raise OutputError(f"cannot write output {path}: {existing}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
@@ -302,7 +327,7 @@ def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = True) -> Itera
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _new_temporary(path, path.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write output {path}: {exc.filename or path.parent}: {exc.strerror or exc}") from exc
     try:
         yield tmp
         _move_into_place(tmp, path, overwrite)

@@ -107,13 +107,17 @@ def test_fit_replaces_its_own_result_only_with_overwrite(tmp_path, capsys, londo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit"]
 
 
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder in which nothing can be created, even by root (who may write anywhere but /proc)."""
+    if os.geteuid() == 0:
+        return Path("/proc/facetex-test")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    return locked
+
+
 def test_an_unwritable_output_fails_before_the_work(tmp_path, capsys):
-    if os.geteuid() == 0:  # root may write anywhere but in /proc
-        out = Path("/proc/facetex-test/out")
-    else:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        out = locked / "out"
+    out = _unwritable(tmp_path) / "out"
     assert main(["infer", "--db", str(tmp_path / "none.h5"), "-o", str(out)]) == 2
     message = _error(capsys)
     assert "cannot write" in message and "none.h5" not in message
@@ -130,3 +134,23 @@ def test_render_without_mitsuba_fails_before_the_work(tmp_path, capsys, monkeypa
     message = _error(capsys)
     assert "mitsuba" in message.lower() and "none.h5" not in message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synthesize_refuses_a_folder_or_an_unwritable_place_before_the_work(tmp_path, capsys):
+    folder = _checkout(tmp_path / "albedo.png")
+    missing = tmp_path / "missing.png"  # were the inputs read first, the error would name it
+    argv = ["synthesize", "--init", str(missing), "--partial", str(missing), "--mask", str(missing),
+            "--exemplars", str(tmp_path)]
+    assert main([*argv, "-o", str(folder)]) == 2
+    assert "is a folder" in _error(capsys)
+    assert _files(folder) == {".git/HEAD": b"ref: refs/heads/main\n", "README.md": b"my project\n"}
+    assert main([*argv, "-o", str(_unwritable(tmp_path) / "albedo.png")]) == 2
+    message = _error(capsys)
+    assert "cannot write" in message and "missing.png" not in message
+
+
+def test_batch_folder_names_are_distinct():
+    from facetex.outputs import result_folder_names
+
+    photos = ["a/good.jpg", "b/good.jpg", "c/Good.png", "good-2.jpg", None]
+    assert result_folder_names(photos) == ["good", "good-2", "Good-3", "good-2-2", "astronaut"]
