@@ -142,6 +142,8 @@ def infer(
             vgg,
             exemplar_grams=cached,
             pixels_per_texel=partial.pixels_per_texel,
+            feature_rgb=partial.features,
+            feature_mask=partial.feature_mask,
             detail_map=detail_map,
             progress=progress,
         )

@@ -192,9 +192,13 @@ class PartialAlbedo:
     chart : (R, R) bool, texels inside the UV chart.
     pixels_per_texel : (R, R) float32 ≥ 0 or None: how densely the photo samples each observed
         texel, the smaller singular value of the Jacobian d(photo pixel)/d(texel) (photo pixels
-        per texel along the worst-sampled direction; 0 off the observed texels). The photo
+        per texel along the worst-sampled direction; 0 off the observed and feature texels). The photo
         resolves at most 0.5 × pixels_per_texel × R cycles per UV width there. None: unknown
         (taken as resolving every frequency of the map).
+    features : (R, R, 3) float32 in [0, 1] or None: photo / shading on the texels of
+        ``feature_mask``, 0.5 elsewhere: the brows, eyelids and lips the photo shows (not skin,
+        so outside ``mask`` and the §4 statistics; the output keeps them).
+    feature_mask : (R, R) bool or None, texels of ``features`` (disjoint from ``mask``).
     """
 
     albedo: np.ndarray
@@ -203,6 +207,8 @@ class PartialAlbedo:
     shading: np.ndarray
     chart: np.ndarray
     pixels_per_texel: np.ndarray | None = None
+    features: np.ndarray | None = None
+    feature_mask: np.ndarray | None = None
 
     @property
     def resolution(self) -> int:

@@ -263,7 +263,8 @@ def hide_turn(partial: PartialAlbedo, fraction: float = 0.4, side: str = "right"
     Returns
     -------
     A new PartialAlbedo: ``mask`` without the hidden texels, ``albedo`` 0.5 and ``shading`` 0
-    there, and the photo's sampling density (``pixels_per_texel``, when measured) 0 there;
+    there, the photo's sampling density (``pixels_per_texel``, when measured) 0 there and
+    no feature texels (brows, lids, lips) there;
     ``lowfreq`` and ``chart`` unchanged.
     """
     hidden = turn_mask(partial.resolution, fraction, side)
@@ -277,4 +278,8 @@ def hide_turn(partial: PartialAlbedo, fraction: float = 0.4, side: str = "right"
         density = np.array(density, copy=True)
         density[hidden] = 0.0
         changes["pixels_per_texel"] = density
+    if partial.feature_mask is not None and partial.features is not None:
+        features = partial.features.copy()
+        features[hidden] = MASK_VALUE
+        changes.update(features=features, feature_mask=partial.feature_mask & ~hidden)
     return dataclasses.replace(partial, **changes)

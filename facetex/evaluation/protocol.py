@@ -637,6 +637,9 @@ def _observed_detail_inputs(partial: PartialAlbedo, config: TextureConfig) -> di
     density = getattr(partial, "pixels_per_texel", None)
     if density is not None:
         extra["pixels_per_texel"] = density
+    if partial.feature_mask is not None:
+        extra["feature_rgb"] = partial.features
+        extra["feature_mask"] = partial.feature_mask
     if getattr(config, "detail_map", None) is not None:
         from facetex.io.images import load_detail_map
 

@@ -141,18 +141,29 @@ def _unwrap(
     footprint = _footprint_on_face(pixel[:, :2].numpy(), crop, zbuffer.triangle_id.numpy() >= 0, skin.mask)
     keep = (in_crop & unoccluded & facing & on_skin).numpy() & footprint
 
-    kept_normals = normals[keep]
-    shading = sh_shading(kept_normals, torch.tensor(fit.sh_coeffs, dtype=torch.float64)).numpy()
-    observed = _sample_photo(photo.rgb, pixel[keep][:, :2].numpy())
+    # Brows, eyelids and lips the photo shows: not skin (left out of the §4 statistics), but
+    # the person's own, so the output keeps them (issue 16).
+    in_features = torch.tensor(skin.person & ~skin.features)[row, col]
+    feature = (in_crop & unoccluded & facing & in_features).numpy() & ~keep
+    sampled = keep | feature
+
+    shading = sh_shading(normals[sampled], torch.tensor(fit.sh_coeffs, dtype=torch.float64)).numpy()
+    observed = _sample_photo(photo.rgb, pixel[sampled][:, :2].numpy())
+    values = np.clip(observed / np.maximum(shading, config.min_shading), 0.0, 1.0)
+    skin_rows = keep[sampled]
     flat = texels.numpy()[keep]
     albedo = np.full((r * r, 3), 0.5, dtype=np.float32)
-    albedo[flat] = np.clip(observed / np.maximum(shading, config.min_shading), 0.0, 1.0)
+    albedo[flat] = values[skin_rows]
+    features = np.full((r * r, 3), 0.5, dtype=np.float32)
+    features[texels.numpy()[feature]] = values[~skin_rows]
     shading_map = np.zeros((r * r, 3), dtype=np.float32)
-    shading_map[flat] = shading
+    shading_map[flat] = shading[skin_rows]
     mask = np.zeros(r * r, dtype=bool)
     mask[flat] = True
+    feature_mask = np.zeros(r * r, dtype=bool)
+    feature_mask[texels.numpy()[feature]] = True
     density = np.zeros(r * r, dtype=np.float32)
-    density[flat] = sampling_density(texels.numpy(), pixel[:, :2].numpy(), r)[keep]
+    density[texels.numpy()[sampled]] = sampling_density(texels.numpy(), pixel[:, :2].numpy(), r)[sampled]
     return PartialAlbedo(
         albedo=albedo.reshape(r, r, 3),
         mask=mask.reshape(r, r),
@@ -160,6 +171,8 @@ def _unwrap(
         shading=shading_map.reshape(r, r, 3),
         chart=chart,
         pixels_per_texel=density.reshape(r, r),
+        features=features.reshape(r, r, 3),
+        feature_mask=feature_mask.reshape(r, r),
     )
 
 

@@ -587,6 +587,8 @@ def infer_texture(
     *,
     exemplar_grams: Mapping[int, GramSource] | None = None,
     pixels_per_texel: np.ndarray | None = None,
+    feature_rgb: np.ndarray | None = None,
+    feature_mask: np.ndarray | None = None,
     detail_map: np.ndarray | None = None,
     progress: bool = True,
 ) -> TextureInference:
@@ -631,6 +633,9 @@ def infer_texture(
         exemplars that get weight.
     pixels_per_texel : (R, R) float, the photo's sampling density per observed texel
         (:attr:`facetex.types.PartialAlbedo.pixels_per_texel`); None = resolves everything.
+    feature_rgb, feature_mask : (R, R, 3) float RGB in [0, 1] and (R, R) bool, the brows,
+        eyelids and lips the photo shows (:attr:`facetex.types.PartialAlbedo.features`): kept
+        like observed skin by the fusion, never part of the §4 statistics; None = none.
     detail_map : (R, R) float in [0, 2], per-texel scale of the invented detail (multiplies
         ``config.detail``); None = 1 everywhere.
     progress : show progress bars.
@@ -708,7 +713,14 @@ def infer_texture(
         count,
         ", ".join(f"#{i} {weights[i]:.3f}" for i in heaviest),
     )
-    photo_y = fill_unobserved(partial_y, visible) if config.keep_observed else None
+    kept, kept_y = visible, partial_y  # what the output keeps of the photo: skin and features
+    if feature_mask is not None and feature_rgb is not None:
+        features = np.asarray(feature_mask, dtype=bool)
+        if features.shape != visible.shape or np.shape(feature_rgb) != init.shape:
+            raise ShapeMismatchError(f"feature map {np.shape(feature_rgb)} / mask {features.shape} must match the init")
+        kept = visible | features
+        kept_y = np.where(features, luminance(_check_rgb(feature_rgb, "the feature map")), partial_y)
+    photo_y = fill_unobserved(kept_y, kept) if config.keep_observed else None
     current: np.ndarray | None = None
     losses: list[float] = []
     for stage in config.schedule:
@@ -728,7 +740,7 @@ def infer_texture(
         stage_init = resize(init, stage.size)
         start = stage_start(luminance(stage_init), current, detail)
         if photo_y is not None:
-            start = observed_start(start, resize(photo_y, stage.size), resize(visible.astype(np.float32), stage.size))
+            start = observed_start(start, resize(photo_y, stage.size), resize(kept.astype(np.float32), stage.size))
         result = synthesize_texture(
             stage_init,
             target,
@@ -749,12 +761,12 @@ def infer_texture(
     y = result.luminance
     if config.keep_observed:
         at_size = visible if visible.shape[0] == size else _visible_at(visible, size)
+        kept_at = kept if kept.shape[0] == size else _visible_at(kept, size)
         cutoff = sampling_cutoff(None if pixels_per_texel is None else _density_at(pixels_per_texel, size), size)
-        partial_at = resize(partial_y, size)
         transfer = estimate_transfer(
-            partial_at, at_size, cutoff, [resize(exemplar_y[i], size) for i in used], weights[used]
+            resize(partial_y, size), at_size, cutoff, [resize(exemplar_y[i], size) for i in used], weights[used]
         )
-        y = keep_observed_detail(y, partial_at, at_size, transfer, cutoff, detail=scale)
+        y = keep_observed_detail(y, resize(photo_y, size), kept_at, transfer, cutoff, detail=scale)
         log.info(
             "photo band transfer %s",
             ", ".join(f"{e:g}+ c/R {t:.2f}" for e, t in zip(transfer.edges, transfer.transfer)),

@@ -116,3 +116,19 @@ def test_bad_inputs(textured, model):
     with pytest.raises(ShapeMismatchError, match="photo"):
         small = dataclasses.replace(scene.photo, rgb=scene.photo.rgb[:100])
         unwrap_albedo(small, scene.detection, scene.truth, model, CONFIG)
+
+
+def test_features_and_sampling_density(textured, textured_albedo):
+    """The brows, lids and lips the render shows are unwrapped beside the skin (disjoint from
+    it, same albedo), and the sampling density is positive exactly where either was sampled."""
+    scene, partial = textured
+    features, fmask = partial.features, partial.feature_mask
+    assert fmask is not None and fmask.sum() > 0.02 * partial.chart.sum()
+    assert not (fmask & partial.mask).any() and not (fmask & ~partial.chart).any()
+    np.testing.assert_array_equal(features[~fmask], 0.5)
+    inner = cv2.erode(fmask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
+    assert np.abs(features - textured_albedo)[inner].mean() < 0.01
+    density = partial.pixels_per_texel
+    np.testing.assert_array_equal(density > 0, partial.mask | fmask)
+    # a 384-px render of a face whose chart spans ~R = 256 texels: around one pixel per texel
+    assert 0.3 < float(np.median(density[partial.mask])) < 3.0
