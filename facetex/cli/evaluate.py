@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from facetex.evaluation.degrade import DegradeConfig
     from facetex.evaluation.protocol import ProtocolConfig, run_protocol
     from facetex.evaluation.tables import write_results
+    from facetex.io.atomic import check_output_dir
 
     infer = load_config(args.config)
     if args.device is not None:
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise FacetexError(f"invalid settings: {exc}") from exc
+    check_output_dir(args.output, overwrite=True)  # before hours of work; replaces only an earlier run
     progress = show_progress(args)
     database = open_database(args.db, progress=progress)
     result = run_protocol(database, config, progress=progress)

@@ -183,8 +183,8 @@ def _check_replaceable(path: Path, overwrite: bool) -> None:
     except OSError as exc:
         raise OutputError(f"cannot read output folder {path}: {exc.strerror or exc}") from exc
     if not empty:
-        raise OutputError(f"output {path} is a folder facetex did not write (no {RESULT_MARKER} in it); "
-                          "facetex never replaces it, even with --overwrite: give a new folder with -o")
+        raise OutputError(f"output {path} is a folder facetex did not write (it holds no {RESULT_MARKER}), "
+                          "and facetex never replaces such a folder: give a new folder with -o")
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
