@@ -131,7 +131,7 @@ def test_a_failing_photo_does_not_stop_the_batch(small_database, held_out_photo,
     assert sorted(p.name for p in out.iterdir()) == ["003_03-2"]
     assert (out / "003_03-2" / "albedo.png").is_file()
     captured = capsys.readouterr()
-    assert "1 of 2 photos done" in captured.out and "failed: 003_03:" in captured.out
+    assert "1 of 2 photos done" in captured.out and "failed: 003_03:" in captured.out + captured.err
     assert f"{held_out_photo} → {out / '003_03-2'}" in captured.out
     assert "facetex: error" not in captured.out
     assert "facetex: error: 003_03: " in captured.err
