@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facetex.checks import SettingValueError
 from facetex.detect import DetectConfig
 from facetex.errors import FacetexError
 from facetex.fitting.config import FitConfig, UnwrapConfig
@@ -116,6 +117,9 @@ def config_from_dict(cls: type, data: dict[str, Any], *, base: Any = None, where
         changes[key] = _convert(hints[key], value, getattr(base, key), name)
     try:
         return dataclasses.replace(base, **changes)
+    except SettingValueError as exc:  # names its field: report it with the full path
+        field_name = f"{where}.{exc.field}" if where else exc.field
+        raise ConfigError(f"{field_name} {exc.reason}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
 
@@ -133,6 +137,10 @@ def _convert(hint: Any, value: Any, current: Any, name: str) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{name}: expected a list, got {value!r}")
+        homogeneous = len(args) == 2 and args[1] is Ellipsis
+        if args and not homogeneous and len(args) != len(value):
+            raise ConfigError(f"{name}: expected a list of {len(args)} values, got {value!r}")
+        items = [args[0] if homogeneous or not args else args[i] for i in range(len(value))] if args else []
         item = args[0] if args else Any
         if dataclasses.is_dataclass(item):
             try:
@@ -142,9 +150,13 @@ def _convert(hint: Any, value: Any, current: Any, name: str) -> Any:
                 )
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{name}: {exc}") from exc
-        return tuple(value)
+        if not args:
+            return tuple(value)
+        return tuple(_convert(h, v, None, f"{name}[{i}]") for i, (h, v) in enumerate(zip(items, value)))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint in (int, float) and isinstance(value, bool):  # TOML true is not the number 1
+        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
     if hint in (int, float, str, bool) and not isinstance(value, hint):
         raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
     return value
@@ -160,6 +172,11 @@ def load_config(path: str | Path | None, *, base: InferConfig | None = None) -> 
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read settings file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"settings file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "TOML files must be UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
     return config_from_dict(InferConfig, data, base=base)

@@ -71,3 +71,53 @@ def test_bad_settings_files_name_the_problem(tmp_path, text, message):
 def test_missing_settings_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read settings file"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        ("facetex.texture.config:TextureConfig", {"alpha": float("inf")}),
+        ("facetex.texture.config:TextureConfig", {"history_size": 1.5}),
+        ("facetex.texture.config:Stage", {"size": 64, "iterations": 1e9}),
+        ("facetex.texture.config:Stage", {"size": 100_000, "iterations": 3}),
+        ("facetex.fitting.config:FitConfig", {"steps": (-1, 0, 3)}),
+        ("facetex.fitting.config:FitConfig", {"w_reg": float("nan")}),
+        ("facetex.fitting.config:FitConfig", {"robust": "cauchy"}),
+        ("facetex.fitting.config:UnwrapConfig", {"resolution": 7}),
+        ("facetex.fitting.config:VisibilityConfig", {"min_cos_view": 2.0}),
+        ("facetex.detect:DetectConfig", {"max_faces": 1e9}),
+        ("facetex.database.config:DatabaseConfig", {"jobs": 0}),
+        ("facetex.database.config:PCAConfig", {"albedo_resolution": 0}),
+        ("facetex.database.config:SpecularConfig", {"mad_factor": -1.0}),
+        ("facetex.render.maps:DetailMapConfig", {"lowpass_sigma": 0.0}),
+        ("facetex.render.export:ExportConfig", {"subdivisions": 9}),
+        ("facetex.render.mitsuba_render:RenderConfig", {"spp": 0}),
+    ],
+)
+def test_every_config_checks_its_ranges(make, field):
+    """Library and CLI share one check per setting, in the dataclass (issue 15)."""
+    import importlib
+
+    from facetex.checks import SettingValueError
+
+    module, name = make.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    base = {"size": 64, "iterations": 3} if name == "Stage" else {}
+    cls(**base)  # the defaults are valid
+    key = [k for k in field if field[k] != base.get(k)][0]
+    with pytest.raises(SettingValueError, match=key) as info:
+        cls(**{**base, **field})
+    assert info.value.field.endswith(key) and "\n" not in str(info.value)
+
+
+def test_settings_errors_name_the_field_with_its_path():
+    with pytest.raises(ConfigError, match=r"^fit\.steps must be a list"):
+        config_from_dict(InferConfig, {"fit": {"steps": [-1, 0, 3]}})
+    with pytest.raises(ConfigError, match=r"^texture\.schedule: stage iterations must be an integer"):
+        config_from_dict(InferConfig, {"texture": {"schedule": [[64, 1e9]]}})
+    with pytest.raises(ConfigError, match=r"^detect\.max_faces: expected int, got True"):
+        config_from_dict(InferConfig, {"detect": {"max_faces": True}})
+    with pytest.raises(ConfigError, match=r"^render\.background: expected a list of 3 values"):
+        config_from_dict(InferConfig, {"render": {"background": [0.1, 0.2]}})
+    config = config_from_dict(InferConfig, {"fit": {"steps": [5, 2, 1]}, "render": {"background": [0, 0.5, 1]}})
+    assert config.fit.steps == (5, 2, 1) and config.render.background == (0, 0.5, 1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from facetex.checks import check_choice, check_integer, check_number
+
 if TYPE_CHECKING:
     from facetex.detect import DetectConfig
     from facetex.fitting import FitConfig, UnwrapConfig
@@ -58,6 +60,15 @@ class SpecularConfig:
     inpaint_radius: float = 5.0
     smoothing_sigma: float = 4.0
 
+    def __post_init__(self) -> None:
+        check_choice("source", self.source, ("white", "background"))
+        check_number("mad_factor", self.mad_factor, 0.0, 100.0, low_open=True)
+        check_number("ratio_scale", self.ratio_scale, 0.0, 1.0, low_open=True)
+        check_number("min_chroma", self.min_chroma, 0.0, 1.0)
+        check_number("saturation_level", self.saturation_level, 0.0, 1.0, low_open=True)
+        check_number("inpaint_radius", self.inpaint_radius, 0.0, 100.0)
+        check_number("smoothing_sigma", self.smoothing_sigma, 0.0, 100.0)
+
 
 @dataclass(frozen=True)
 class FillConfig:
@@ -78,6 +89,10 @@ class FillConfig:
     mirror_min_weight: float = 0.5
     blend_gradients: bool = True
     regularization: float = 1e-5
+
+    def __post_init__(self) -> None:
+        check_number("mirror_min_weight", self.mirror_min_weight, 0.0, 1.0)
+        check_number("regularization", self.regularization, 0.0, 1.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,11 @@ class PCAConfig:
     albedo_components: int = 80
     shape_components: int = 80
     expression_components: int = 29
+
+    def __post_init__(self) -> None:
+        check_integer("albedo_resolution", self.albedo_resolution, 4, 512)
+        for name in ("albedo_components", "shape_components", "expression_components"):
+            check_integer(name, getattr(self, name), 0, 10_000)
 
 
 @dataclass(frozen=True)
@@ -166,16 +186,20 @@ class DatabaseConfig:
     detect: DetectConfig | None = None
 
     def __post_init__(self) -> None:
-        if int(self.resolution) < 32:
-            raise ValueError(f"resolution must be at least 32, got {self.resolution}")
-        if not self.gram_resolutions or any(int(r) < 32 for r in self.gram_resolutions):
+        check_integer("resolution", self.resolution, 32, 2048)  # the unwrap's largest
+        if not self.gram_resolutions:
             raise ValueError(f"gram_resolutions must be sizes ≥ 32, got {self.gram_resolutions}")
+        for r in self.gram_resolutions:
+            check_integer("gram_resolutions", r, 32, 2048)
         if any(int(r) > int(self.resolution) for r in self.gram_resolutions):
             raise ValueError(f"gram_resolutions {self.gram_resolutions} exceed the texture resolution {self.resolution}")
         if self.gram_dtype not in ("float16", "float32"):
             raise ValueError(f"gram_dtype must be 'float16' or 'float32', got {self.gram_dtype!r}")
-        if self.bootstrap_rounds < 0 or self.jobs < 1:
-            raise ValueError("bootstrap_rounds must be ≥ 0 and jobs ≥ 1")
+        check_integer("bootstrap_rounds", self.bootstrap_rounds, 0, 20)
+        check_integer("jobs", self.jobs, 1, 256)
+        check_number("max_landmark_rmse_iod", self.max_landmark_rmse_iod, 0.0, 10.0, low_open=True)
+        check_number("min_observed_fraction", self.min_observed_fraction, 0.0, 1.0)
+        check_number("min_cos_view", self.min_cos_view, -1.0, 1.0)
         if self.specular.source not in ("white", "background"):
             raise ValueError(f"specular.source must be 'white' or 'background', got {self.specular.source!r}")
         if self.unwrap is not None and int(self.unwrap.resolution) != int(self.resolution):

@@ -72,16 +72,13 @@ class DetectConfig:
     crop_scale: float = 2.5
 
     def __post_init__(self) -> None:
-        if int(self.max_faces) < 1:
-            raise ValueError(f"max_faces must be at least 1, got {self.max_faces}")
-        if not 0.0 <= float(self.min_confidence) <= 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
-        if int(self.max_side) < 64:
-            raise ValueError(f"max_side must be at least 64, got {self.max_side}")
-        if not 0 <= int(self.search_levels) <= 5:
-            raise ValueError(f"search_levels must be in 0..5, got {self.search_levels}")
-        if not float(self.crop_scale) >= 1.0:
-            raise ValueError(f"crop_scale must be at least 1, got {self.crop_scale}")
+        from facetex.checks import check_integer, check_number
+
+        check_integer("max_faces", self.max_faces, 1, 100)
+        check_number("min_confidence", self.min_confidence, 0.0, 1.0)
+        check_integer("max_side", self.max_side, 64, 16384)
+        check_integer("search_levels", self.search_levels, 0, 5)
+        check_number("crop_scale", self.crop_scale, 1.0, 10.0)
 
 
 class Detector:

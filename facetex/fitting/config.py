@@ -49,6 +49,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from facetex.checks import check_choice, check_integer, check_integers, check_number
+
 __all__ = ["VisibilityConfig", "FitConfig", "UnwrapConfig"]
 
 
@@ -82,6 +84,15 @@ class VisibilityConfig:
     use_skin_colour: bool = True
     skin_mahalanobis: float = 3.5
     skin_luma_sigmas: float = 4.0
+
+    def __post_init__(self) -> None:
+        check_number("min_cos_view", self.min_cos_view, -1.0, 1.0)
+        check_number("person_threshold", self.person_threshold, 0.0, 1.0)
+        check_number("feature_dilation", self.feature_dilation, 0.0, 1.0)
+        if not isinstance(self.use_skin_colour, bool):
+            raise ValueError(f"use_skin_colour must be true or false, got {self.use_skin_colour!r}")
+        check_number("skin_mahalanobis", self.skin_mahalanobis, 0.0, 100.0, low_open=True)
+        check_number("skin_luma_sigmas", self.skin_luma_sigmas, 0.0, 100.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,31 @@ class FitConfig:
     seed: int = 0
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps) if isinstance(self.steps, list) else self.steps)
+        for name in ("w_color", "w_landmark", "w_reg", "w_landmark_depth", "w_focal", "w_light"):
+            check_number(name, getattr(self, name), 0.0, 1e9)
+        # at most 5 pyramid levels (each halves the image; the coarsest must keep 16 px)
+        check_integers("steps", self.steps, 0, 1000, max_count=5)
+        check_number("crop_scale", self.crop_scale, 1.0, 10.0)
+        check_integer("max_size", self.max_size, 16 * 2 ** (len(self.steps) - 1), 4096)
+        check_integer("max_pixels", self.max_pixels, 1, 10_000_000)
+        check_integer("landmark_steps", self.landmark_steps, 0, 1000)
+        check_integer("alternations", self.alternations, 0, 100)
+        check_choice("robust", self.robust, ("huber", "tukey", "none"))
+        check_number("robust_scale", self.robust_scale, 0.0, 10.0, low_open=True)
+        check_number("eyeball_radius", self.eyeball_radius, 0.0, 5.0, low_open=True)
+        check_number("eyeball_depth", self.eyeball_depth, 0.0, 5.0)
+        check_number("gaze_std", self.gaze_std, 0.0, 10.0, low_open=True)
+        check_number("focal_init", self.focal_init, 0.0, 100.0, low_open=True)
+        if not isinstance(self.fit_focal, bool):
+            raise ValueError(f"fit_focal must be true or false, got {self.fit_focal!r}")
+        check_number("focal_prior_sigma", self.focal_prior_sigma, 0.0, 100.0, low_open=True)
+        check_number("light_prior_irradiance", self.light_prior_irradiance, 0.0, 100.0)
+        check_number("light_prior_sigma", self.light_prior_sigma, 0.0, 100.0, low_open=True)
+        check_number("lm_damping", self.lm_damping, 0.0, 1e6, low_open=True)
+        check_integer("seed", self.seed, 0, 2**32 - 1)
+
 
 @dataclass(frozen=True)
 class UnwrapConfig:
@@ -197,3 +233,9 @@ class UnwrapConfig:
     depth_tolerance: float = 0.3
     zbuffer_max_size: int = 768
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
+
+    def __post_init__(self) -> None:
+        check_integer("resolution", self.resolution, 16, 2048)
+        check_number("min_shading", self.min_shading, 0.0, 10.0, low_open=True)
+        check_number("depth_tolerance", self.depth_tolerance, 0.0, 100.0)
+        check_integer("zbuffer_max_size", self.zbuffer_max_size, 64, 8192)

@@ -104,6 +104,15 @@ class ExportConfig:
     metallic: float = 0.0
     padding_texels: int = 8
 
+    def __post_init__(self) -> None:
+        from facetex.checks import check_choice, check_integer, check_number
+
+        check_integer("subdivisions", self.subdivisions, 0, 4)  # 4 levels: 230 k triangles
+        check_choice("subdivision_scheme", self.subdivision_scheme, ("loop", "midpoint"))
+        check_number("roughness", self.roughness, 0.0, 1.0)
+        check_number("metallic", self.metallic, 0.0, 1.0)
+        check_integer("padding_texels", self.padding_texels, 0, 256)
+
 
 @dataclass(frozen=True)
 class TexturedMesh:

@@ -73,6 +73,14 @@ class DetailMapConfig:
     bump_range_mm: float = 0.5
     uv_extent_mm: float = 200.0
 
+    def __post_init__(self) -> None:
+        from facetex.checks import check_number
+
+        check_number("lowpass_sigma", self.lowpass_sigma, 0.0, 0.5, low_open=True)
+        check_number("depth_mm_per_unit", self.depth_mm_per_unit, -100.0, 100.0)
+        check_number("bump_range_mm", self.bump_range_mm, 0.0, 100.0, low_open=True)
+        check_number("uv_extent_mm", self.uv_extent_mm, 0.0, 10_000.0, low_open=True)
+
 
 @dataclass(frozen=True)
 class DetailMaps:

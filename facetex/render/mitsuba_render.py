@@ -120,6 +120,24 @@ class RenderConfig:
     variant: str | None = None
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        from facetex.checks import check_choice, check_integer, check_number
+
+        check_integer("resolution", self.resolution, 16, 8192)
+        check_integer("spp", self.spp, 1, 65536)
+        for lighting in self.lightings:
+            check_choice("lightings", lighting, LIGHTINGS)
+        check_number("fov_deg", self.fov_deg, 0.0, 180.0, low_open=True, high_open=True)
+        check_number("margin", self.margin, 0.0, 100.0, low_open=True)
+        check_number("roughness", self.roughness, 0.0, 1.0)
+        check_number("specular", self.specular, 0.0, 1.0)
+        check_number("exposure", self.exposure, 0.0, 1000.0, low_open=True)
+        if len(self.background) != 3:
+            raise ValueError(f"background must be 3 numbers in [0, 1], got {self.background!r}")
+        for value in self.background:
+            check_number("background", value, 0.0, 1.0)
+        check_integer("seed", self.seed, 0, 2**31 - 1)
+
 
 @dataclass(frozen=True)
 class Render:
