@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import logging
 import os
@@ -21,8 +22,16 @@ from facetex.errors import FacetexError
 SUBCOMMANDS: tuple[str, ...] = ("infer", "fit", "synthesize", "build_db", "db_info", "evaluate")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command's one-line error form: ``facetex: error: …`` and status 2
+    (argparse prints its usage block and the error on two lines)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"facetex: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="facetex",
         description="Photorealistic facial texture inference from a single photo "
         "(Saito et al., CVPR 2017).",
@@ -32,7 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         importlib.import_module(f"facetex.cli.{name}").add_parser(sub)
+    for command in sub.choices.values():  # `facetex infer -v photo.jpg` as well as `facetex -v infer`
+        if "-v" not in command._option_string_actions:
+            command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                 help="log debug messages")
     return parser
+
+
+# OSErrors that say something about the machine (disk full, quota, read-only, I/O error,
+# permissions) rather than a bug: reported on one line like a FacetexError. The writers
+# clean up their temporary files before the error reaches here (facetex.io.atomic).
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+)
+
+
+def _os_error_line(exc: OSError, output: object) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) and output is not None:
+        return f"cannot write output {output}: {reason}; nothing was written"
+    return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
 class Terminated(KeyboardInterrupt):
@@ -68,6 +96,11 @@ def _run(argv: list[str] | None) -> int:
         return int(args.handler(args) or 0)
     except FacetexError as exc:
         print(f"facetex: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine, not facetex: a full disk, a read-only or failing one
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        print(f"facetex: error: {_os_error_line(exc, getattr(args, 'output', None))}", file=sys.stderr)
         return 2
     except Terminated:
         print("facetex: terminated", file=sys.stderr)

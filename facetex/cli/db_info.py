@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+
+def _int_in(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must lie in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def _check_sheet_path(path: Path) -> None:
+    from facetex.errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder; give a file name (e.g. {path / 'sheet.png'})")
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write output {path}: folder {path.parent} does not exist")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -15,8 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("database", metavar="DB", help="database file (.h5)")
     p.add_argument("-o", "--output", default=None, metavar="SHEET.png", help="contact sheet to write")
-    p.add_argument("--thumb", type=int, default=128, help="tile size of the contact sheet (default 128)")
-    p.add_argument("--modes", type=int, default=3, help="PCA albedo modes shown (default 3)")
+    p.add_argument("--thumb", type=_int_in(16, 1024), default=128, help="tile size of the contact sheet, 16–1024 (default 128)")
+    p.add_argument("--modes", type=_int_in(0, 20), default=3, help="PCA albedo modes shown, 0–20 (default 3)")
     p.set_defaults(handler=run)
 
 
@@ -25,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from facetex.database.store import load_database
     from facetex.io.atomic import write_image
 
+    if args.output:  # before any work or output: -o names a file, in a folder that exists
+        _check_sheet_path(Path(args.output))
     db = load_database(args.database)
     print(summarize(db))
     if args.output:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import sys
 import time
 from pathlib import Path
 
+from facetex.cli.fit import _face_index
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import FacetexError, InputImageError
 
@@ -23,11 +25,24 @@ def _positive(kind: type):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
         return value
 
     return parse
+
+
+def _size(text: str) -> int:
+    """--size: the albedo side R, as the unwrap takes it (facetex.fitting.UnwrapConfig)."""
+    from facetex.texture.config import MIN_SIZE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not MIN_SIZE <= value <= 2048:
+        raise argparse.ArgumentTypeError(f"must lie in [{MIN_SIZE}, 2048], got {value}")
+    return value
 
 
 def _schedule(text: str):
@@ -55,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML settings file (see facetex/config.py)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast (default) or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size")
-    p.add_argument("--size", type=int, default=None, help="albedo resolution R (default 512)")
+    p.add_argument("--size", type=_size, default=None, help="albedo resolution R, 32–2048 (default 512)")
     p.add_argument("--iterations", type=_positive(int), default=None, help="L-BFGS iterations of the last stage")
     p.add_argument("--schedule", type=_schedule, default=None,
                    help="coarse-to-fine stages, SIZExITERATIONS with 'bf16' for a bf16 network, "
@@ -79,7 +94,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude-person", action="append", default=[], metavar="ID",
                    help="leave a database person (e.g. 012) out of the blend and of the morphable model: "
                    "run a database photo as if it were new (repeatable)")
-    p.add_argument("--face", type=int, default=0, help="which face when there are several (0 = largest)")
+    p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
     p.add_argument("--render", action="store_true", help="also render front/three-quarter/profile views with Mitsuba")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--overwrite", action="store_true",
@@ -101,7 +116,11 @@ def resolve_config(args: argparse.Namespace):
         changes["schedule"] = args.schedule
     if args.iterations is not None:
         stages = changes.get("schedule", texture.schedule)
-        changes["schedule"] = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)
+        try:
+            last = dataclasses.replace(stages[-1], iterations=args.iterations)
+        except ValueError as exc:
+            raise FacetexError(f"invalid settings: --iterations: {exc}") from exc
+        changes["schedule"] = stages[:-1] + (last,)
     for name in ("start", "alpha", "solver", "device", "detail", "keep_observed"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
@@ -194,5 +213,5 @@ def run(args: argparse.Namespace) -> int:
             if path is not None and name != path.stem:
                 print(f"  {path} → {target} (another photo is also named {path.stem})")
         for name, reason in failures:
-            print(f"  failed: {name}: {reason}")
+            print(f"  failed: {name}: {reason}", file=sys.stderr)
     return 0 if not failures else 1

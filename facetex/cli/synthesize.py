@@ -27,8 +27,8 @@ def _at_least(minimum: float, kind: type):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value >= minimum:
-            raise argparse.ArgumentTypeError(f"must be ≥ {minimum}, got {text}")
+        if not minimum <= value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number ≥ {minimum}, got {text}")
         return value
 
     return parse
@@ -66,8 +66,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _resolve_config(args: argparse.Namespace) -> TextureConfig:
+    """The settings of a command line; a value out of its range is a one-line error."""
+    from facetex.config import ConfigError
+
+    try:
+        return _settings(args)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+def _settings(args: argparse.Namespace) -> TextureConfig:
+    from facetex.checks import check_integer
+    from facetex.texture.config import MAX_SIZE, MIN_SIZE
+
     base = TextureConfig.paper() if args.preset == "paper" else TextureConfig()
     if args.size is not None:
+        check_integer("--size", args.size, MIN_SIZE, MAX_SIZE)
         base = base.with_size(args.size)
     stages = base.schedule
     if args.iterations is not None:

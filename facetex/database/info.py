@@ -53,9 +53,9 @@ def contact_sheet(db: TextureDatabase, *, thumb: int = 128, modes: int = 3, colu
     Parameters
     ----------
     db : the database.
-    thumb : side of each tile in pixels.
-    modes : number of albedo modes shown (one row each).
-    columns : tiles per row of the texture grid.
+    thumb : side of each tile in pixels, 16–1024.
+    modes : number of albedo modes shown (one row each), 0–20.
+    columns : tiles per row of the texture grid, 1–100 (out of range: ValueError).
 
     Returns
     -------
@@ -64,6 +64,11 @@ def contact_sheet(db: TextureDatabase, *, thumb: int = 128, modes: int = 3, colu
     """
     import cv2
 
+    from facetex.checks import check_integer
+
+    check_integer("thumb", thumb, 16, 1024)
+    check_integer("modes", modes, 0, 20)
+    check_integer("columns", columns, 1, 100)
     subjects = db.subjects()
     textures = db.textures(resolution=min(thumb, db.resolution))
     tiles = [(_resize(t, thumb), s.subject_id) for t, s in zip(textures, subjects)]

@@ -226,6 +226,25 @@ def downscale_for_fitting(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, f
 # --------------------------------------------------------------------------------- decoding
 
 
+def missing_reason(path: Path, exc: OSError) -> str:
+    """Why ``path`` cannot be opened, from the error its ``stat`` raised, in a few words."""
+    import errno
+
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop (too many levels of symbolic links)"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    if exc.errno == errno.ENOENT:
+        return "no such file"
+    if exc.errno == errno.ENOTDIR:
+        return "no such file (part of its path is not a folder)"
+    if exc.errno == errno.EACCES:
+        return "permission denied"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the file name is too long"
+    return exc.strerror or str(exc)
+
+
 def _read(
     path: str | os.PathLike[str], *, max_pixels: int | None, max_side: int | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -240,8 +259,10 @@ def _read(
         raise ValueError(f"max_pixels must be positive or None, got {max_pixels}")
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be positive or None, got {max_side}")
-    if not path.exists():
-        raise InputImageError(f"cannot read image {path}: no such file")
+    try:
+        path.stat()
+    except OSError as exc:
+        raise InputImageError(f"cannot read image {path}: {missing_reason(path, exc)}") from None
     if path.is_dir():
         raise InputImageError(f"cannot read image {path}: it is a directory")
     try:
