@@ -725,6 +725,8 @@ def build_database(
         sources = collect_photos([p.path if isinstance(p, PhotoSource) else p for p in photos])
     if not sources:
         raise DatabaseError("no photos to build a database from")
+    if len(sources) < 2:  # as after the fits (_run_rounds), but before any work
+        raise DatabaseError(f"a database needs at least 2 photos, got {len(sources)}")
     out_path = Path(out_path)
     log_path = out_path.with_name(out_path.stem + ".build.jsonl")
     work = Path(work_dir) if work_dir is not None else cache_dir() / "database-work" / out_path.stem

@@ -46,4 +46,13 @@ def test_build_db_rejects_bad_settings_as_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["build-db", str(tmp_path), "-o", str(tmp_path / "db.h5"), "--resolution", "16"])
     assert exc.value.code == 2
-    assert "resolution must be at least 32" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "resolution must be an integer in [32, 2048], got 16" in err and len(err.strip().splitlines()) == 1
+
+
+def test_build_db_refuses_one_photo_before_any_work(shared_data, tmp_path, capsys):
+    out = tmp_path / "db.h5"
+    photo = shared_data / "london" / "neutral" / "001_03.jpg"
+    assert main(["build-db", str(photo), "-o", str(out), "--no-progress", "--work-dir", str(tmp_path / "work")]) == 2
+    assert capsys.readouterr().err.strip() == "facetex: error: a database needs at least 2 photos, got 1"
+    assert not out.exists() and not (tmp_path / "work").exists()
