@@ -27,8 +27,10 @@ def _at_least(minimum: float, kind: type):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not minimum <= value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be a finite number ≥ {minimum}, got {text}")
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be ≥ {minimum}, got {text}")
+        if value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text}")
         return value
 
     return parse
