@@ -121,12 +121,13 @@ class RenderConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from facetex.checks import check_choice, check_integer, check_number
+        from facetex.checks import SettingValueError, check_integer, check_number
 
         check_integer("resolution", self.resolution, 16, 8192)
         check_integer("spp", self.spp, 1, 65536)
         for lighting in self.lightings:
-            check_choice("lightings", lighting, LIGHTINGS)
+            if lighting not in LIGHTINGS:
+                raise SettingValueError("lightings", f"holds an unknown lighting {lighting!r}; choose from {LIGHTINGS}")
         check_number("fov_deg", self.fov_deg, 0.0, 180.0, low_open=True, high_open=True)
         check_number("margin", self.margin, 0.0, 100.0, low_open=True)
         check_number("roughness", self.roughness, 0.0, 1.0)
