@@ -14,12 +14,15 @@ What the photo resolves, per texel and band (:func:`photo_band_weights`)
     * sampling: the photo holds at most 0.5 × ``pixels_per_texel`` × R cycles per R at a texel
       (:attr:`facetex.types.PartialAlbedo.pixels_per_texel`); a band fades out between its
       upper and lower edge as that limit falls;
-    * blur: one amplitude transfer per band for the whole photo (:func:`estimate_transfer`),
-      the ratio of the partial's band amplitude to the §4-weighted exemplars' on the texels
-      whose sampling resolves the band (the exemplars come from sharp studio photos on the
-      same UV layout). A band whose transfer is below ``min_transfer`` is not held; a held
-      band is restored by the gain min(1/T, 1/min_transfer) (a per-band Wiener-like
-      inverse), so a blurred photo keeps its attenuated detail at its natural strength;
+    * blur and noise: the ratio of the partial's band power to the §4-weighted exemplars' on
+      the texels whose sampling resolves the band (the exemplars come from sharp studio photos
+      on the same UV layout) is fitted as contrast² × the transfer² of one Gaussian blur plus
+      white noise (:func:`estimate_transfer`, on the exemplars' spectrum over the observed
+      texels). The contrast is the person's own (rougher or smoother skin than the
+      exemplars) and is kept; the blur is what the photo lost. A Wiener filter restores each
+      frequency as far as the signal outweighs the noise, and the synthesis, filtered by the
+      complementary missing-detail filter, supplies only the power the photo lost
+      (:meth:`BandTransfer.filters`); a photo fitted as unblurred is kept as it is;
     * the mask: each band's weight is the observed mask blurred at that band's scale and
       remapped to reach 0 at the mask's edge and 1 a band-width inside it (multi-band
       blending as Burt & Adelson 1983), so no seam shows between kept and invented detail.
@@ -27,9 +30,9 @@ Fusion (:func:`keep_observed_detail`)
     Outside the observed texels the photo's partial is filled with the synthesis plus a
     smooth extension of the photo-minus-synthesis offset (normalised convolution), so the
     low bands join without a step. Band b of the output is
-    ``w_b · g_b · B_b(photo) + (1 − w_b) · d · B_b(synthesis)``, with ``d`` the invented-detail
-    scale (``TextureConfig.detail`` × the detail map); the low-pass below 16 c/R is blended
-    the same way without ``d``.
+    ``w_b · (B_b(restored photo) + d · B_b(missing)) + (1 − w_b) · d · B_b(synthesis)``, with
+    ``d`` the invented-detail scale (``TextureConfig.detail`` × the detail map); the low-pass
+    below 16 c/R is blended the same way without ``d``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+from scipy.optimize import nnls
 
 from facetex.errors import ShapeMismatchError
 
@@ -47,16 +51,19 @@ __all__ = [
     "BandTransfer",
     "band_edges",
     "band_split",
+    "blurred_band_transfer",
+    "radial_average",
     "estimate_transfer",
     "keep_observed_detail",
     "photo_band_weights",
     "sampling_cutoff",
+    "skin_spectrum",
 ]
 
 #: Lowest band edge, cycles per UV width: below it everything is "low-pass".
 LOWEST = 16.0
-#: A band is held by the photo when its amplitude transfer is at least this.
-MIN_TRANSFER = 0.15
+#: The restoration never amplifies a frequency more than 1 / MIN_TRANSFER.
+MIN_TRANSFER = 0.1
 #: Below this many resolved texels a band's transfer is not estimated (taken as not held).
 _MIN_TEXELS = 64
 
@@ -123,27 +130,181 @@ def _resolved(cutoff: np.ndarray, low: float, high: float) -> np.ndarray:
 class BandTransfer:
     """How strongly the photo carries each band, relative to the database's sharp exemplars.
 
+    The measured squared ratio of each band is modelled as contrast² · blur_b² + v · noise_b:
+    one factor for the whole spectrum (this person's skin is rougher or smoother than the
+    exemplars', which facetex keeps), the transfer of a Gaussian blur of ``blur_sigma`` texels
+    (what the camera, focus or downsampling took away, which facetex restores where the signal
+    outweighs the noise) and white noise of variance ``noise_variance`` (sensor, JPEG).
+
     Attributes
     ----------
     edges : the band edges (cycles per R) of :func:`band_edges`.
-    transfer : (len(edges),) float64 ≥ 0, amplitude ratio photo / exemplars for the bands
-        [e_i, e_{i+1}) (the last one above e_last); NaN where too few texels resolve a band.
+    measured : (B,) float64 ≥ 0, amplitude ratio photo / exemplars for the bands [e_i, e_{i+1})
+        (the last one above e_last); NaN where too few texels resolve a band.
+    contrast : the fitted overall factor (1 = as much detail as the exemplars).
+    blur_sigma : the fitted Gaussian blur, texels at R (0 = sharp).
+    noise_variance : the fitted white-noise variance per texel, luminance².
+    blur : (B,) float64 in (0, 1], the fitted blur's amplitude transfer per band.
+    noise : (B,) float64 ≥ 0, band power of unit white noise over the exemplars' band power.
+    reference_spectrum : (R/2 + 1,) float64, the exemplars' radially averaged power spectrum on
+        the observed texels (:func:`skin_spectrum`, rings of 1 cycle per R), for the filters.
     """
 
     edges: tuple[float, ...]
-    transfer: np.ndarray
+    measured: np.ndarray
+    contrast: float = 1.0
+    blur_sigma: float = 0.0
+    noise_variance: float = 0.0
+    blur: np.ndarray | None = None
+    noise: np.ndarray | None = None
+    reference_spectrum: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, float]:
-        """Band name ("16–32 c/R"; the last "256+ c/R") → transfer, for records and reports
-        (NaN: not measured)."""
+        """Band name ("16–32 c/R"; the last "256+ c/R") → measured ratio, plus the fitted
+        ``contrast``, ``blur σ (texels)`` and ``noise σ``, for records and reports."""
         names = [f"{a:g}–{b:g} c/R" for a, b in zip(self.edges, self.edges[1:])] + [f"{self.edges[-1]:g}+ c/R"]
-        return {name: round(float(t), 3) for name, t in zip(names, self.transfer)}
+        out = {name: round(float(t), 3) for name, t in zip(names, self.measured)}
+        out.update(
+            {
+                "contrast": round(self.contrast, 3),
+                "blur σ (texels)": round(self.blur_sigma, 2),
+                "noise σ": round(float(np.sqrt(self.noise_variance)), 4),
+            }
+        )
+        return out
 
-    def gains(self, min_transfer: float = MIN_TRANSFER) -> np.ndarray:
-        """(B,) gain restoring each held band: min(1/T, 1/min_transfer); 0 for bands not held."""
-        t = np.nan_to_num(self.transfer, nan=0.0)
-        held = t >= min_transfer
-        return np.where(held, 1.0 / np.maximum(t, min_transfer), 0.0)
+    def filters(self, frequency: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """The restoration filter and the missing-detail filter at the given frequencies.
+
+        With X the person's unblurred detail (power contrast² × the reference spectrum) the
+        photo holds H·X + noise, H the fitted blur. ``restore`` is the Wiener filter
+        H·S_x / (H²·S_x + S_n) (at most 1 / ``MIN_TRANSFER``); ``missing`` = sqrt(1 − W) with
+        W = H²·S_x / (H²·S_x + S_n) the share of the detail's power the photo still holds:
+        invented detail filtered by it fills only what the photo lost. A photo fitted as
+        unblurred is kept as it is (``restore`` = 1).
+
+        Parameters
+        ----------
+        frequency : float array, spatial frequency magnitude in cycles per texel (any shape).
+        resolution : R of the map the reference spectrum was measured on.
+
+        Returns
+        -------
+        restore, missing : float64 arrays shaped like ``frequency``.
+        """
+        f = np.asarray(frequency, dtype=np.float64)
+        if self.reference_spectrum is None:
+            return np.ones_like(f), np.zeros_like(f)
+        h = np.exp(-2.0 * np.pi**2 * self.blur_sigma**2 * f**2)
+        bins = np.arange(self.reference_spectrum.size, dtype=np.float64) / resolution
+        signal = self.contrast**2 * np.interp(f, bins, self.reference_spectrum)
+        noise = max(self.noise_variance, _QUANTISATION_VARIANCE) * resolution**2
+        held = h**2 * signal / (h**2 * signal + noise)
+        restore = np.minimum(h * signal / (h**2 * signal + noise), 1.0 / MIN_TRANSFER)
+        if self.blur_sigma == 0.0:
+            restore = np.ones_like(f)
+        return restore, np.sqrt(np.clip(1.0 - held, 0.0, 1.0))
+
+
+#: Slack in the blur fit's squared relative error per band within which the smaller blur wins.
+_FIT_TOLERANCE = 0.01
+#: Variance of 8-bit quantisation, the least noise any photo has (luminance²).
+_QUANTISATION_VARIANCE = (1.0 / 255.0) ** 2 / 12.0
+#: Blurs tried when fitting :class:`BandTransfer`, as fractions of R (0 and 1/2048 … 1/24).
+_BLUR_GRID = np.concatenate([[0.0], np.geomspace(1.0 / 2048.0, 1.0 / 24.0, 40)])
+
+
+def skin_spectrum(images: Sequence[np.ndarray], weights: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Weighted mean power spectrum of the images on a window (the texels a photo observed), so
+    chart edges and the off-chart fill do not enter.
+
+    Parameters
+    ----------
+    images : K (R, R) float luminances in [0, 1].
+    weights : (K,) float ≥ 0, not all zero.
+    window : (R, R) float in [0, 1], smooth.
+
+    Returns
+    -------
+    (R, R) float64 |FFT((Y − mean) · window)|² · R² / Σ window² (unshifted): white noise of
+    variance v has the flat spectrum v · R² on this scale.
+    """
+    r = window.shape[0]
+    win = np.asarray(window, dtype=np.float64)
+    norm = float(np.sum(win**2))
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    power = np.zeros((r, r))
+    for wk, y in zip(w, images):
+        y = np.asarray(y, dtype=np.float64)
+        mean = float(np.sum(y * win) / np.sum(win))
+        power += wk * np.abs(np.fft.fft2((y - mean) * win)) ** 2
+    return power * r * r / max(norm, 1e-12)
+
+
+def radial_average(power: np.ndarray) -> np.ndarray:
+    """(R/2 + 1,) mean of an unshifted (R, R) spectrum in rings of 1 cycle per R."""
+    r = power.shape[0]
+    f = np.fft.fftfreq(r) * r
+    ring = np.rint(np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)).astype(np.int64).ravel()
+    keep = ring <= r // 2
+    total = np.bincount(ring[keep], weights=power.ravel()[keep], minlength=r // 2 + 1)
+    return total / np.maximum(np.bincount(ring[keep], minlength=r // 2 + 1), 1)
+
+
+def blurred_band_transfer(
+    power: np.ndarray, edges: Sequence[float], sigmas: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitude transfer of a Gaussian blur of each σ on each band, for a skin spectrum, and
+    the band power of unit white noise relative to that spectrum's.
+
+    Computed in the Fourier domain: band b's power of G_σ * Y is Σ_f P(f) · D_b(f)² ·
+    exp(−4π²σ²|f|²), with D_b the response of :func:`band_split`'s band (differences of the
+    sampled Gaussian kernels it applies) and the blur a continuous Gaussian.
+
+    Parameters
+    ----------
+    power : (R, R) float64, an unshifted power spectrum (:func:`skin_spectrum`).
+    edges : band edges, cycles per R.
+    sigmas : (S,) float ≥ 0, blurs in texels.
+
+    Returns
+    -------
+    transfer : (S, B) float64 in [0, 1], B = len(edges) (the last band above e_last).
+    noise : (B,) float64 ≥ 0, band power of white noise of variance 1 per texel over the
+        spectrum's band power (a photo with noise variance v adds v · noise_b to the squared
+        band ratio).
+    """
+    r = power.shape[0]
+    power = np.asarray(power, dtype=np.float64)
+    f = np.fft.fftfreq(r)  # cycles per texel
+    f2 = (f[:, None] ** 2 + f[None, :] ** 2).ravel()
+    power = power.ravel()
+
+    def lowpass(frequency: float) -> np.ndarray:
+        # the response of the sampled, truncated kernel that :func:`band_split` applies (at the
+        # top bands σ is below a texel, far from a continuous Gaussian)
+        sigma = r / (2.0 * np.pi * frequency)
+        radius = int(4.0 * sigma + 0.5)
+        taps = np.arange(-radius, radius + 1)
+        kernel = np.exp(-0.5 * (taps / sigma) ** 2)
+        kernel /= kernel.sum()
+        axis = (kernel[None, :] * np.cos(2.0 * np.pi * f[:, None] * taps[None, :])).sum(axis=1)
+        return (axis[:, None] * axis[None, :]).ravel()
+
+    lows = [lowpass(e) for e in edges]
+    responses = [b - a for a, b in zip(lows, lows[1:])] + [1.0 - lows[-1]]
+    out = np.ones((len(sigmas), len(edges)))
+    noise = np.zeros(len(edges))
+    for b, response in enumerate(responses):
+        weight = power * response**2
+        total = weight.sum()
+        if total <= 0:
+            continue
+        noise[b] = r * r * float(np.sum(response**2)) / total  # E|FFT(noise)|² = r² per frequency
+        for s, sigma in enumerate(sigmas):
+            out[s, b] = np.sqrt(np.sum(weight * np.exp(-4.0 * np.pi**2 * sigma**2 * f2)) / total)
+    return out, noise
 
 
 def estimate_transfer(
@@ -153,9 +314,14 @@ def estimate_transfer(
     references_y: Sequence[np.ndarray],
     weights: np.ndarray,
 ) -> BandTransfer:
-    """Per-band amplitude transfer of the photo: sqrt(band power of the partial / the weighted
-    mean band power of the references) on the observed texels that the photo's sampling
-    resolves for that band.
+    """The photo's per-band transfer against the references, and its contrast × blur model.
+
+    Measured: sqrt(band power of the partial / the weighted mean band power of the references)
+    on the observed texels that the photo's sampling resolves for that band (the mask eroded by
+    the lowest band's width, away from the fill outside it). Model: the contrast factor and
+    the Gaussian blur (on a grid of σ, :func:`blurred_band_transfer`) and a white-noise
+    variance that best fit the squared ratios (contrast² · blur_b² + v · noise_b, in relative
+    error, non-negative least squares).
 
     Parameters
     ----------
@@ -168,8 +334,7 @@ def estimate_transfer(
 
     Returns
     -------
-    BandTransfer over :func:`band_edges` (R). Band power is measured on the mask eroded by
-    the band's low-pass width, away from the fill outside it.
+    BandTransfer over :func:`band_edges` (R).
     """
     r = partial_y.shape[0]
     w = np.asarray(weights, dtype=np.float64)
@@ -185,7 +350,7 @@ def estimate_transfer(
     theirs = [band_split(np.asarray(y, dtype=np.float64), edges)[1:] for y in references_y]
     coverage = gaussian_filter(observed.astype(np.float64), sigma=r / (2 * np.pi * LOWEST), mode="constant")
     inside = observed & (coverage > 0.95)
-    transfer = np.full(len(edges), np.nan)
+    measured = np.full(len(edges), np.nan)
     for i, low in enumerate(edges):
         high = edges[i + 1] if i + 1 < len(edges) else r / 2.0
         region = inside & (_resolved(cutoff, low, high) >= 1.0) if high > low else inside & (cutoff >= low)
@@ -193,8 +358,37 @@ def estimate_transfer(
             continue
         power_ref = sum(wk * float(np.mean(bands[i][region] ** 2)) for wk, bands in zip(w, theirs))
         if power_ref > 0.0:
-            transfer[i] = np.sqrt(float(np.mean(mine[i][region] ** 2)) / power_ref)
-    return BandTransfer(edges=edges, transfer=transfer)
+            measured[i] = np.sqrt(float(np.mean(mine[i][region] ** 2)) / power_ref)
+    known = np.isfinite(measured)
+    if not known.any():
+        return BandTransfer(edges=edges, measured=measured, blur=np.ones(len(edges)))
+    sigmas = _BLUR_GRID * r
+    window = gaussian_filter(inside.astype(np.float64), sigma=2.0, mode="constant")
+    spectrum = skin_spectrum(references_y, w, window)
+    model, noise = blurred_band_transfer(spectrum, edges, sigmas)
+    # measured_b² ≈ contrast² · blur_b(σ)² + v · noise_b: for each σ a non-negative least-squares
+    # fit of (contrast², v) in relative error; the σ that fits best wins.
+    # Of the blurs that fit about as well as the best (natural differences between persons'
+    # skin look like a slight blur), the least is taken: a sharp photo is not "restored".
+    t2 = measured[known] ** 2
+    fits = []
+    for s_index in range(len(sigmas)):
+        a = np.stack([model[s_index, known] ** 2 / t2, noise[known] / t2], axis=1)
+        (c2, v), residual = nnls(a, np.ones(int(known.sum())))
+        fits.append((residual**2, c2, v))
+    best = min(f[0] for f in fits)
+    s_index = next(i for i, f in enumerate(fits) if f[0] <= best + _FIT_TOLERANCE * int(known.sum()))
+    _, c2, v = fits[s_index]
+    return BandTransfer(
+        edges=edges,
+        measured=measured,
+        contrast=float(np.sqrt(c2)),
+        blur_sigma=float(sigmas[s_index]),
+        noise_variance=float(v),
+        blur=model[s_index],
+        noise=noise,
+        reference_spectrum=radial_average(spectrum),
+    )
 
 
 def _normalised_fill(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -208,34 +402,41 @@ def _normalised_fill(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.nd
     return np.where(mask, image, fill)
 
 
-def photo_band_weights(mask: np.ndarray, cutoff: np.ndarray, transfer: BandTransfer, *, min_transfer: float = MIN_TRANSFER) -> list[np.ndarray]:
+def photo_band_weights(mask: np.ndarray, cutoff: np.ndarray, edges: Sequence[float]) -> list[np.ndarray]:
     """Per band, how much of the output comes from the photo at each texel, in [0, 1].
 
     Returns
     -------
     ``len(edges) + 1`` (R, R) float64 maps, aligned with :func:`band_split`: the low-pass's
-    (the blended mask only) then each band's: the mask blended at the band's scale × the
-    fraction of the band the texel's sampling resolves × (transfer ≥ ``min_transfer``).
+    (the blended mask only) then each band's: the mask blended at the band's scale (0 at the
+    mask's edge, 1 about one band-width inside it) × the fraction of the band the texel's
+    sampling resolves.
     """
     r = mask.shape[0]
-    edges = transfer.edges
     m = np.asarray(mask, dtype=np.float64)
-    held = np.nan_to_num(transfer.transfer, nan=0.0) >= min_transfer
 
     def blended(frequency: float) -> np.ndarray:
-        # 0 at the mask's edge, 1 about one band-width inside it, 0 outside.
         soft = gaussian_filter(m, sigma=r / (4.0 * np.pi * frequency), mode="constant")
         return np.clip(2.0 * soft - 1.0, 0.0, 1.0) * m
 
     weights = [blended(edges[0] / 2.0) if edges else m]
     for i, low in enumerate(edges):
         high = edges[i + 1] if i + 1 < len(edges) else r / 2.0
-        if not held[i]:
-            weights.append(np.zeros_like(m))
-            continue
         resolved = _resolved(cutoff, low, high) if high > low else (cutoff >= low).astype(np.float64)
         weights.append(blended(low) * resolved)
     return weights
+
+
+def _filtered(image: np.ndarray, response) -> np.ndarray:
+    """``image`` (R, R) filtered in the Fourier domain by ``response(|f|)`` (|f| in cycles per
+    texel), with R/8 texels of reflected padding against wrap-around."""
+    r = image.shape[0]
+    pad = max(4, r // 8)
+    padded = np.pad(image, pad, mode="reflect")
+    f = np.fft.fftfreq(padded.shape[0])
+    magnitude = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    out = np.real(np.fft.ifft2(np.fft.fft2(padded) * response(magnitude)))
+    return out[pad : pad + r, pad : pad + r]
 
 
 def keep_observed_detail(
@@ -246,20 +447,26 @@ def keep_observed_detail(
     cutoff: np.ndarray,
     *,
     detail: float | np.ndarray = 1.0,
-    min_transfer: float = MIN_TRANSFER,
 ) -> np.ndarray:
-    """The output luminance: the photo's bands where it holds them, invented detail elsewhere.
+    """The output luminance: the photo's own detail where it holds it, invented detail elsewhere.
+
+    The photo, continued past the mask by the (blurred) synthesis plus a smooth offset so the
+    low bands join without a step, is restored by the Wiener filter of ``transfer``; the
+    synthesis filtered by the missing-detail filter supplies what the photo lost
+    (:meth:`BandTransfer.filters`). Per band (:func:`band_split`) and texel, with w the
+    photo's weight (:func:`photo_band_weights`) and d the detail scale::
+
+        out_b = w·(restored_b + d·missing_b) + (1 − w)·d·synthesis_b   (low-pass: no d, no missing)
 
     Parameters
     ----------
     synthesis_y : (R, R) float luminance of the §5 synthesis, in [0, 1].
     partial_y : (R, R) float luminance of the partial albedo (anything off ``mask``).
-    mask : (R, R) bool observed skin texels.
-    transfer : the photo's per-band transfer (:func:`estimate_transfer`).
+    mask : (R, R) bool texels whose photo detail is kept (observed skin and features).
+    transfer : the photo's transfer model (:func:`estimate_transfer`).
     cutoff : (R, R) sampling limit per texel, cycles per R (:func:`sampling_cutoff`).
     detail : invented-detail scale, a scalar or an (R, R) map, in [0, 2]; the photo's own
-        bands are never scaled.
-    min_transfer : bands weaker than this in the photo are invented, not restored.
+        detail is never scaled.
 
     Returns
     -------
@@ -273,20 +480,23 @@ def keep_observed_detail(
             f"synthesis {s.shape}, partial {np.shape(partial_y)} and mask {observed.shape} must be one (R, R)"
         )
     scale = np.broadcast_to(np.asarray(detail, dtype=np.float64), (r, r))
+    edges = transfer.edges
+    synth_bands = band_split(s, edges)
     if not observed.any():
-        bands = band_split(s, transfer.edges)
-        return np.clip(bands[0] + scale * sum(bands[1:]), 0.0, 1.0).astype(np.float32)
-    # The photo continued past the mask by the synthesis plus a smooth offset, so low bands
-    # join without a step.
+        return np.clip(synth_bands[0] + scale * sum(synth_bands[1:]), 0.0, 1.0).astype(np.float32)
     p = np.asarray(partial_y, dtype=np.float64)
     offset = _normalised_fill(np.where(observed, p - s, 0.0), observed, r / (2 * np.pi * LOWEST / 2))
     reach = gaussian_filter(observed.astype(np.float64), sigma=r / (2 * np.pi * LOWEST / 2), mode="constant")
     photo = np.where(observed, p, s + offset * np.clip(2.0 * reach, 0.0, 1.0))
-    gains = transfer.gains(min_transfer)
-    weights = photo_band_weights(observed, cutoff, transfer, min_transfer=min_transfer)
-    photo_bands = band_split(photo, transfer.edges)
-    synth_bands = band_split(s, transfer.edges)
+    if transfer.blur_sigma > 0:  # the continuation as blurred as the photo, so restoring it gives it back
+        photo = np.where(observed, p, gaussian_filter(photo, sigma=transfer.blur_sigma, mode="reflect"))
+    mean = float(photo[observed].mean())
+    restored = mean + _filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
+    missing = _filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
+    weights = photo_band_weights(observed, cutoff, edges)
+    photo_bands = band_split(restored, edges)
+    missing_bands = band_split(missing, edges)
     out = weights[0] * photo_bands[0] + (1.0 - weights[0]) * synth_bands[0]
-    for w, g, pb, sb in zip(weights[1:], gains, photo_bands[1:], synth_bands[1:]):
-        out += w * g * pb + (1.0 - w) * scale * sb
+    for w, pb, mb, sb in zip(weights[1:], photo_bands[1:], missing_bands[1:], synth_bands[1:]):
+        out += w * (pb + scale * mb) + (1.0 - w) * scale * sb
     return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -68,17 +68,26 @@ def test_a_sharp_photo_is_kept_and_a_blurred_one_restored(skin):
     synthesis = np.clip(0.6 + 0.05 * gaussian_filter(rng.standard_normal((r, r)), 1.0), 0, 1)
     cutoff = sampling_cutoff(None, r)
     sharp = estimate_transfer(skin, mask, cutoff, [skin], np.ones(1))
-    np.testing.assert_allclose(sharp.transfer, 1.0, atol=0.05)
+    np.testing.assert_allclose(sharp.measured, 1.0, atol=0.05)
+    assert sharp.blur_sigma == 0.0 and abs(sharp.contrast - 1.0) < 0.05
+    restore, missing = sharp.filters(np.linspace(1 / r, 0.5, 10), r)
+    np.testing.assert_array_equal(restore, 1.0)  # a sharp photo is kept as it is
+    assert missing.max() < 0.3
+    # a smoother person (half the contrast) is not "restored": the contrast is theirs
+    smooth = estimate_transfer(0.6 + 0.5 * (skin - 0.6), mask, cutoff, [skin], np.ones(1))
+    assert abs(smooth.contrast - 0.5) < 0.03 and smooth.blur_sigma == 0.0
     out = keep_observed_detail(synthesis, np.where(mask, skin, 0.5), mask, sharp, cutoff)
     for low, high in [(16, 32), (32, 64)]:
         assert band_corr(out, skin, inside, low, high) > 0.97
     blurred = gaussian_filter(skin, 1.2)
     soft = estimate_transfer(blurred, mask, cutoff, [skin], np.ones(1))
-    assert soft.transfer[0] > soft.transfer[1] > soft.transfer[2]
+    assert soft.measured[0] > soft.measured[1] > soft.measured[2]
+    assert 0.7 < soft.blur_sigma < 1.6 and abs(soft.contrast - 1.0) < 0.3  # the blur was σ = 1.2 (3 bands at 128²)
     out = keep_observed_detail(synthesis, np.where(mask, blurred, 0.5), mask, soft, cutoff)
     assert band_corr(out, skin, inside, 16, 32) >= 0.9 * band_corr(blurred, skin, inside, 16, 32)
-    held = soft.gains() > 0
-    assert held[0] and soft.gains()[0] >= 1.0
+    restore, missing = soft.filters(np.array([16 / r, 60 / r]), r)
+    assert restore[0] > 1.0 and missing[0] < 0.5  # 16 c/R restored
+    assert missing[1] > 0.9  # 60 c/R invented
     # --detail 0: nothing invented; the hidden half is the synthesis's low-pass only
     flat = keep_observed_detail(synthesis, np.where(mask, skin, 0.5), mask, sharp, cutoff, detail=0.0)
     hidden = ~mask
