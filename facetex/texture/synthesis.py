@@ -767,13 +767,11 @@ def infer_texture(
             resize(partial_y, size), at_size, cutoff, [resize(exemplar_y[i], size) for i in used], weights[used]
         )
         y = keep_observed_detail(y, resize(photo_y, size), kept_at, transfer, cutoff, detail=scale)
-        log.info(
-            "photo band transfer %s",
-            ", ".join(f"{e:g}+ c/R {t:.2f}" for e, t in zip(transfer.edges, transfer.transfer)),
-        )
+        log.info("what the photo holds: %s", transfer.as_dict())
     elif np.any(np.asarray(scale) != 1.0):
         no_photo = np.zeros((size, size), dtype=bool)
-        y = keep_observed_detail(y, y, no_photo, BandTransfer(band_edges(size), np.zeros(0)), np.zeros((size, size)), detail=scale)
+        nothing = BandTransfer(band_edges(size), np.full(len(band_edges(size)), np.nan))
+        y = keep_observed_detail(y, y, no_photo, nothing, np.zeros((size, size)), detail=scale)
     timings["fusion"] = time.perf_counter() - clock
     final = SynthesisResult(
         rgb=replace_luminance(resize(init, size), y), luminance=y, losses=losses, seconds=timings["synthesis"]
