@@ -65,7 +65,7 @@ from facetex.database.store import (
     write_database,
 )
 from facetex.errors import DatabaseError, FacetexError, OutputError
-from facetex.io.atomic import atomic_path, write_text
+from facetex.io.atomic import atomic_path, check_output_file, write_text
 from facetex.paths import cache_dir, london_dir
 from facetex.types import MeshTopology, MorphableModel
 
@@ -728,6 +728,7 @@ def build_database(
     if len(sources) < 2:  # as after the fits (_run_rounds), but before any work
         raise DatabaseError(f"a database needs at least 2 photos, got {len(sources)}")
     out_path = Path(out_path)
+    check_output_file(out_path)  # a folder, or an unwritable place, fails before minutes of fitting
     log_path = out_path.with_name(out_path.stem + ".build.jsonl")
     work = Path(work_dir) if work_dir is not None else cache_dir() / "database-work" / out_path.stem
     try:

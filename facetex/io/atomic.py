@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import errno
 import logging
 import os
 import shutil
@@ -72,7 +73,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600; outputs follow the umask
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            _raise_if_write_error(exc, path)
+            raise
         try:
             os.replace(tmp, path)
         except OSError as exc:
@@ -80,6 +85,28 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+#: errno values that mean the output could not be written (full disk, quota, read-only, I/O).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+
+
+class _WriteError(OutputError):
+    """The disk refused a write (``reason``: the system's words); an enclosing
+    :func:`atomic_dir` re-raises it naming its own folder rather than the temporary file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write output {path}: {reason}; nothing was written")
+        self.reason = reason
+
+
+def _raise_if_write_error(exc: OSError, path: Path) -> None:
+    """Raise :class:`OutputError` (one line, nothing written) for an error of writing ``path``
+    (full disk, quota, read-only file system, I/O); other errors pass through."""
+    if isinstance(exc, _WriteError):
+        raise _WriteError(path, exc.reason) from exc
+    if exc.errno in _WRITE_ERRNOS:
+        raise _WriteError(path, exc.strerror or str(exc)) from exc
 
 
 # --- result folders: ownership, temporaries, replacement ------------------------------------
@@ -329,7 +356,11 @@ def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = True) -> Itera
     except OSError as exc:
         raise OutputError(f"cannot write output {path}: {exc.filename or path.parent}: {exc.strerror or exc}") from exc
     try:
-        yield tmp
+        try:
+            yield tmp
+        except (OSError, _WriteError) as exc:
+            _raise_if_write_error(exc, path)
+            raise
         _move_into_place(tmp, path, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -56,3 +56,14 @@ def test_build_db_refuses_one_photo_before_any_work(shared_data, tmp_path, capsy
     assert main(["build-db", str(photo), "-o", str(out), "--no-progress", "--work-dir", str(tmp_path / "work")]) == 2
     assert capsys.readouterr().err.strip() == "facetex: error: a database needs at least 2 photos, got 1"
     assert not out.exists() and not (tmp_path / "work").exists()
+
+
+def test_build_db_refuses_a_folder_output_before_any_work(shared_data, tmp_path, capsys):
+    """-o naming a folder (here one with a user's file) fails at once, before any fit."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("theirs")
+    photos = [str(shared_data / "london" / "neutral" / f"{p}_03.jpg") for p in ("001", "004")]
+    assert main(["build-db", *photos, "-o", str(folder), "--no-progress", "--work-dir", str(tmp_path / "work")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert (folder / "keep.txt").read_text() == "theirs" and not (tmp_path / "work").exists()

@@ -7,6 +7,7 @@ before any work, and the temporary folder of a killed run is removed by the next
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -239,3 +240,21 @@ def test_sigterm_during_the_final_write_leaves_nothing(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM
     assert err.strip().splitlines()[-1] == "facetex: terminated"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_is_an_output_error_and_leaves_nothing(tmp_path, code):
+    """Library callers get OutputError (one line), not a raw OSError, and no partial output."""
+    def fail(_):
+        raise OSError(code, os.strerror(code))
+
+    with pytest.raises(OutputError, match="nothing was written"):
+        with atomic_dir(tmp_path / "out") as tmp:
+            fail(tmp)
+    with pytest.raises(OutputError, match="nothing was written"):
+        with atomic_path(tmp_path / "file.png") as tmp:
+            fail(tmp)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError):  # other errors pass through unchanged
+        with atomic_dir(tmp_path / "out") as tmp:
+            raise FileNotFoundError(errno.ENOENT, "input missing")
