@@ -27,9 +27,10 @@ What the photo resolves, per texel and band (:func:`photo_band_weights`)
       remapped to reach 0 at the mask's edge and 1 a band-width inside it (multi-band
       blending as Burt & Adelson 1983), so no seam shows between kept and invented detail.
 Fusion (:func:`keep_observed_detail`)
-    Outside the observed texels the photo's partial is filled with the synthesis plus a
-    smooth extension of the photo-minus-synthesis offset (normalised convolution), so the
-    low bands join without a step. Band b of the output is
+    Outside the observed texels the photo's partial is continued by a normalised convolution
+    of its observed texels (no step for the restoration or the bands to ring on); the mask
+    weights below blend it into the synthesis, whose low-pass near the mask is shifted by the
+    photo's local offset so that no seam shows. Band b of the output is
     ``w_b · (B_b(restored photo) + d · B_b(missing)) + (1 − w_b) · d · B_b(synthesis)``, with
     ``d`` the invented-detail scale (``TextureConfig.detail`` × the detail map); the low-pass
     below 16 c/R is blended the same way without ``d``.
@@ -450,8 +451,8 @@ def keep_observed_detail(
 ) -> np.ndarray:
     """The output luminance: the photo's own detail where it holds it, invented detail elsewhere.
 
-    The photo, continued past the mask by the (blurred) synthesis plus a smooth offset so the
-    low bands join without a step, is restored by the Wiener filter of ``transfer``; the
+    The photo, continued smoothly past the mask (the local mean of its observed texels, so no
+    step rings), is restored by the Wiener filter of ``transfer``; the
     synthesis filtered by the missing-detail filter supplies what the photo lost
     (:meth:`BandTransfer.filters`). Per band (:func:`band_split`) and texel, with w the
     photo's weight (:func:`photo_band_weights`) and d the detail scale::
@@ -485,18 +486,22 @@ def keep_observed_detail(
     if not observed.any():
         return np.clip(synth_bands[0] + scale * sum(synth_bands[1:]), 0.0, 1.0).astype(np.float32)
     p = np.asarray(partial_y, dtype=np.float64)
-    offset = _normalised_fill(np.where(observed, p - s, 0.0), observed, r / (2 * np.pi * LOWEST / 2))
-    reach = gaussian_filter(observed.astype(np.float64), sigma=r / (2 * np.pi * LOWEST / 2), mode="constant")
-    photo = np.where(observed, p, s + offset * np.clip(2.0 * reach, 0.0, 1.0))
-    if transfer.blur_sigma > 0:  # the continuation as blurred as the photo, so restoring it gives it back
-        photo = np.where(observed, p, gaussian_filter(photo, sigma=transfer.blur_sigma, mode="reflect"))
+    # Past the mask the photo is continued smoothly (the local mean of the observed texels), so
+    # neither the restoration nor the band split meets a step there (a step rings when restored).
+    photo = _normalised_fill(p, observed, r / (2 * np.pi * LOWEST))
     mean = float(photo[observed].mean())
     restored = mean + _filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
     missing = _filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
     weights = photo_band_weights(observed, cutoff, edges)
     photo_bands = band_split(restored, edges)
     missing_bands = band_split(missing, edges)
-    out = weights[0] * photo_bands[0] + (1.0 - weights[0]) * synth_bands[0]
+    # The synthesis's low-pass near the mask is shifted by the photo's local offset (decaying
+    # over ~R/25 texels), so a photo brighter or darker than the model albedo leaves no seam.
+    wide = r / (2 * np.pi * LOWEST / 2)
+    offset = _normalised_fill(np.where(observed, p - s, 0.0), observed, wide)
+    reach = gaussian_filter(observed.astype(np.float64), sigma=wide, mode="constant")
+    synth_low = synth_bands[0] + _lowpass(offset * np.clip(2.0 * reach, 0.0, 1.0), edges[0])
+    out = weights[0] * photo_bands[0] + (1.0 - weights[0]) * synth_low
     for w, pb, mb, sb in zip(weights[1:], photo_bands[1:], missing_bands[1:], synth_bands[1:]):
         out += w * (pb + scale * mb) + (1.0 - w) * scale * sb
     return np.clip(out, 0.0, 1.0).astype(np.float32)
