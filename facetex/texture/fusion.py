@@ -56,6 +56,7 @@ __all__ = [
     "radial_average",
     "estimate_transfer",
     "keep_observed_detail",
+    "normalised_fill",
     "photo_band_weights",
     "sampling_cutoff",
     "skin_spectrum",
@@ -346,7 +347,7 @@ def estimate_transfer(
     w = w / w.sum()
     edges = band_edges(r)
     observed = np.asarray(mask, dtype=bool)
-    filled = _normalised_fill(np.asarray(partial_y, dtype=np.float64), observed, r / (2 * np.pi * LOWEST))
+    filled = normalised_fill(np.asarray(partial_y, dtype=np.float64), observed, r / (2 * np.pi * LOWEST))
     mine = band_split(filled, edges)[1:]
     theirs = [band_split(np.asarray(y, dtype=np.float64), edges)[1:] for y in references_y]
     coverage = gaussian_filter(observed.astype(np.float64), sigma=r / (2 * np.pi * LOWEST), mode="constant")
@@ -392,9 +393,24 @@ def estimate_transfer(
     )
 
 
-def _normalised_fill(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+def normalised_fill(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """``image`` outside ``mask`` replaced by a normalised convolution of its masked values
-    (the local mean of the observed texels), the global observed mean where none are near."""
+    (the local mean of the observed texels within ~σ), the global observed mean where none
+    are near.
+
+    Parameters
+    ----------
+    image : (R, R) float. mask : (R, R) bool, the valid texels. sigma : Gaussian σ, texels.
+
+    Returns
+    -------
+    (R, R) float64, equal to ``image`` on ``mask``.
+
+    >>> import numpy as np
+    >>> y = np.array([[1.0, 0.0], [0.0, 0.0]]); m = np.array([[True, False], [False, False]])
+    >>> normalised_fill(y, m, 1.0).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
     m = mask.astype(np.float64)
     num = gaussian_filter(np.where(mask, image, 0.0), sigma=sigma, mode="constant")
     den = gaussian_filter(m, sigma=sigma, mode="constant")
@@ -488,7 +504,7 @@ def keep_observed_detail(
     p = np.asarray(partial_y, dtype=np.float64)
     # Past the mask the photo is continued smoothly (the local mean of the observed texels), so
     # neither the restoration nor the band split meets a step there (a step rings when restored).
-    photo = _normalised_fill(p, observed, r / (2 * np.pi * LOWEST))
+    photo = normalised_fill(p, observed, r / (2 * np.pi * LOWEST))
     mean = float(photo[observed].mean())
     restored = mean + _filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
     missing = _filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
@@ -498,7 +514,7 @@ def keep_observed_detail(
     # The synthesis's low-pass near the mask is shifted by the photo's local offset (decaying
     # over ~R/25 texels), so a photo brighter or darker than the model albedo leaves no seam.
     wide = r / (2 * np.pi * LOWEST / 2)
-    offset = _normalised_fill(np.where(observed, p - s, 0.0), observed, wide)
+    offset = normalised_fill(np.where(observed, p - s, 0.0), observed, wide)
     reach = gaussian_filter(observed.astype(np.float64), sigma=wide, mode="constant")
     synth_low = synth_bands[0] + _lowpass(offset * np.clip(2.0 * reach, 0.0, 1.0), edges[0])
     out = weights[0] * photo_bands[0] + (1.0 - weights[0]) * synth_low

@@ -152,6 +152,7 @@ from facetex.texture.fusion import (
     band_edges,
     estimate_transfer,
     keep_observed_detail,
+    normalised_fill,
     sampling_cutoff,
 )
 from facetex.texture.gram import gram
@@ -163,7 +164,6 @@ __all__ = [
     "SynthesisTargets",
     "TextureInference",
     "exemplar_detail",
-    "fill_unobserved",
     "infer_texture",
     "make_targets",
     "observed_start",
@@ -720,7 +720,8 @@ def infer_texture(
             raise ShapeMismatchError(f"feature map {np.shape(feature_rgb)} / mask {features.shape} must match the init")
         kept = visible | features
         kept_y = np.where(features, luminance(_check_rgb(feature_rgb, "the feature map")), partial_y)
-    photo_y = fill_unobserved(kept_y, kept) if config.keep_observed else None
+    # the photo continued past its texels by their local mean, so resizing pulls no 0.5 fill in
+    photo_y = normalised_fill(kept_y, kept, kept.shape[0] / 32.0).astype(np.float32) if config.keep_observed else None
     current: np.ndarray | None = None
     losses: list[float] = []
     for stage in config.schedule:
@@ -778,19 +779,6 @@ def infer_texture(
     )
     blend = BlendResult(weights=weights, solver=config.solver, target=target, objective=objective)
     return TextureInference(blend=blend, synthesis=final, candidates=candidates, timings=timings, transfer=transfer)
-
-
-def fill_unobserved(partial_y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(R, R) float32 luminance: ``partial_y`` on ``mask``, the local mean of the observed
-    texels elsewhere (a normalised convolution, σ = R/32), so resizing does not pull the 0.5
-    fill into observed texels."""
-    y = np.asarray(partial_y, dtype=np.float64)
-    observed = np.asarray(mask, dtype=bool)
-    r = y.shape[0]
-    num = gaussian_filter(np.where(observed, y, 0.0), sigma=r / 32.0, mode="constant")
-    den = gaussian_filter(observed.astype(np.float64), sigma=r / 32.0, mode="constant")
-    fill = np.where(den > 1e-3, num / np.maximum(den, 1e-3), float(y[observed].mean()))
-    return np.where(observed, y, fill).astype(np.float32)
 
 
 def observed_start(start: np.ndarray, photo_y: np.ndarray, coverage: np.ndarray) -> np.ndarray:
