@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["facetex.texture.fusion", "facetex.evaluation.fidelity"]
+MODULES = ["facetex.texture.fusion", "facetex.evaluation.fidelity", "facetex.cli.arguments"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import importlib
 import logging
-import os
 import signal
 import sys
 

@@ -5,18 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _int_in(low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must lie in [{low}, {high}], got {value}")
-        return value
-
-    return parse
+from facetex.cli.arguments import ranged
 
 
 def _check_sheet_path(path: Path) -> None:
@@ -38,8 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("database", metavar="DB", help="database file (.h5)")
     p.add_argument("-o", "--output", default=None, metavar="SHEET.png", help="contact sheet to write")
-    p.add_argument("--thumb", type=_int_in(16, 1024), default=128, help="tile size of the contact sheet, 16–1024 (default 128)")
-    p.add_argument("--modes", type=_int_in(0, 20), default=3, help="PCA albedo modes shown, 0–20 (default 3)")
+    p.add_argument("--thumb", type=ranged(int, 16, 1024), default=128, help="tile size of the contact sheet, 16–1024 (default 128)")
+    p.add_argument("--modes", type=ranged(int, 0, 20), default=3, help="PCA albedo modes shown, 0–20 (default 3)")
     p.set_defaults(handler=run)
 
 

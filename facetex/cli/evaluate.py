@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from facetex.cli.arguments import ranged
+
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import FacetexError
 
@@ -17,21 +19,6 @@ log = logging.getLogger(__name__)
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def _ranged(kind: type, low: float, high: float):
-    """An argparse type: a ``kind`` number in [low, high] (a one-line usage error otherwise)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must lie in [{low:g}, {high:g}], got {text}")
-        return value
-
-    return parse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,12 +40,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="texture database (default: the London database, built on first use)")
     p.add_argument("--config", type=Path, default=None,
                    help="TOML settings file of the pipeline (see facetex/config.py)")
-    p.add_argument("--subjects", type=_ranged(int, 1, 1000), default=20, help="number of held-out persons (default 20)")
+    p.add_argument("--subjects", type=ranged(int, 1, 1000), default=20, help="number of held-out persons (default 20)")
     p.add_argument("--persons", type=_names, default=(),
                    help="explicit person ids, comma-separated (overrides --subjects)")
     p.add_argument("--degrade", choices=PHOTO_DEGRADATIONS, default="blur",
                    help="detail removal of the photo (default blur; none: the sharp photo)")
-    p.add_argument("--blur-fraction", type=_ranged(float, 0.0, 1.0), default=BLUR_FRACTION,
+    p.add_argument("--blur-fraction", type=ranged(float, 0.0, 1.0), default=BLUR_FRACTION,
                    help=f"blur σ over the inter-ocular distance (default {BLUR_FRACTION:g})")
     p.add_argument("--hide", choices=HIDINGS, default="none", help="hide part of the face (default none)")
     p.add_argument("--variants", type=_names, default=VARIANTS,
@@ -66,10 +53,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    f"{','.join(VARIANTS)}; 'default' and 'default-paste' run the texture stage of "
                    "`facetex infer` with and without keeping the photo's observed detail)")
     p.add_argument("--ablation", choices=ABLATIONS, default="none", help="add the variants of an ablation")
-    p.add_argument("--iterations", type=_ranged(int, 0, 100000), default=30, help="L-BFGS iterations per synthesis variant (default 30)")
-    p.add_argument("--paper-iterations", type=_ranged(int, 0, 100000), default=1000,
+    p.add_argument("--iterations", type=ranged(int, 0, 100000), default=30, help="L-BFGS iterations per synthesis variant (default 30)")
+    p.add_argument("--paper-iterations", type=ranged(int, 0, 100000), default=1000,
                    help="iterations of the 'paper' recipe variant (default 1000)")
-    p.add_argument("--size", type=_ranged(int, 32, 2048), default=256, help="evaluation resolution R (default 256)")
+    p.add_argument("--size", type=ranged(int, 32, 2048), default=256, help="evaluation resolution R (default 256)")
     p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
     add_progress_flags(p)

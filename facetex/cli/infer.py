@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from facetex.cli.arguments import ranged
 from facetex.cli.fit import _face_index
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import FacetexError, InputImageError
@@ -30,19 +31,6 @@ def _positive(kind: type):
         return value
 
     return parse
-
-
-def _size(text: str) -> int:
-    """--size: the albedo side R, as the unwrap takes it (facetex.fitting.UnwrapConfig)."""
-    from facetex.texture.config import MIN_SIZE
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not MIN_SIZE <= value <= 2048:
-        raise argparse.ArgumentTypeError(f"must lie in [{MIN_SIZE}, 2048], got {value}")
-    return value
 
 
 def _schedule(text: str):
@@ -70,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML settings file (see facetex/config.py)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast (default) or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size")
-    p.add_argument("--size", type=_size, default=None, help="albedo resolution R, 32–2048 (default 512)")
+    p.add_argument("--size", type=ranged(int, 32, 2048),  # 32: texture.config.MIN_SIZE (torch stays unimported until the work) default=None, help="albedo resolution R, 32–2048 (default 512)")
     p.add_argument("--iterations", type=_positive(int), default=None, help="L-BFGS iterations of the last stage")
     p.add_argument("--schedule", type=_schedule, default=None,
                    help="coarse-to-fine stages, SIZExITERATIONS with 'bf16' for a bf16 network, "
