@@ -17,6 +17,9 @@ from facetex.errors import FacetexError, InputImageError
 
 log = logging.getLogger(__name__)
 
+#: facetex.texture.config.MIN_SIZE, repeated so that parsing does not import torch.
+_MIN_SIZE = 32
+
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 
 
@@ -58,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML settings file (see facetex/config.py)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast (default) or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size")
-    p.add_argument("--size", type=ranged(int, 32, 2048),  # 32: texture.config.MIN_SIZE (torch stays unimported until the work) default=None, help="albedo resolution R, 32–2048 (default 512)")
+    p.add_argument("--size", type=ranged(int, _MIN_SIZE, 2048), default=None, help="albedo resolution R, 32–2048 (default 512)")
     p.add_argument("--iterations", type=_positive(int), default=None, help="L-BFGS iterations of the last stage")
     p.add_argument("--schedule", type=_schedule, default=None,
                    help="coarse-to-fine stages, SIZExITERATIONS with 'bf16' for a bf16 network, "

@@ -195,3 +195,10 @@ def test_batch_failures_go_to_stderr(tmp_path, capsys, monkeypatch):
 class _FakeDatabase:
     def morphable_model(self):
         return None
+
+
+def test_the_size_bound_of_the_parser_is_the_texture_stage_minimum():
+    from facetex.cli import infer
+    from facetex.texture.config import MIN_SIZE
+
+    assert infer._MIN_SIZE == MIN_SIZE
