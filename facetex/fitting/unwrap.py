@@ -141,9 +141,11 @@ def _unwrap(
     footprint = _footprint_on_face(pixel[:, :2].numpy(), crop, zbuffer.triangle_id.numpy() >= 0, skin.mask)
     keep = (in_crop & unoccluded & facing & on_skin).numpy() & footprint
 
-    # Brows, eyelids and lips the photo shows: not skin (left out of the §4 statistics), but
-    # the person's own, so the output keeps them (issue 16).
-    in_features = torch.tensor(skin.person & ~skin.features)[row, col]
+    # Brows, eyelids, eyes and lips the photo shows: not skin (left out of the §4 statistics),
+    # but the person's own, so the output keeps them (issue 16); not what an open mouth shows
+    # (teeth on the closed mesh's lips).
+    outside_mouth = ~skin.mouth if skin.mouth is not None else np.ones_like(skin.person)
+    in_features = torch.tensor(skin.person & ~skin.features & outside_mouth)[row, col]
     feature = (in_crop & unoccluded & facing & in_features).numpy() & ~keep
     sampled = keep | feature
 

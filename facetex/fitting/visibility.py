@@ -107,11 +107,14 @@ class ImageVisibility:
     person : inside mediapipe's person segmentation.
     features : outside the grown eye, brow, lip and nostril polygons.
     skin_colour : close to this photo's skin colour (see :class:`SkinColourModel`).
+    mouth : inside the inner-lip polygon (teeth, tongue, the mouth's darkness: seen through an
+        open mouth, never the albedo of the closed mesh's lips); all False if not computed.
     """
 
     person: np.ndarray
     features: np.ndarray
     skin_colour: np.ndarray
+    mouth: np.ndarray | None = None
 
     @property
     def mask(self) -> np.ndarray:
@@ -251,6 +254,11 @@ def image_visibility(
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         cut = cv2.dilate(cut, kernel)
     features = cut == 0
+    from facetex.detect import landmarks as lm
+
+    mouth = np.zeros((h, w), dtype=np.uint8)
+    pts = np.round(landmarks[list(lm.LIPS_INNER), :2] * (1 << shift)).astype(np.int32)
+    cv2.fillPoly(mouth, [pts], 1, lineType=cv2.LINE_8, shift=shift)
 
     if config.use_skin_colour:
         model = fit_skin_colour(rgb, skin_points)
@@ -258,7 +266,7 @@ def image_visibility(
         skin = (maha <= config.skin_mahalanobis) & (np.abs(luma_z) <= config.skin_luma_sigmas)
     else:
         skin = np.ones((h, w), dtype=bool)
-    return ImageVisibility(person=person, features=features, skin_colour=skin)
+    return ImageVisibility(person=person, features=features, skin_colour=skin, mouth=mouth.astype(bool))
 
 
 def photo_visibility(

@@ -65,6 +65,12 @@ def test_image_visibility_cuts_features_and_background(scene, topology):
         VisibilityConfig(feature_dilation=0.2),
     )
     assert grown.features.sum() < vis.features.sum()
+    # The mouth opening: inside the inner lips, within the cut-out lips, not on the cheek.
+    assert vis.mouth is not None and vis.mouth.shape == rgb.shape[:2]
+    assert not (vis.mouth & vis.features).any()
+    assert not vis.mouth[int(cheek[1]), int(cheek[0])]
+    x, y = lm[list(groups.LIPS_INNER)].mean(axis=0)
+    assert vis.mouth.sum() == 0 or vis.mouth[int(y), int(x)]
 
 
 def test_photo_visibility_maps_the_crop(scene, topology):
