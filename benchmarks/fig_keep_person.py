@@ -6,7 +6,8 @@ Each person is left out of the blend and of the morphable model (as ``facetex in
 same fit (what ``../shared/tools/fidelity.py`` compares with). Writes, under ``--out`` (default
 ``benchmarks/results/``; the figure is derived from the photos, so it stays out of git):
 
-* ``keep_person-STAMP.png``: a row per person — truth, ``keep_observed=False`` (the output
+* ``keep_person-STAMP.png``: a row per person — truth (the photo's own skin and features,
+  grey where it shows nothing), ``keep_observed=False`` (the output
   before issue 16), ``keep_observed=True`` (now) — then a strip of ``--detail 0, 0.5, 1, 2``
   for the first person;
 * ``keep_person-STAMP.json``: per person and setting, band correlation / power log-ratio on the
@@ -77,7 +78,9 @@ def main() -> None:
                                model=model, progress=False)
                 seconds = time.perf_counter() - clock
                 if not row:
-                    truth = np.where(result.partial.mask[..., None], result.partial.albedo, result.albedo)
+                    truth = result.partial.albedo.copy()  # the photo's own texels, grey elsewhere
+                    if result.partial.feature_mask is not None:
+                        truth[result.partial.feature_mask] = result.partial.features[result.partial.feature_mask]
                     truths.append(luminance(result.partial.albedo))
                     masks.append(result.partial.mask)
                     row.append(_tile(truth))
