@@ -121,6 +121,12 @@ What facetex does, and why (DESIGN §5 lists the traps seen on this machine):
     nose that the low-frequency start carried into the result.
 
   ``TextureConfig.paper()`` starts at I(α_al), as the paper.
+* **Keep the person** (issue 16; ``config.keep_observed``, the default). On observed texels
+  (skin and the brows, lids, eyes and lips the photo shows) every stage starts from the photo's
+  own luminance (:func:`observed_start`), so no exemplar's aligned marks enter what the photo
+  shows; after the last stage :func:`facetex.texture.fusion.keep_observed_detail` keeps the
+  photo's bands where it resolves them and the synthesis's detail only where it does not.
+  ``docs/keep-the-person.md`` has the design and the measurements.
 """
 
 from __future__ import annotations
@@ -497,8 +503,6 @@ def exemplar_detail(exemplars_y: Sequence[np.ndarray], weights: np.ndarray, sigm
     -------
     (R, R) float32 detail (zero low-pass), luminance units.
     """
-    from scipy.ndimage import gaussian_filter
-
     w = np.asarray(weights, dtype=np.float64)
     if len(exemplars_y) != w.size or w.size == 0:
         raise ShapeMismatchError(f"{len(exemplars_y)} exemplars but {w.size} weights")
