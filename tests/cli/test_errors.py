@@ -30,46 +30,28 @@ def _status(argv: list[str]) -> int:
 
 
 @pytest.mark.parametrize(
-    ("flags", "needle"),
+    ("command", "flags", "needle"),
     [
-        (["--size", "100000"], "--size"),
-        (["--size", "7"], "--size"),
-        (["--face", "-1"], "--face"),
-        (["--alpha", "inf"], "--alpha"),
-        (["--alpha", "nan"], "--alpha"),
-        (["--iterations", "1000000000000"], "iterations"),
-        (["--bogus"], "--bogus"),
+        ("infer", ["--size", "100000"], "--size"),
+        ("infer", ["--size", "7"], "--size"),
+        ("infer", ["--face", "-1"], "--face"),
+        ("infer", ["--alpha", "inf"], "--alpha"),
+        ("infer", ["--alpha", "nan"], "--alpha"),
+        ("infer", ["--iterations", "1000000000000"], "iterations"),
+        ("infer", ["--bogus"], "--bogus"),
+        ("evaluate", ["--size", "100000"], "--size"),
+        ("evaluate", ["--subjects", "0"], "--subjects"),
+        ("evaluate", ["--iterations", "-3"], "--iterations"),
+        ("evaluate", ["--blur-fraction", "nan"], "--blur-fraction"),
+        ("evaluate", ["--paper-iterations", "1e12"], "--paper-iterations"),
     ],
 )
-def test_bad_infer_flags_fail_at_once_on_one_line(tmp_path, capsys, flags, needle):
+def test_bad_flags_fail_at_once_on_one_line(tmp_path, capsys, command, flags, needle):
     """The database does not exist: a flag error that names the flag, not the database, was
     found before any work."""
-    assert _status(["infer", "--db", str(tmp_path / "none.h5"), "-o", str(tmp_path / "out"), *flags]) == 2
+    assert _status([command, "--db", str(tmp_path / "none.h5"), "-o", str(tmp_path / "out"), *flags]) == 2
     _one_error_line(capsys.readouterr(), needle)
     assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize(
-    ("flags", "needle"),
-    [
-        (["--size", "100000"], "--size"),
-        (["--subjects", "0"], "--subjects"),
-        (["--iterations", "-3"], "--iterations"),
-        (["--blur-fraction", "nan"], "--blur-fraction"),
-        (["--paper-iterations", "1e12"], "--paper-iterations"),
-    ],
-)
-def test_bad_evaluate_flags_fail_at_once_on_one_line(tmp_path, capsys, flags, needle):
-    assert _status(["evaluate", "--db", str(tmp_path / "none.h5"), "-o", str(tmp_path / "out"), *flags]) == 2
-    _one_error_line(capsys.readouterr(), needle)
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_parser_error_is_one_line(capsys):
-    assert _status([]) == 2
-    _one_error_line(capsys.readouterr(), "COMMAND")
-    assert _status(["fit", "-o"]) == 2
-    _one_error_line(capsys.readouterr(), "-o", "facetex fit --help")
 
 
 SETTINGS = {
