@@ -54,6 +54,13 @@ def test_bad_flags_fail_at_once_on_one_line(tmp_path, capsys, command, flags, ne
     assert not (tmp_path / "out").exists()
 
 
+def test_a_parser_error_is_one_line(capsys):
+    assert _status([]) == 2
+    _one_error_line(capsys.readouterr(), "COMMAND")
+    assert _status(["fit", "-o"]) == 2
+    _one_error_line(capsys.readouterr(), "-o", "facetex fit --help")
+
+
 SETTINGS = {
     "schedule.toml": ("[texture]\nschedule = [[64, 1e9]]\n", "texture.schedule"),
     "steps.toml": ("[fit]\nsteps = [-1, 0, 3]\n", "fit.steps"),
