@@ -185,7 +185,8 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
     from facetex.evaluation import protocol as P
     from facetex.io.images import load_photo
     from facetex.outputs import write_result
-    from facetex.pipeline import infer, peak_rss_mib
+    from facetex.pipeline import infer
+    from facetex.stages import peak_rss_mib
     from facetex.texture.vgg import load_vgg19
 
     config = _config(task["setting"], task["size"], task["paper_iterations"], task.get("changes"))

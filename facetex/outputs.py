@@ -40,7 +40,7 @@ from facetex.database.store import TextureDatabase
 from facetex.fitting.outputs import fit_summary
 from facetex.fitting.overlay import draw_overlay
 from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
-from facetex.pipeline import _resized_chart
+from facetex.geometry.uv import resized_chart
 from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices, padded_textures
 from facetex.report.html import SubjectWeight, write_report
 from facetex.types import InferenceResult, MorphableModel
@@ -150,7 +150,7 @@ def write_result(
         mesh = make_textured_mesh(
             model_frame_vertices(result.fit), topology.faces, topology.uvs, result.albedo, result.normal_map,
             bump=result.bump, bump_range_mm=config.maps.bump_range_mm,
-            chart=_resized_chart(partial.chart, result.albedo.shape[0]),
+            chart=resized_chart(partial.chart, result.albedo.shape[0]),
         )
         files = export_mesh(mesh, tmp, config.export)
 

@@ -25,44 +25,23 @@ is imported (the benchmark's docstring has the measurements).
 from __future__ import annotations
 
 import logging
-import resource
-import sys
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-
-import numpy as np
+from collections.abc import Iterable
 
 from facetex.config import InferConfig
 from facetex.database.store import StoredGrams, TextureDatabase
-from facetex.detect import Detector
-from facetex.detect.detector import select_face
-from facetex.fitting import fit_face, unwrap_albedo
+from facetex.detect.detector import Detector
+from facetex.geometry.uv import on_chart, resized_chart
 from facetex.io.images import load_detail_map
 from facetex.render.maps import detail_maps
+from facetex.stages import StageClock, prepare_face
 from facetex.texture.config import TextureConfig
 from facetex.texture.synthesis import infer_texture
 from facetex.texture.vgg import VGG19, load_vgg19
 from facetex.types import InferenceResult, MorphableModel, Photo
 
-__all__ = ["cached_grams", "infer", "peak_rss_mib"]
+__all__ = ["cached_grams", "infer"]
 
 log = logging.getLogger(__name__)
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (``getrusage`` high-water mark)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
-
-
-@contextmanager
-def _stage(name: str, timings: dict[str, float], memory: dict[str, float]) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    timings[name] = time.perf_counter() - start
-    memory[name] = peak_rss_mib()
-    log.debug("%s: %.2f s, peak %.0f MiB", name, timings[name], memory[name])
 
 
 def infer(
@@ -104,35 +83,25 @@ def infer(
     NoFaceError, FaceSelectionError, FittingError, DatabaseError, EmptyMaskError
         As the stages raise them (each with a one-line message).
     """
-    timings: dict[str, float] = {}
-    memory: dict[str, float] = {}
+    clock = StageClock()
     exclude = tuple(exclude_persons)
     detail_map = None if config.texture.detail_map is None else load_detail_map(config.texture.detail_map)
+    if model is None:
+        model = database.morphable_model()
+    face = prepare_face(
+        photo, model, config.fit, config.unwrap,
+        detector=detector, detect_config=config.detect, face_index=face_index, clock=clock,
+    )
+    detection, fit, partial = face.detection, face.fit, face.partial
 
-    with _stage("detect", timings, memory):
-        if detector is None:
-            with Detector(config.detect) as own:
-                faces = own.detect_faces(photo)
-        else:
-            faces = detector.detect_faces(photo)
-        detection = select_face(faces, face_index, photo.source)
-
-    with _stage("fit", timings, memory):
-        if model is None:
-            model = database.morphable_model()
-        fit = fit_face(photo, detection, model, config.fit)
-
-    with _stage("unwrap", timings, memory):
-        partial = unwrap_albedo(photo, detection, fit, model, config.unwrap)
-
-    with _stage("load_database", timings, memory):
+    with clock.stage("load_database"):
         subjects = database.subjects(exclude_persons=exclude)
         exemplars = database.luminances(exclude_persons=exclude)  # §4–5 use Y only
         cached = cached_grams(database, config.texture, exclude)
         if vgg is None:
             vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
 
-    with _stage("texture", timings, memory):
+    with clock.stage("texture"):
         texture = infer_texture(
             partial.lowfreq,
             partial.albedo,
@@ -148,11 +117,11 @@ def infer(
             progress=progress,
         )
         del exemplars
-    timings.update({f"texture.{k}": v for k, v in texture.timings.items()})
+    clock.timings.update({f"texture.{k}": v for k, v in texture.timings.items()})
 
-    with _stage("maps", timings, memory):
+    with clock.stage("maps"):
         albedo = on_chart(texture.synthesis.rgb, partial.chart)
-        maps = detail_maps(albedo, _resized_chart(partial.chart, albedo.shape[0]), config.maps)
+        maps = detail_maps(albedo, resized_chart(partial.chart, albedo.shape[0]), config.maps)
 
     return InferenceResult(
         photo=photo,
@@ -165,8 +134,8 @@ def infer(
         albedo=albedo,
         normal_map=maps.normal,
         bump=maps.bump,
-        timings=timings,
-        peak_memory_mib=memory,
+        timings=clock.timings,
+        peak_memory_mib=clock.peak_memory_mib,
         database=str(database.path),
         photo_bands=None if texture.transfer is None else texture.transfer.as_dict(),
     )
@@ -189,19 +158,3 @@ def cached_grams(
     sizes = sorted({stage.size for stage in config.schedule} & set(database.gram_resolutions))
     exclude = tuple(exclude_persons)
     return {size: database.stored_grams(size, layers=config.gram_layers, exclude_persons=exclude) for size in sizes}
-
-
-def _resized_chart(chart: np.ndarray, size: int) -> np.ndarray:
-    """The (R, R) chart mask at ``size``² (nearest texel)."""
-    if chart.shape[0] == size:
-        return chart
-    idx = (np.arange(size) * chart.shape[0]) // size
-    return chart[np.ix_(idx, idx)]
-
-
-def on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
-    """(R, R, 3) ``rgb`` clipped to [0, 1] with texels outside the UV chart (any resolution,
-    resized to R² by nearest texel) set to 0.5, the facetex convention for every texture."""
-    out = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0).copy()
-    out[~_resized_chart(chart, out.shape[0])] = 0.5
-    return out

@@ -20,7 +20,7 @@ from facetex.types import MeshTopology
 if TYPE_CHECKING:
     from facetex.geometry.rasterize import Raster
 
-__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask"]
+__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask", "resized_chart", "on_chart"]
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
@@ -100,6 +100,32 @@ def rasterize_uv(
 def chart_mask(topology: MeshTopology, resolution: int) -> np.ndarray:
     """Texels whose centre lies inside the UV chart: (R, R) bool numpy array."""
     return rasterize_uv(topology, resolution).mask.cpu().numpy()
+
+
+def resized_chart(chart: np.ndarray, size: int) -> np.ndarray:
+    """The (R, R) bool chart mask at ``size``² (nearest texel).
+
+    >>> chart = np.zeros((4, 4), dtype=bool); chart[:2, :2] = True
+    >>> resized_chart(chart, 2).astype(int).tolist()
+    [[1, 0], [0, 0]]
+    """
+    if chart.shape[0] == size:
+        return chart
+    idx = (np.arange(size) * chart.shape[0]) // size
+    return chart[np.ix_(idx, idx)]
+
+
+def on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
+    """(R, R, 3) ``rgb`` clipped to [0, 1] with texels outside the UV chart (any resolution,
+    resized to R² by nearest texel) set to 0.5, the facetex convention for every texture.
+
+    >>> chart = np.array([[True, False], [False, False]])
+    >>> on_chart(np.full((2, 2, 3), 2.0), chart)[:, :, 0].tolist()
+    [[1.0, 0.5], [0.5, 0.5]]
+    """
+    out = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0).copy()
+    out[~resized_chart(chart, out.shape[0])] = 0.5
+    return out
 
 
 def _stack_last(a: ArrayT, b: ArrayT) -> ArrayT:
