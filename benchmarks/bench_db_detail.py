@@ -47,7 +47,7 @@ def main() -> None:
     from facetex.database.store import load_database
     from facetex.evaluation.metrics import radial_power_spectrum, skin_patches
     from facetex.texture.color import luminance
-    from facetex.texture.synthesis import resize
+    from facetex.texture.resample import resize
 
     low, high = load_database(args.low), load_database(args.high)
     ids_low = [s.subject_id for s in low.subjects()]

@@ -239,7 +239,7 @@ def _score(result, database, model, task: dict[str, Any]) -> dict[str, float]:
     from facetex.database.fill import OBSERVED
     from facetex.errors import MissingDependencyError
     from facetex.evaluation import protocol as P
-    from facetex.texture.synthesis import resize
+    from facetex.texture.resample import resize
 
     size = result.albedo.shape[0]
     subjects = database.subjects()
@@ -392,7 +392,9 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     from facetex.texture.analysis import blend_grams, compute_grams
     from facetex.texture.color import luminance
     from facetex.texture.gram import gram
-    from facetex.texture.synthesis import exemplar_detail, make_targets, resize, stage_start, synthesize_texture
+    from facetex.texture.inference import exemplar_detail, stage_start
+    from facetex.texture.resample import resize
+    from facetex.texture.synthesis import make_targets, synthesize_texture
     from facetex.texture.vgg import load_vgg19
 
     if task["threads"]:

@@ -45,7 +45,8 @@ import torch
 from facetex.io.atomic import write_json
 from facetex.texture.analysis import compute_grams
 from facetex.texture.config import TextureConfig
-from facetex.texture.synthesis import make_targets, resize, synthesis_loss, synthesize_texture
+from facetex.texture.resample import resize
+from facetex.texture.synthesis import make_targets, synthesis_loss, synthesize_texture
 from facetex.texture.vgg import load_vgg19
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -6,7 +6,7 @@ Stages, each a plain function of the previous records (any one can be run alone)
 2. fit (§3, ``facetex.fitting.fit_face``) with the database's morphable model;
 3. unwrap (``facetex.fitting.unwrap_albedo``): partial high-frequency albedo on visible skin,
    visibility mask, low-frequency albedo I(α_al);
-4. texture (§4–5, ``facetex.texture.synthesis.infer_texture``): masked Grams of the database
+4. texture (§4–5, ``facetex.texture.inference.infer_texture``): masked Grams of the database
    under this photo's mask (candidate preselection, then the exact convex fit), Ĝ from the
    database's cached complete Grams, L-BFGS synthesis initialised with I(α_al);
 5. detail maps (``facetex.render.maps``): bump and normal maps from the synthesised detail.
@@ -35,7 +35,7 @@ from facetex.io.images import load_detail_map
 from facetex.render.maps import detail_maps
 from facetex.stages import StageClock, prepare_face
 from facetex.texture.config import TextureConfig
-from facetex.texture.synthesis import infer_texture
+from facetex.texture.inference import infer_texture
 from facetex.texture.vgg import VGG19, load_vgg19
 from facetex.types import InferenceResult, MorphableModel, Photo
 

@@ -103,13 +103,13 @@ def test_cached_grams_follow_the_schedule_and_the_exclusion(database):
 
 @pytest.mark.slow
 def test_infer_blends_the_cached_grams_end_to_end(database, vgg, monkeypatch):
-    import facetex.texture.synthesis as synthesis
+    import facetex.texture.inference as inference
     from facetex.io.images import demo_photo
 
     def refuse(*args, **kwargs):
         raise AssertionError("complete exemplar Grams were recomputed although the database stores them")
 
-    monkeypatch.setattr(synthesis, "compute_grams", refuse)
+    monkeypatch.setattr(inference, "compute_grams", refuse)
     base = InferConfig().with_resolution(R)
     config = dataclasses.replace(
         base,

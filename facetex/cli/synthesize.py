@@ -12,7 +12,7 @@ from facetex.errors import InputImageError
 from facetex.io.atomic import check_output_file, write_image, write_json
 from facetex.io.images import load_image, load_mask
 from facetex.texture.config import SOLVERS, TextureConfig
-from facetex.texture.synthesis import infer_texture
+from facetex.texture.inference import infer_texture
 from facetex.texture.vgg import load_vgg19
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ Scoring regions (R × R UV texels): ``truth`` = texels the ground truth observed
 texels the degraded input observed too; ``hidden`` = truth texels the input did not observe
 (the occluder, the simulated turn, or texels the degraded photo's visibility lost).
 
-Texture stage, as ``facetex.texture.synthesis.infer_texture`` with one synthesis stage at the
+Texture stage, as ``facetex.texture.inference.infer_texture`` with one synthesis stage at the
 evaluation size, but sharing work between variants: the masked Grams of §4 (partial texture and
 every exemplar under the input's mask) are computed once per subject in fp32 at all five layers,
 and every solver / layer subset solves its weights on them; complete exemplar Grams come from
@@ -176,7 +176,7 @@ class Variant:
     top_k : keep the k largest convex weights, renormalised to sum 1 (Fig. 4); None keeps all.
     recipe : None: the bench's shared exact §4 fit (every exemplar, all layers computed once
         per subject) and one synthesis stage of the evaluation's iterations. "fast" or "paper":
-        the pipeline's own texture stage (``facetex.texture.synthesis.infer_texture``) with
+        the pipeline's own texture stage (``facetex.texture.inference.infer_texture``) with
         its settings as ``facetex infer`` runs them (candidate preselection, the detailed
         start, its coarse-to-fine bf16 schedule scaled to the evaluation size by
         ``TextureConfig.with_size``: 128²×100 + 256²×30 at 256²) or with
@@ -462,7 +462,7 @@ def _load_arrays(database: TextureDatabase, size: int, vgg: Any, config: Texture
     from facetex.database.fill import OBSERVED
     from facetex.database.pca import downsample_textures
     from facetex.texture.analysis import compute_grams
-    from facetex.texture.synthesis import resize
+    from facetex.texture.resample import resize
 
     model = database.morphable_model()
     full = database.textures()
@@ -693,7 +693,8 @@ def texture_variants(
     """
     from facetex.texture.analysis import blend_grams, build_blend_problem, compute_grams, solve_blend
     from facetex.pipeline import on_chart
-    from facetex.texture.synthesis import infer_texture, synthesize_texture
+    from facetex.texture.inference import infer_texture
+    from facetex.texture.synthesis import synthesize_texture
 
     size = partial.resolution
     synthesis = any(v.kind == "synthesis" for v in variants)

@@ -17,7 +17,8 @@ Typical use::
 
 from facetex.texture.analysis import analyse_texture, blend_grams, compute_grams, solve_blend, solve_simplex_qp
 from facetex.texture.config import Stage, TextureConfig
-from facetex.texture.synthesis import TextureInference, infer_texture, synthesize_texture
+from facetex.texture.inference import TextureInference, complete_texture, fit_exemplar_blend, infer_texture
+from facetex.texture.synthesis import synthesize_texture
 from facetex.texture.vgg import VGG19, load_vgg19
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "VGG19",
     "analyse_texture",
     "blend_grams",
+    "complete_texture",
     "compute_grams",
+    "fit_exemplar_blend",
     "infer_texture",
     "load_vgg19",
     "solve_blend",

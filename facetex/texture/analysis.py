@@ -501,7 +501,7 @@ def analyse_texture(
 ) -> BlendResult:
     """Fit blend weights of exemplar textures to a partial texture and blend their Grams (§4).
 
-    The exact fit over every given exemplar (no preselection; :func:`facetex.texture.synthesis
+    The exact fit over every given exemplar (no preselection; :func:`facetex.texture.inference
     .infer_texture` adds it). All images are on the same R × R grid.
 
     Parameters

@@ -180,7 +180,7 @@ def vgg():
 def _partial_from(crop: np.ndarray, size: int) -> tuple[PartialAlbedo, np.ndarray]:
     from scipy.ndimage import gaussian_filter
 
-    from facetex.texture.synthesis import resize
+    from facetex.texture.resample import resize
 
     truth = resize(crop, size)
     chart = np.ones((size, size), bool)
@@ -197,7 +197,7 @@ def _partial_from(crop: np.ndarray, size: int) -> tuple[PartialAlbedo, np.ndarra
 def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     from facetex.texture.analysis import compute_grams
     from facetex.texture.color import luminance
-    from facetex.texture.synthesis import resize
+    from facetex.texture.resample import resize
 
     size = 64
     partial, _ = _partial_from(face_crops[0], size)

@@ -17,7 +17,7 @@ from facetex.texture.fusion import (
     keep_observed_detail,
     sampling_cutoff,
 )
-from facetex.texture.synthesis import infer_texture
+from facetex.texture.inference import infer_texture
 
 
 def grey_rgb(y: np.ndarray) -> np.ndarray:
