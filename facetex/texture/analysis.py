@@ -14,8 +14,9 @@ Objective used here (documented choice). facetex minimises the per-layer normali
     f(w) = Σ_l || Σ_k w_k A_lk − B_l ||_F² / || B_l ||_F²,     A_lk = G_l(M(I_k)), B_l = G_l(M(I_0)).
 
 * Normalisation: raw Gram norms differ by orders of magnitude between layers (relu4_1's
-  dominated an unweighted sum in DESIGN §5), so each layer's residual is measured relative to
-  the target's own norm; every layer then counts on the same scale (f = L at w = 0).
+  dominated an unweighted sum, ``docs/design.md#speed-on-a-cpu``), so each layer's residual is
+  measured relative to the target's own norm; every layer then counts on the same scale (f = L
+  at w = 0).
 * Squaring turns the problem into a quadratic program f(w) = wᵀQw − 2cᵀw + L with the K × K
   "Gram of Grams" Q = Σ_l A_lᵀA_l / ||B_l||² and c = Σ_l A_lᵀB_l / ||B_l||², built once, which
   can be solved exactly. The paper's sum of unsquared norms is a second-order cone program
@@ -30,52 +31,14 @@ paper's "unconstrained linear" combination — plain least squares, no sum or si
 (minimum-norm solution of Qw = c); ``"closest"`` puts all weight on the exemplar with the least
 f(e_k).
 
-Measured (this machine, 1 thread; 10 London faces as exemplars, an eleventh's left half as the
-partial texture, 256²): bf16 autocast for the forward-only Gram extraction changes the masked
-Grams by 0.3 % (relu1_1) to 0.7 % (relu5_1) relative Frobenius error, moves the convex weights
-by 0.0014 (L1) and halves the extraction time (3.4 s → 1.7 s for 11 images); see
-``TextureConfig.bf16_grams``. Building Q takes ~20 ms for K = 10. With K = 60 London faces at
-128² (cond(Q) ≈ 9e3) the active-set solver needs 12 iterations (~1 ms), keeps 10 exemplars,
-and its objective equals scipy's SLSQP optimum to 1e-15.
-
-Candidate preselection and analysis resolution (issue 7; measured on 7 held-out London faces —
-persons 003, 007, 021, 044, 087, 120, 143 — each against the 202 textures of the other persons,
-partial albedo of the sharp neutral photo, 26–40 % of the UV map observed; "excess" is the
-relative increase of the exact objective f over its optimum, "to truth" the blended complete
-Grams' distance Σ_l ||Ĝ_l − G_l(I_true)||² / ||G_l(I_true)||² at 512² to the subject's own
-complete texture, the statistics synthesis has to reach):
-
-* The exact fit keeps 12–21 of the 202 exemplars.
-* Screening at the *same* resolution as the exact fit, in bf16, keeps the exact support in
-  its shortlist every time: 256² bf16 screening, 24 candidates, exact 256² fp32 fit over
-  them = the exact fit over all 202 (identical weights, objective equal to 1e-14).
-* Screening at a *lower* resolution misses part of it (the fit is resolution dependent):
-  128² → 256² leaves an excess of 1.1 % (24 candidates; max 2.7 %, weights L1 0.40),
-  0.6 % (32; L1 0.24), 0.3 % (48); 64² → 256²: 4.9 % (24). bf16 and fp32 screening pick the
-  same shortlist for 6 of the 7 faces.
-* Analysis resolution. Weights fitted at 256² are 22–44 % above the optimum of the paper's
-  512² objective (3 faces), and those fitted at 128² 52–89 % — yet the blended Grams they
-  produce are about as close to the truth: to truth 0.37 / 1.44 / 0.16 with the exact 256²
-  weights against 0.30 / 1.80 / 0.26 with the paper's 512² weights, which lie 0.02–0.06 from
-  each other. Over the 7 faces, the mean distance to truth is 0.623 for the exact 256² fit,
-  0.631 for 128² screening (32 candidates) + exact 256², 0.667 for the exact 128² fit and
-  0.660 for the exact 64² fit (bf16): the choice of weights moves Ĝ far less than the
-  database's distance to the subject.
-* Cost per exemplar of the masked Grams (batched, no gradient; 1 thread on the loaded 2-core
-  machine, so ×~0.3 when idle): 0.08 s at 128² bf16, 0.25–0.33 s at 256² bf16, 0.42 s at
-  256² fp32, 1.2–1.6 s at 512² fp32 (the paper's recipe: ~4 min for 202 exemplars).
-
-* End to end the analysis resolution did matter (``benchmarks/bench_speed.py``, 5 held-out
-  London faces, the same synthesis after each analysis): with weights from the exact 256²
-  fit the albedo's mesoscopic spectrum error was 10.7 % above that of the paper's recipe and
-  its detail ratios 2.6–3.6 % lower (weights L1 0.66–1.42 from the paper's); with the exact
-  fit at the output size (512²) over the same 32 preselected candidates, every metric was
-  within 2.4 % of the paper's (weights L1 0–1.06: identical for 2 of the 5 faces). bf16 for
-  that fit's masked Grams changed no metric by more than 0.1 % and took 11 s instead of 20 s.
-
-Hence the defaults of :class:`~facetex.texture.config.TextureConfig`: screening at 128² in
-bf16, 32 candidates, exact fit at the output size with bf16 Grams (the paper's exact fit
-over every exemplar in fp32 is ``TextureConfig.paper()``).
+Candidate preselection (issue 7, :func:`shortlist_exemplars`): a cheap screening fit — the same
+convex QP over masked Grams of every exemplar at a lower resolution, bf16 — keeps its support plus
+the exemplars closest to entering it, and the exact fit runs over those only. The defaults of
+:class:`~facetex.texture.config.TextureConfig` (screening at 128² in bf16, 32 candidates, the
+exact fit at the output size with bf16 Grams) and the measurements behind them are in
+``docs/design.md#candidate-preselection-and-analysis-resolution``; the solver's accuracy and cost
+in ``docs/design.md#squared-normalised-objective``. The paper's exact fit over every exemplar in
+fp32 is ``TextureConfig.paper()``.
 """
 
 from __future__ import annotations
@@ -421,7 +384,8 @@ def masked_blend_problem(
     vgg : the feature network.
     layers : VGG-19 layers summed over.
     batch_size : images per forward pass.
-    bf16 : bfloat16 autocast in the forward passes (module doc: ~0.5 % Gram error).
+    bf16 : bfloat16 autocast in the forward passes (~0.5 % Gram error,
+        ``docs/design.md#squared-normalised-objective``).
 
     Returns
     -------
@@ -465,9 +429,8 @@ def shortlist_exemplars(problem: BlendProblem, count: int) -> np.ndarray:
     least KKT multiplier λ_i = ∂f/∂w_i − μ ≥ 0, the first-order gain of shifting weight onto
     exemplar i. At least ``count`` are kept (all of them if K ≤ ``count``).
 
-    Measured on 7 London faces with 202 exemplars each (module doc): screening at the exact
-    fit's resolution with ``count`` = 24 reproduces the exact fit over all of them; screening
-    at half its resolution leaves it 0.6 % above the optimum with ``count`` = 32.
+    How large ``count`` must be at which screening resolution is measured in
+    ``docs/design.md#candidate-preselection-and-analysis-resolution``.
 
     Parameters
     ----------
