@@ -1,16 +1,15 @@
 """Settings of texture analysis (paper §4) and synthesis (§5), with the paper's values as defaults.
 
-``TextureConfig()`` is the fast default of the CLI (issue 7: photo → albedo in about 66 s on a
-2-core CPU, 22× faster than the paper's recipe here, every evaluation metric within 3 % of
-that recipe shortened to 100 iterations or better; README "Speed"): candidate preselection
-by a bf16 screening fit at 128², the exact convex fit over 32 candidates at the output size
-with bf16 Grams (``facetex.texture.analysis`` documents the measurements), Ĝ from the
-database's cached complete Grams, and coarse-to-fine synthesis with the network in bf16, 100
-L-BFGS iterations at half size then 30 at full size, starting from the low-frequency albedo
-plus the exemplars' weighted detail (``facetex.texture.synthesis`` documents the schedule
-study and the start). ``TextureConfig.paper()`` is the paper's recipe: exact fp32 masked
-Grams of every exemplar at full resolution, 1000 fp32 L-BFGS iterations at full resolution
-from the low-frequency albedo, no early stopping.
+``TextureConfig()`` is the fast default of the CLI (issue 7): candidate preselection by a bf16
+screening fit at 128², the exact convex fit over 32 candidates at the output size with bf16
+Grams, Ĝ from the database's cached complete Grams, coarse-to-fine synthesis with the network in
+bf16 (100 L-BFGS iterations at half size, then 30 at full size) starting from the low-frequency
+albedo plus the exemplars' weighted detail, and the photo's own detail kept where it shows the
+face (issue 16). Why each value, and its speed and quality against the paper's recipe:
+``docs/design.md#texture-analysis``, ``docs/design.md#texture-synthesis``,
+``docs/results.md#speed-of-facetex-infer``. ``TextureConfig.paper()`` is the paper's recipe:
+exact fp32 masked Grams of every exemplar at full resolution, 1000 fp32 L-BFGS iterations at
+full resolution from the low-frequency albedo, no early stopping.
 """
 
 from __future__ import annotations
@@ -33,8 +32,8 @@ STARTS = ("lowfreq", "exemplar_detail")
 
 #: Smallest synthesis / analysis resolution: relu5_1 sits 16× below the input.
 MIN_SIZE = 32
-#: Largest: a 4096² texture needs ~35 GiB and ~100 s per L-BFGS iteration on a CPU (DESIGN §5
-#: scaled); the unwrap and so ``facetex infer`` stop at 2048².
+#: Largest: a 4096² texture needs ~35 GiB and ~100 s per L-BFGS iteration on a CPU
+#: (``docs/design.md#speed-on-a-cpu``); the unwrap and so ``facetex infer`` stop at 2048².
 MAX_SIZE = 4096
 #: Most L-BFGS iterations one stage may ask for (the paper runs 1000).
 MAX_ITERATIONS = 100_000
@@ -93,15 +92,15 @@ class TextureConfig:
         §4 blend-weight fit.
     content_layers : L_F, the layers whose features are kept close to the low-frequency albedo's
         (§5; the paper does not name them). relu4_2 (Gatys et al.) by default: compared with
-        relu5_1 it made no measurable difference, see ``facetex.texture.synthesis``.
+        relu5_1 it made no measurable difference (``docs/design.md#content-layer``).
     alpha : weight α of the Gram term against the content term, in facetex's normalised units
         (each layer's term divided by its target's squared norm). The paper's α = 2000 belongs
-        to unnormalised terms; ``facetex.texture.synthesis`` documents the mapping and the
-        calibration of the default 100.
+        to unnormalised terms; ``docs/design.md#normalised-terms-and-alpha`` gives the mapping
+        and the calibration of the default 100.
     solver : blend-weight solver, one of :data:`SOLVERS` (§4; the paper uses "convex").
     schedule : synthesis stages, coarse to fine; the last stage's size is the output size.
-        Gram statistics do not carry across scales (DESIGN §5): each stage matches Grams of the
-        exemplars recomputed at its own size.
+        Gram statistics do not carry across scales (``docs/design.md#speed-on-a-cpu``): each
+        stage matches Grams of the exemplars recomputed at its own size.
     analysis_size : resolution of the exact §4 masked-Gram fit, at most the output size;
         ``None`` = the output size (the paper analyses at full resolution).
     preselect_count : candidate preselection before the exact convex §4 fit (0 = off, the
@@ -131,8 +130,8 @@ class TextureConfig:
         asked for, same code.
     channels_last : run the network in channels_last memory format (faster on CPU).
     bf16_grams : compute the forward-only Grams (masked Grams of §4 and the exemplars' complete
-        Grams) under bfloat16 autocast: ~1.85× faster, Grams within ~1 % (measured in
-        ``facetex.texture.analysis``). Synthesis precision is set per stage (``Stage.bf16``).
+        Grams) under bfloat16 autocast: ~1.85× faster, Grams within ~1 %
+        (``docs/design.md#squared-normalised-objective``). Synthesis precision is set per stage (``Stage.bf16``).
     batch_size : images per forward pass when extracting exemplar Grams.
     keep_observed : keep the photo's own detail where the photo observes skin
         (:mod:`facetex.texture.fusion`): observed texels carry the partial albedo's luminance
