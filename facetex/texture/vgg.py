@@ -127,7 +127,7 @@ class VGG19(torch.nn.Module):
         for every layer in :data:`LAYERS`.
     device : where the weights live and features are computed.
     channels_last : store weights and run convolutions in channels_last memory format (faster
-        on CPU with oneDNN, DESIGN §5); features come back in that format.
+        on CPU with oneDNN, ``docs/design.md#speed-on-a-cpu``); features come back in that format.
     """
 
     def __init__(
@@ -170,8 +170,8 @@ class VGG19(torch.nn.Module):
             for relu5_1 (each block but the last halves the size).
         layers : names from :data:`LAYERS`.
         bf16 : run under bfloat16 autocast (CPU or CUDA): about 1.85× faster on CPUs with
-            AVX-512 bf16, features within ~1 % (DESIGN §5); meant for forward-only use, as its
-            gradients are poor near convergence.
+            AVX-512 bf16, features within ~1 % (``docs/design.md#speed-on-a-cpu``); meant for
+            forward-only use, as its gradients are poor near convergence.
 
         Returns
         -------
