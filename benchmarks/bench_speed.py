@@ -369,8 +369,8 @@ def _table(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # schedule study: quality vs time of synthesis schedules (the plot behind the default)
 
-#: Idle-machine seconds per objective evaluation at 512² (DESIGN §5: fp32 channels_last +
-#: symmetric Gram; bf16 autocast), scaled by (R / 512)² for other sizes: the time axis of the
+#: Idle-machine seconds per objective evaluation at 512² (``docs/design.md#speed-on-a-cpu``:
+#: fp32 channels_last + symmetric Gram; bf16 autocast), scaled by (R / 512)² for other sizes: the time axis of the
 #: study, so that runs on a loaded machine compare by the work they did.
 EVALUATION_SECONDS_512 = {False: 2.176, True: 1.164}
 #: Iterations (cumulative over the stages) at which the study scores the iterate.

@@ -9,7 +9,9 @@ with each coefficient's prior standard deviation in ``*_std``. The fitting code 
 arrays, so the generic model below and the PCA models built from the face database are
 interchangeable.
 
-The generic model stands in for a scanned morphable model (none is installable, see DESIGN §3):
+The generic model stands in for a scanned morphable model (none is installable,
+``docs/design.md#dependencies-and-stand-ins``; the figures behind its choices are in
+``docs/design.md#fitting``):
 
 identity
     Smooth deformation fields of the canonical mediapipe mesh: polynomial displacement fields of

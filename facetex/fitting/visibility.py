@@ -1,8 +1,8 @@
 """Which pixels and texels show skin: a stand-in for the paper's face-parsing network (§3).
 
 The paper restricts E_c and the unwrapped texture to face pixels a segmentation network
-labels as skin. No such network is installable (DESIGN §3), so visibility is the product of
-these parts, each removing something specific:
+labels as skin. No such network is installable (``docs/design.md#dependencies-and-stand-ins``),
+so visibility is the product of these parts, each removing something specific:
 
 z-buffer (``solver``, ``unwrap``)
     Surface points hidden behind other parts of the face (the far cheek behind the nose in a

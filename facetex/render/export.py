@@ -39,7 +39,7 @@ Texture padding
     Every texture written (albedo, normal, bump) is edge-padded a few texels past the chart
     (:func:`facetex.render.maps.pad_chart`, ``ExportConfig.padding_texels`` at 512², scaled with
     R), so that bilinear filtering and mipmaps at the chart's border never pull in the 0.5 fill.
-    The maps facetex keeps in memory keep the fill (DESIGN §2).
+    The maps facetex keeps in memory keep the fill (``docs/design.md#conventions``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ R × R, v = 1 at the top row) and hold the neutral value outside the chart.
 
 Edge padding (:func:`pad_chart`) is for files handed to renderers only: bilinear filtering and
 mipmaps at the chart's edge mix in texels outside it, so exported maps carry the chart's own
-colours a few texels past its edge. Maps facetex computes with keep the neutral fill (DESIGN §2).
+colours a few texels past its edge. Maps facetex computes with keep the neutral fill
+(``docs/design.md#conventions``).
 
 Encodings (float32 arrays, as the rest of facetex; write them with facetex.io.atomic):
 
