@@ -16,9 +16,9 @@ visibility is re-evaluated at each step.
 :func:`residuals` is the definition of the energy. :func:`linearize` returns the same residuals
 and their Jacobian, with the chain rule written out: vertex positions and normals against
 shape, expression and pose, then per sample the projection, the bilinear image gradient, the
-SH basis and the albedo. Written out it takes ~26 ms for 3000 samples and 100 unknowns on one
-CPU thread, against ~150 ms for ``torch.func.jacfwd`` of :func:`residuals` (whose first call
-also spends 1–2 s importing); the tests check that the two agree to rounding error.
+SH basis and the albedo. Written out it is several times faster than ``torch.func.jacfwd`` of
+:func:`residuals` (``docs/design.md#fitting``); the tests check that the two agree to rounding
+error.
 
 The rotation is parameterised by an increment: R = exp([δ]×) · R₀ with R₀
 (``EnergyProblem.base_rotation``) the current estimate. The solver linearises at δ = 0 and

@@ -16,7 +16,7 @@ def torch_threads(count: int) -> Iterator[None]:
 
     The fitting stage's tensors are small (a few thousand samples × ~100 unknowns; UV maps of
     at most 2048²), so extra threads gain little, while on a loaded machine OpenMP's spinning
-    worker threads made fits and unwraps 5–10× slower (measured on the 2-core workstation).
+    worker threads made fits and unwraps 5–10× slower (``docs/design.md#fitting``).
     The setting is process-wide: do not run other torch work in parallel threads meanwhile.
     """
     previous = torch.get_num_threads()

@@ -84,11 +84,8 @@ DEFAULT_VIEWS = (View("front", 0.0), View("three_quarter", 35.0), View("profile"
 class RenderConfig:
     """Settings of :func:`render_views` (defaults: final images, 512² × 128 spp).
 
-    Cost on the 2-core development machine (AMD EPYC Zen 4), canonical mesh subdivided twice
-    (14 k triangles), per image: 512² × 64 spp 1.4–2.2 s and 512² × 32 spp 0.7–1.5 s with
-    ``llvm_ad_rgb``; 512² × 32 spp 3–8 s with ``scalar_rgb``. At 32 spp the studio light's
-    Monte Carlo noise reads as coloured speckle on the skin, which is the detail one looks for;
-    128 spp halves it.
+    128 spp: at 32 the studio light's Monte Carlo noise reads as coloured speckle on the skin,
+    just where one looks for its detail; 128 halves it. Seconds per image at each setting: ``docs/design.md#rendering``.
 
     Attributes
     ----------
