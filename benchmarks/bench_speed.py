@@ -32,10 +32,8 @@ The input is the subject's sharp neutral photo (not degraded): this measures spe
 input, and how far the fast settings move the result from the paper recipe's.
 
 Threads: torch's default (the physical cores, 2 here). On a shared machine GNU OpenMP's
-spinning workers collapse under oversubscription: with the 1-minute load at ~5, two threads ran
-the 128² screening 5× and a 512² bf16 synthesis evaluation 1.9× *slower* than one thread;
-with ``OMP_WAIT_POLICY=PASSIVE`` two threads were as fast as one or faster (1.3 vs 1.9 s, 1.5
-vs 2.0 s). The runs therefore get ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it
+spinning workers collapse under oversubscription (``docs/design.md#speed-on-a-cpu``), so the
+runs get ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it
 (``--omp-wait-policy ''`` to leave it unset); it must be set before torch is imported.
 
 Comparisons with the paper recipe are paired: means over the persons both settings ran. A
