@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 from facetex.errors import ShapeMismatchError
-from facetex.geometry.uv import uv_to_pixel
+from facetex.geometry.uv_frame import uv_to_pixel
 
 __all__ = ["Raster", "rasterize", "interpolate", "texture"]
 

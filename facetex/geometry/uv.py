@@ -4,50 +4,22 @@ UV maps are square R × R images (see :mod:`facetex.types`): texel (row i, col j
 at ``u = (j + 0.5) / R``, ``v = 1 − (i + 0.5) / R``, so ``v = 1`` is the top row. In the UV
 image's continuous pixel frame (x right, y down, texel centres at +0.5, as for photos) a UV
 coordinate maps to ``x = u·R``, ``y = (1 − v)·R``. :func:`uv_to_pixel` and :func:`pixel_to_uv`
-are the only places where this flip is written; every other module calls them.
+are the only places where this flip is written; every other module calls them. They live in the
+leaf module :mod:`facetex.geometry.uv_frame` (re-exported here) so that the dependency runs one
+way: uv_frame ← rasterize ← uv.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
 
 from facetex.errors import ShapeMismatchError
+from facetex.geometry.rasterize import Raster, rasterize
+from facetex.geometry.uv_frame import pixel_to_uv, uv_to_pixel
 from facetex.types import MeshTopology
 
-if TYPE_CHECKING:
-    from facetex.geometry.rasterize import Raster
-
 __all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask", "resized_chart", "on_chart"]
-
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
-
-
-def uv_to_pixel(uv: ArrayT, resolution: int) -> ArrayT:
-    """Map UV coordinates to continuous pixel coordinates of an R × R UV image.
-
-    Parameters
-    ----------
-    uv : (..., 2) numpy array or torch tensor, (u, v) with v = 1 at the top of the texture.
-    resolution : R, the side of the UV image in texels.
-
-    Returns
-    -------
-    (..., 2) of the same type and dtype: (x, y) = (u·R, (1 − v)·R), x right, y down, origin at
-    the top-left corner of the UV image; texel (i, j) spans [j, j+1) × [i, i+1).
-    Differentiable for tensors.
-    """
-    _check_last_axis(uv, "uv")
-    return _stack_last(uv[..., 0] * resolution, (1.0 - uv[..., 1]) * resolution)
-
-
-def pixel_to_uv(xy: ArrayT, resolution: int) -> ArrayT:
-    """Inverse of :func:`uv_to_pixel`: (x, y) pixels of an R × R UV image → (u, v) = (x/R, 1 − y/R)."""
-    _check_last_axis(xy, "xy")
-    return _stack_last(xy[..., 0] / resolution, 1.0 - xy[..., 1] / resolution)
-
 
 def texel_centers(resolution: int) -> np.ndarray:
     """UV coordinates of every texel centre.
@@ -87,8 +59,6 @@ def rasterize_uv(
     :func:`facetex.geometry.rasterize.interpolate` of camera-frame vertices) gives each texel's
     3D point.
     """
-    from facetex.geometry.rasterize import rasterize  # rasterize.py imports this module
-
     _check_resolution(resolution)
     uvs = torch.tensor(np.asarray(topology.uvs), dtype=torch.float64)
     xy = uv_to_pixel(uvs, resolution)
@@ -126,17 +96,6 @@ def on_chart(rgb: np.ndarray, chart: np.ndarray) -> np.ndarray:
     out = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0).copy()
     out[~resized_chart(chart, out.shape[0])] = 0.5
     return out
-
-
-def _stack_last(a: ArrayT, b: ArrayT) -> ArrayT:
-    if isinstance(a, torch.Tensor):
-        return torch.stack([a, b], dim=-1)
-    return np.stack([a, b], axis=-1)
-
-
-def _check_last_axis(array: np.ndarray | torch.Tensor, name: str) -> None:
-    if array.ndim < 1 or array.shape[-1] != 2:
-        raise ShapeMismatchError(f"{name} must have shape (..., 2), got {tuple(array.shape)}")
 
 
 def _check_resolution(resolution: int) -> None:
