@@ -2,10 +2,10 @@
 
 Stages, each a plain function of the previous records (any one can be run alone):
 
-1. detect (``facetex.detect``): face box, 478 landmarks, person mask;
-2. fit (§3, ``facetex.fitting.fit_face``) with the database's morphable model;
-3. unwrap (``facetex.fitting.unwrap_albedo``): partial high-frequency albedo on visible skin,
-   visibility mask, low-frequency albedo I(α_al);
+1–3. :func:`facetex.stages.prepare_face`: detect (``facetex.detect``: face box, 478
+   landmarks, person mask), fit (§3, ``facetex.fitting.fit_face``) with the database's
+   morphable model, unwrap (``facetex.fitting.unwrap_albedo``: partial high-frequency albedo
+   on visible skin, visibility mask, low-frequency albedo I(α_al));
 4. texture (§4–5, ``facetex.texture.inference.infer_texture``): masked Grams of the database
    under this photo's mask (candidate preselection, then the exact convex fit), Ĝ from the
    database's cached complete Grams, L-BFGS synthesis initialised with I(α_al);
@@ -13,13 +13,11 @@ Stages, each a plain function of the previous records (any one can be run alone)
 
 Writing the files (meshes, maps, report) is :func:`facetex.outputs.write_result`.
 
-Speed (issue 7): ``InferConfig()`` takes a photo to albedo + mesh in about two minutes on a
-2-core CPU, ``InferConfig.paper()`` in about 40; ``benchmarks/bench_speed.py`` measures both
-(per-stage seconds and peak memory are in ``InferenceResult.timings`` / ``peak_memory_mib``).
-What depends only on the database — the complete exemplar Grams that make the §5 targets — is
-read from the database file (:func:`cached_grams`), not recomputed per photo. Threads: torch's
-default (the physical cores); on a shared machine set ``OMP_WAIT_POLICY=PASSIVE`` before torch
-is imported (the benchmark's docstring has the measurements).
+Per-stage seconds and peak memory are in ``InferenceResult.timings`` / ``peak_memory_mib``
+(one :class:`facetex.stages.StageClock`). What depends only on the database — the complete
+exemplar Grams that make the §5 targets — is read from the database file
+(:func:`cached_grams`), not recomputed per photo. Speed and threads: ``docs/design.md``
+(section "Speed on a CPU").
 """
 
 from __future__ import annotations

@@ -7,7 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ["facetex.texture.fusion", "facetex.evaluation.fidelity", "facetex.cli.arguments"]
+MODULES = [
+    "facetex.cli.arguments",
+    "facetex.evaluation.fidelity",
+    "facetex.geometry.uv",
+    "facetex.stages",
+    "facetex.texture.fusion",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

