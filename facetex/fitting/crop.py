@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from facetex.errors import FittingError
@@ -38,8 +39,6 @@ class FaceCrop:
 
     def cut(self, image: np.ndarray) -> np.ndarray:
         """The same region of another photo-sized array (H, W, ...), shrunk alike (area)."""
-        import cv2
-
         left, top, right, bottom = self.bounds
         part = np.ascontiguousarray(image[top:bottom, left:right], dtype=np.float32)
         h, w = self.rgb.shape[:2]
@@ -57,8 +56,6 @@ def face_crop(photo: Photo, box: np.ndarray, crop_scale: float, max_side: int) -
     FittingError
         If the region left inside the photo is smaller than 8 × 8 pixels.
     """
-    import cv2
-
     height, width = photo.size
     x0, y0, x1, y1 = np.asarray(box, dtype=np.float64)
     cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)

@@ -46,6 +46,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 
+from facetex.detect import landmarks as lm  # index groups of mediapipe's mesh
 from facetex.errors import ShapeMismatchError
 from facetex.geometry.topology import boundary_edges, vertex_adjacency
 from facetex.types import MeshTopology, MorphableModel
@@ -361,20 +362,18 @@ def _split_contour(contour: tuple[int, ...], vertices: np.ndarray) -> tuple[list
 def _expression_basis(
     vertices: np.ndarray, faces: np.ndarray, laplacian: scipy.sparse.csr_matrix
 ) -> tuple[np.ndarray, np.ndarray]:
-    from facetex.detect import landmarks as groups  # index groups of mediapipe's mesh
-
     zero = np.zeros(3)
     boundary = [int(i) for i in np.unique(boundary_edges(faces))]
-    outer_up, outer_down, mouth_ends = _split_contour(groups.LIPS_OUTER, vertices)
-    inner_up, inner_down, inner_ends = _split_contour(groups.LIPS_INNER, vertices)
+    outer_up, outer_down, mouth_ends = _split_contour(lm.LIPS_OUTER, vertices)
+    inner_up, inner_down, inner_ends = _split_contour(lm.LIPS_INNER, vertices)
     corners = mouth_ends + inner_ends
     upper_lip, lower_lip = outer_up + inner_up + corners, outer_down + inner_down
-    right_up, right_down, right_ends = _split_contour(groups.RIGHT_EYE, vertices)
-    left_up, left_down, left_ends = _split_contour(groups.LEFT_EYE, vertices)
+    right_up, right_down, right_ends = _split_contour(lm.RIGHT_EYE, vertices)
+    left_up, left_down, left_ends = _split_contour(lm.LEFT_EYE, vertices)
     right_down, left_down = right_down + right_ends, left_down + left_ends
     eyes = right_up + right_down + left_up + left_down
-    brows = list(groups.RIGHT_EYEBROW + groups.LEFT_EYEBROW)
-    nose = [groups.NOSE_TIP, *groups.RIGHT_NOSTRIL, *groups.LEFT_NOSTRIL]
+    brows = list(lm.RIGHT_EYEBROW + lm.LEFT_EYEBROW)
+    nose = [lm.NOSE_TIP, *lm.RIGHT_NOSTRIL, *lm.LEFT_NOSTRIL]
     still = {i: zero for i in boundary + nose}
 
     # jaw open: the lower jaw turns about a horizontal axis at the level of the ears (the

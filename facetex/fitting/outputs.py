@@ -9,9 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from facetex.fitting.crop import FaceCrop
+from facetex.fitting.model import EXPRESSION_NAMES
+from facetex.fitting.overlay import draw_overlay, draw_visibility, fitted_eye_centres
 from facetex.fitting.visibility import ImageVisibility
+from facetex.geometry.camera import MODEL_TO_CAMERA_AXES
+from facetex.io.atomic import write_image, write_json
+from facetex.render.export import ExportConfig, export_mesh, make_textured_mesh, model_frame_vertices
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
 __all__ = ["FIT_FILES", "fit_summary", "write_fit_files"]
@@ -53,11 +59,6 @@ def fit_summary(
 
     Frames and units are those of :mod:`facetex.types`; each section says which it uses.
     """
-    from scipy.spatial.transform import Rotation
-
-    from facetex.fitting.model import EXPRESSION_NAMES
-    from facetex.geometry.camera import MODEL_TO_CAMERA_AXES
-
     def xyz(v: np.ndarray) -> dict[str, float]:
         return {"x": float(v[0]), "y": float(v[1]), "z": float(v[2])}
 
@@ -152,10 +153,6 @@ def write_fit_files(
     -------
     The paths written.
     """
-    from facetex.fitting.overlay import draw_overlay, draw_visibility, fitted_eye_centres
-    from facetex.io.atomic import write_image, write_json
-    from facetex.render.export import ExportConfig, export_mesh, make_textured_mesh, model_frame_vertices
-
     folder = Path(folder)
     texture = np.where(partial.mask[..., None], partial.albedo, partial.lowfreq).astype(np.float32)
     mesh = make_textured_mesh(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
+from facetex.detect.landmarks import LEFT_EYE, RIGHT_EYE
 from facetex.errors import ShapeMismatchError
 from facetex.fitting.visibility import ImageVisibility
 from facetex.types import Detection, FaceFit, MeshTopology
@@ -41,8 +43,6 @@ def fitted_eye_centres(fit: FaceFit) -> np.ndarray:
     """
     if fit.pupils is not None:
         return project_fit(fit, fit.pupils)
-    from facetex.detect.landmarks import LEFT_EYE, RIGHT_EYE
-
     centres = np.stack([fit.vertices[list(RIGHT_EYE)].mean(axis=0), fit.vertices[list(LEFT_EYE)].mean(axis=0)])
     return project_fit(fit, centres)
 
@@ -73,8 +73,6 @@ def draw_overlay(
     -------
     (h, w, 3) float32 in [0, 1].
     """
-    import cv2
-
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ShapeMismatchError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
     h, w = rgb.shape[:2]

@@ -12,6 +12,10 @@ import numpy as np
 import torch
 
 from facetex.errors import ShapeMismatchError
+from facetex.fitting.model import model_albedo
+from facetex.geometry.camera import screen_positions, vertex_normals
+from facetex.geometry.rasterize import interpolate, rasterize, texture
+from facetex.geometry.sh import sh_shading
 from facetex.types import FaceFit, MeshTopology, MorphableModel
 
 __all__ = ["Rendering", "render_face", "render_fit"]
@@ -62,10 +66,6 @@ def render_face(
     Rendering at (H, W). Normals are the perspective-correct blend of area-weighted vertex
     normals, renormalised — the same surface the fitting energy uses.
     """
-    from facetex.geometry.camera import screen_positions, vertex_normals
-    from facetex.geometry.rasterize import interpolate, rasterize, texture
-    from facetex.geometry.sh import sh_shading
-
     verts = torch.tensor(np.asarray(vertices), dtype=torch.float64)
     if verts.ndim != 2 or verts.shape[1] != 3 or verts.shape[0] != topology.vertices.shape[0]:
         raise ShapeMismatchError(
@@ -111,8 +111,6 @@ def render_fit(
     model : its morphable model (mesh, and albedo when ``albedo_uv`` is None).
     albedo_uv : (R, R, 3) albedo map to use instead of the model's I(α_al).
     """
-    from facetex.fitting.model import model_albedo
-
     albedo = model_albedo(model, fit.albedo_coeffs) if albedo_uv is None else albedo_uv
     return render_face(
         fit.vertices, model.topology, fit.focal_length, fit.principal_point, fit.image_size, albedo, fit.sh_coeffs

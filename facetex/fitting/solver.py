@@ -31,12 +31,15 @@ import math
 import time
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 import torch
 
+from facetex.detect import landmarks as groups
 from facetex.errors import FittingError, ShapeMismatchError
 from facetex.fitting.config import FitConfig
 from facetex.fitting.energy import (
+    GEOMETRY_FIELDS,
     ColourSamples,
     EnergyProblem,
     FitParams,
@@ -51,9 +54,12 @@ from facetex.fitting.energy import (
     sample_image,
     surface_points,
 )
+from facetex.fitting.model import validate_model
 from facetex.fitting.threads import torch_threads
 from facetex.fitting.visibility import photo_visibility, view_cosine
-from facetex.geometry.sh import sh_from_ambient
+from facetex.geometry.camera import rodrigues, vertex_normals
+from facetex.geometry.rasterize import rasterize, texture
+from facetex.geometry.sh import sh_basis, sh_from_ambient
 from facetex.types import Detection, FaceFit, MorphableModel, Photo
 
 __all__ = ["fit_face", "initial_pose", "inter_ocular_distance", "robust_weights"]
@@ -63,7 +69,6 @@ _DTYPE = torch.float64
 _MIN_SAMPLES = 30
 # LM damping bounds and the number of retries with more damping in one step.
 _MIN_DAMPING, _MAX_DAMPING, _RETRIES = 1e-9, 1e6, 6
-_GEOMETRY = ("shape", "expression", "rotation", "translation", "log_focal", "gaze")
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def _fit(
     def samples_at(level: _Level, params: FitParams, problem: EnergyProblem, limit: int | None) -> ColourSamples:
         return _colour_samples(params, problem, level, albedo_stack, uvs, config, limit)
 
-    geometry = tuple(n for n in _GEOMETRY if config.fit_focal or n != "log_focal")
+    geometry = tuple(n for n in GEOMETRY_FIELDS if config.fit_focal or n != "log_focal")
     appearance = ("albedo",) if sh_coeffs is not None else ("sh", "albedo")
     iterations = 0
 
@@ -270,9 +275,7 @@ def _initial_params(
 
 def inter_ocular_distance(landmarks: np.ndarray) -> float:
     """Distance in pixels between the two iris centres of 478 mediapipe landmarks (E_lan unit)."""
-    from facetex.detect.landmarks import eye_centers
-
-    centres = eye_centers(landmarks)
+    centres = groups.eye_centers(landmarks)
     return float(np.linalg.norm(centres[0] - centres[1]))
 
 
@@ -324,8 +327,6 @@ def initial_pose(
 def _validate(
     photo: Photo, detection: Detection, model: MorphableModel, config: FitConfig, sh_coeffs: np.ndarray | None
 ) -> None:
-    from facetex.fitting.model import validate_model
-
     rgb = np.asarray(photo.rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 8:
         raise ShapeMismatchError(f"photo must be an (H, W, 3) image of at least 8×8 pixels, got {rgb.shape}")
@@ -351,8 +352,6 @@ def _validate(
 
 def _pyramid(photo: Photo, detection: Detection, model: MorphableModel, config: FitConfig) -> list[_Level]:
     """Crop around the face, shrink, and build the levels coarse → fine, with their masks."""
-    import cv2
-
     vis, crop = photo_visibility(
         photo, detection, model.topology, config.visibility, crop_scale=config.crop_scale, max_side=config.max_size
     )
@@ -388,8 +387,6 @@ def _problem(
     focal0: float,
     config: FitConfig,
 ) -> EnergyProblem:
-    from facetex.detect import landmarks as groups
-
     def t(a: np.ndarray) -> torch.Tensor:
         return torch.tensor(np.asarray(a), dtype=_DTYPE)
 
@@ -452,9 +449,6 @@ def _colour_samples(
     limit: int | None,
 ) -> ColourSamples:
     """Visible skin pixels of the current render at ``level`` as fixed surface samples."""
-    from facetex.geometry.camera import vertex_normals
-    from facetex.geometry.rasterize import rasterize, texture
-
     with torch.no_grad():
         verts = camera_vertices(params, problem)
         focal = torch.exp(params.log_focal)
@@ -541,8 +535,6 @@ def _lm_step(
     Returns the new unknowns, the problem with the accepted rotation increment folded into
     its base rotation, and the new damping.
     """
-    from facetex.geometry.camera import rodrigues
-
     r, jac = linearize(params, problem, samples, layout)
     energy = float(r @ r)
     hessian = jac.T @ jac
@@ -574,8 +566,6 @@ def _solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSa
     The model colour is linear in the lighting, so this is a weighted least-squares problem per
     colour channel.
     """
-    from facetex.geometry.sh import sh_basis
-
     with torch.no_grad():
         observed, albedo, normals = _appearance_inputs(params, problem, samples)
         basis = sh_basis(normals)  # (P, 9)
@@ -592,8 +582,6 @@ def _solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSa
 
 def _solve_albedo(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """Albedo coefficients (K_al,) minimising w_c·E_c + w_reg·Σ(α/σ)² given lighting and geometry."""
-    from facetex.geometry.sh import sh_basis
-
     with torch.no_grad():
         observed, _, normals = _appearance_inputs(params, problem, samples)
         shading = sh_basis(normals) @ params.sh  # (P, 3)

@@ -21,14 +21,20 @@ Everything else is 0.5, as are off-chart texels of every map (:mod:`facetex.type
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
 from facetex.errors import ShapeMismatchError
 from facetex.fitting.config import UnwrapConfig
 from facetex.fitting.crop import FaceCrop
+from facetex.fitting.model import model_albedo
 from facetex.fitting.threads import torch_threads
 from facetex.fitting.visibility import ImageVisibility, photo_visibility, view_cosine
+from facetex.geometry.camera import screen_positions, vertex_normals
+from facetex.geometry.rasterize import rasterize
+from facetex.geometry.sh import sh_shading
+from facetex.geometry.uv import rasterize_uv
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
 __all__ = ["unwrap_albedo", "lowfreq_albedo", "sampling_density"]
@@ -99,11 +105,6 @@ def _unwrap(
     config: UnwrapConfig,
     visibility: tuple[ImageVisibility, FaceCrop],
 ) -> PartialAlbedo:
-    from facetex.geometry.camera import screen_positions, vertex_normals
-    from facetex.geometry.rasterize import rasterize
-    from facetex.geometry.sh import sh_shading
-    from facetex.geometry.uv import rasterize_uv
-
     r = int(config.resolution)
     topology = model.topology
     faces = torch.tensor(np.asarray(topology.faces), dtype=torch.int64)
@@ -218,10 +219,6 @@ def lowfreq_albedo(model: MorphableModel, albedo_coeffs: np.ndarray, resolution:
     -------
     (R, R, 3) float32 in [0, 1].
     """
-    import cv2
-
-    from facetex.fitting.model import model_albedo
-
     small = model_albedo(model, albedo_coeffs)
     big = cv2.resize(small, (resolution, resolution), interpolation=cv2.INTER_LINEAR)
     big[~chart] = 0.5
@@ -278,8 +275,6 @@ def _footprint_on_face(xy: np.ndarray, crop: FaceCrop, covered: np.ndarray, skin
 
 def _sample_photo(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Bilinear samples (N, 3) of the photo at continuous pixel positions (N, 2)."""
-    import cv2
-
     n = xy.shape[0]
     if n == 0:
         return np.zeros((0, 3), dtype=np.float32)

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from facetex.detect import landmarks as lm
 from facetex.errors import EmptyMaskError, ShapeMismatchError
 from facetex.fitting.config import VisibilityConfig
 from facetex.fitting.crop import FaceCrop, face_crop
@@ -156,8 +158,6 @@ def fit_skin_colour(rgb: np.ndarray, points: np.ndarray) -> SkinColourModel:
     EmptyMaskError
         If fewer than 8 points fall inside the image.
     """
-    import cv2
-
     h, w = rgb.shape[:2]
     pts = np.asarray(points, dtype=np.float64)
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
@@ -188,8 +188,6 @@ def fit_skin_colour(rgb: np.ndarray, points: np.ndarray) -> SkinColourModel:
 
 def feature_polygons() -> tuple[tuple[int, ...], ...]:
     """Landmark polygons cut out of the skin: both eyes, both brows, outer lips, both nostrils."""
-    from facetex.detect import landmarks as lm
-
     return (
         lm.RIGHT_EYE,
         lm.LEFT_EYE,
@@ -231,8 +229,6 @@ def image_visibility(
     ShapeMismatchError
         If the arrays have the wrong shapes.
     """
-    import cv2
-
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ShapeMismatchError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
     if landmarks.ndim != 2 or landmarks.shape[0] < 468 or landmarks.shape[1] < 2:
@@ -254,7 +250,6 @@ def image_visibility(
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         cut = cv2.dilate(cut, kernel)
     features = cut == 0
-    from facetex.detect import landmarks as lm
 
     mouth = np.zeros((h, w), dtype=np.uint8)
     pts = np.round(landmarks[list(lm.LIPS_INNER), :2] * (1 << shift)).astype(np.int32)
@@ -293,11 +288,9 @@ def photo_visibility(
     visibility : ImageVisibility at the crop's resolution.
     crop : the crop (its ``to_crop`` maps photo pixels to mask pixels).
     """
-    from facetex.detect.landmarks import eye_centers
-
     crop = face_crop(photo, detection.box, crop_scale, max_side)
     landmarks = crop.to_crop(np.asarray(detection.landmarks)[:, :2])
-    centres = eye_centers(landmarks)
+    centres = lm.eye_centers(landmarks)
     unit = float(np.linalg.norm(centres[0] - centres[1]))
     skin = landmarks[skin_sample_vertices(topology)]
     person = crop.cut(np.asarray(detection.person_mask, dtype=np.float32))
@@ -324,8 +317,6 @@ def view_cosine(points, normals):
 
 def _ycrcb(rgb: np.ndarray) -> np.ndarray:
     """RGB in [0, 1] (..., 3) → YCrCb in [0, 1] (BT.601, as OpenCV's float conversion)."""
-    import cv2
-
     arr = np.ascontiguousarray(rgb, dtype=np.float32)
     flat = arr.reshape(-1, 1, 3)
     return cv2.cvtColor(flat, cv2.COLOR_RGB2YCrCb).reshape(arr.shape).astype(np.float64)
