@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,9 +40,10 @@ from facetex.config import InferConfig, config_to_dict
 from facetex.database.store import TextureDatabase
 from facetex.fitting.outputs import fit_summary
 from facetex.fitting.overlay import draw_overlay
-from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
 from facetex.geometry.uv import resized_chart
+from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
 from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices, padded_textures
+from facetex.render.mitsuba_render import render_views, select_variant
 from facetex.report.html import SubjectWeight, write_report
 from facetex.types import InferenceResult, MorphableModel
 
@@ -82,8 +84,6 @@ def check_result_folders(
     OutputError, MissingDependencyError
     """
     if config.render_views:
-        from facetex.render.mitsuba_render import select_variant
-
         select_variant(config.render.variant)
     for out_dir in out_dirs:
         check_output_dir(out_dir, overwrite=overwrite)
@@ -91,10 +91,6 @@ def check_result_folders(
 
 def _renders(mesh, config: InferConfig, out: Path) -> tuple[dict[str, np.ndarray], float, str]:
     """Render and write the views; returns (label → image, seconds, Mitsuba variant)."""
-    import time
-
-    from facetex.render.mitsuba_render import render_views
-
     start = time.perf_counter()
     renders = render_views(mesh, config.render)
     seconds = time.perf_counter() - start

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from facetex import __version__
 from facetex.errors import OutputError
 
 __all__ = [
@@ -132,8 +133,6 @@ def _host() -> str:
 
 
 def _write_marker(folder: Path) -> None:
-    from facetex import __version__
-
     owner = {"written_by": "facetex", "version": __version__, "pid": os.getpid(), "host": _host()}
     (folder / RESULT_MARKER).write_text(json.dumps(owner) + "\n", encoding="utf-8")
 

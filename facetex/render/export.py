@@ -44,13 +44,22 @@ Texture padding
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import struct
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 
+from facetex import __version__
+from facetex.checks import check_choice, check_integer, check_number
 from facetex.errors import InputImageError, ShapeMismatchError
+from facetex.geometry.subdivide import subdivide
+from facetex.geometry.uv import chart_mask
 from facetex.io.atomic import atomic_path, write_image, write_text
+from facetex.render.maps import pad_chart, padding_texels
 from facetex.types import FaceFit, MeshTopology
 
 __all__ = [
@@ -105,8 +114,6 @@ class ExportConfig:
     padding_texels: int = 8
 
     def __post_init__(self) -> None:
-        from facetex.checks import check_choice, check_integer, check_number
-
         check_integer("subdivisions", self.subdivisions, 0, 4)  # 4 levels: 230 k triangles
         check_choice("subdivision_scheme", self.subdivision_scheme, ("loop", "midpoint"))
         check_number("roughness", self.roughness, 0.0, 1.0)
@@ -264,8 +271,6 @@ def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: str = "l
     """
     if levels == 0:
         return mesh
-    from facetex.geometry.subdivide import subdivide
-
     topology = MeshTopology(
         vertices=mesh.vertices,
         uvs=mesh.uvs,
@@ -355,8 +360,6 @@ def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, no
 
 def _uv_chart(mesh: TexturedMesh) -> np.ndarray:
     """Texels whose centre lies inside the mesh's UV triangles, at the albedo's resolution."""
-    from facetex.geometry.uv import chart_mask
-
     topology = MeshTopology(
         vertices=mesh.vertices, uvs=mesh.uvs, faces=mesh.faces, landmark_weights=np.zeros(mesh.vertices.shape[0])
     )
@@ -370,10 +373,6 @@ def padded_textures(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -
     ``config.padding_texels`` scaled from 512² to the albedo's resolution
     (:func:`facetex.render.maps.padding_texels`). Texels on the chart are unchanged.
     """
-    import dataclasses
-
-    from facetex.render.maps import pad_chart, padding_texels
-
     if int(config.padding_texels) != config.padding_texels or config.padding_texels < 0:
         raise ValueError(f"padding_texels must be a non-negative integer, got {config.padding_texels!r}")
     width = padding_texels(mesh.albedo.shape[0], int(config.padding_texels))
@@ -468,8 +467,6 @@ def _write_obj(mesh: TexturedMesh, out: Path, config: ExportConfig) -> tuple[Pat
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
-    from io import BytesIO
-
     from PIL import Image
 
     buffer = BytesIO()
@@ -496,11 +493,6 @@ def glb_bytes(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -> byte
 
 def _glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
     """:func:`glb_bytes` of a mesh whose textures are already padded."""
-    import json
-    import struct
-
-    from facetex import __version__
-
     positions = model_to_export_frame(mesh.vertices)
     normals = _vertex_normals(positions, mesh.faces)
     blob = bytearray()

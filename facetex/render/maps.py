@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facetex.checks import check_number
 from facetex.errors import InputImageError, ShapeMismatchError
 from facetex.texture.color import luminance
 
@@ -75,8 +76,6 @@ class DetailMapConfig:
     uv_extent_mm: float = 200.0
 
     def __post_init__(self) -> None:
-        from facetex.checks import check_number
-
         check_number("lowpass_sigma", self.lowpass_sigma, 0.0, 0.5, low_open=True)
         check_number("depth_mm_per_unit", self.depth_mm_per_unit, -100.0, 100.0)
         check_number("bump_range_mm", self.bump_range_mm, 0.0, 100.0, low_open=True)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facetex.checks import SettingValueError, check_integer, check_number
 from facetex.errors import MissingDependencyError, ShapeMismatchError
 from facetex.render.export import TexturedMesh, model_to_export_frame, uv_to_gltf
 
@@ -118,8 +119,6 @@ class RenderConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from facetex.checks import SettingValueError, check_integer, check_number
-
         check_integer("resolution", self.resolution, 16, 8192)
         check_integer("spp", self.spp, 1, 65536)
         for lighting in self.lightings:
