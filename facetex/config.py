@@ -17,6 +17,7 @@ config is written beside every result (``config.json``), and a TOML file of the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 import types
 import typing
@@ -24,16 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facetex.checks import SettingValueError
+from facetex.checks import SettingValueError, setting
 from facetex.detect import DetectConfig
 from facetex.errors import FacetexError
 from facetex.fitting.config import FitConfig, UnwrapConfig
 from facetex.render.export import ExportConfig
 from facetex.render.maps import DetailMapConfig
 from facetex.render.mitsuba_render import RenderConfig
-from facetex.texture.config import TextureConfig
+from facetex.texture.config import Stage, TextureConfig
 
-__all__ = ["ConfigError", "InferConfig", "config_from_dict", "config_to_dict", "load_config"]
+__all__ = ["ConfigError", "InferConfig", "PrepareConfig", "config_from_dict", "config_to_dict", "load_config"]
 
 
 class ConfigError(FacetexError, ValueError):
@@ -59,8 +60,36 @@ class InferConfig:
     maps: DetailMapConfig = field(default_factory=DetailMapConfig)
     export: ExportConfig = field(default_factory=lambda: ExportConfig(subdivisions=1))
     render: RenderConfig = field(default_factory=RenderConfig)
-    render_views: bool = False
-    report: bool = True
+    render_views: bool = setting(False, help="also render front/three-quarter/profile views with Mitsuba")
+    report: bool = setting(True, help="write report.html with the 3D viewer")
+
+    def __post_init__(self) -> None:
+        # The UV resolution is one value, the texture's output size: the unwrap follows it.
+        if self.unwrap.resolution != self.texture.size:
+            raise SettingValueError(
+                "unwrap.resolution",
+                f"must equal the texture's output size (texture.schedule's last stage), "
+                f"{self.unwrap.resolution} ≠ {self.texture.size}: set both with with_resolution()",
+            )
+
+    def _settle(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """``changes`` (of :func:`config_from_dict`) with the UV resolution derived: a new
+        texture size moves the unwrap, a new unwrap resolution alone moves the texture
+        (:meth:`TextureConfig.with_size`); both, disagreeing, is an error."""
+        texture, unwrap = changes.get("texture", self.texture), changes.get("unwrap", self.unwrap)
+        if texture.size == unwrap.resolution:
+            return changes
+        if unwrap.resolution == self.unwrap.resolution:
+            return {**changes, "unwrap": dataclasses.replace(unwrap, resolution=texture.size)}
+        if texture.size != self.texture.size:
+            raise ConfigError(
+                f"unwrap.resolution {unwrap.resolution} and the texture's output size {texture.size} "
+                "(texture.schedule's last stage) disagree; give one of them"
+            )
+        try:
+            return {**changes, "texture": texture.with_size(unwrap.resolution)}
+        except SettingValueError as exc:
+            raise ConfigError(f"unwrap.resolution: the texture cannot follow it: {exc}") from exc
 
     @property
     def resolution(self) -> int:
@@ -88,6 +117,24 @@ class InferConfig:
         )
 
 
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Settings of the detect → fit (§3) → unwrap stages alone (``facetex fit``,
+    :func:`facetex.stages.prepare_face`): the ``detect``, ``fit`` and ``unwrap`` tables of
+    an :class:`InferConfig` file."""
+
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    unwrap: UnwrapConfig = field(default_factory=UnwrapConfig)
+
+
+#: Names the settings' string annotations may use (some modules import them only for typing).
+_HINT_NAMES = {
+    c.__name__: c
+    for c in (DetectConfig, FitConfig, UnwrapConfig, TextureConfig, Stage, InferConfig, PrepareConfig)
+}
+
+
 def config_to_dict(config: Any) -> Any:
     """A nested dataclass as plain JSON/TOML-ready values (tuples become lists)."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
@@ -107,7 +154,7 @@ def config_from_dict(cls: type, data: dict[str, Any], *, base: Any = None, where
     base = cls() if base is None else base
     if not isinstance(data, dict):
         raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, localns=_HINT_NAMES)
     known = {f.name for f in dataclasses.fields(cls)}
     changes: dict[str, Any] = {}
     for key, value in data.items():
@@ -116,7 +163,11 @@ def config_from_dict(cls: type, data: dict[str, Any], *, base: Any = None, where
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
         changes[key] = _convert(hints[key], value, getattr(base, key), name)
     try:
+        if hasattr(base, "_settle"):  # values derived from others (InferConfig's UV resolution)
+            changes = base._settle(changes)
         return dataclasses.replace(base, **changes)
+    except ConfigError:
+        raise
     except SettingValueError as exc:  # names its field: report it with the full path
         field_name = f"{where}.{exc.field}" if where else exc.field
         raise ConfigError(f"{field_name} {exc.reason}") from exc
@@ -162,21 +213,29 @@ def _convert(hint: Any, value: Any, current: Any, name: str) -> Any:
     return value
 
 
-def load_config(path: str | Path | None, *, base: InferConfig | None = None) -> InferConfig:
-    """Read a TOML settings file onto ``base`` (default: ``InferConfig()``); None → ``base``."""
-    base = base or InferConfig()
+def load_config(path: str | Path | None, *, base: Any = None, cls: type | None = None) -> Any:
+    """Read a settings file onto ``base`` (default: ``cls()``, ``cls`` default
+    :class:`InferConfig`); None → ``base``. A ``.json`` file is JSON (e.g. the ``config.json``
+    written beside a result), anything else TOML; either holds any subset of the fields of
+    ``cls``, nested dataclasses as tables. Unknown keys and bad values raise
+    :class:`ConfigError` naming the setting."""
+    cls = cls or (type(base) if base is not None else InferConfig)
+    base = base if base is not None else cls()
     if path is None:
         return base
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"cannot read settings file {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"settings file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "TOML files must be UTF-8"
+            "settings files must be UTF-8"
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
-    return config_from_dict(InferConfig, data, base=base)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid JSON: {exc}") from exc
+    return config_from_dict(cls, data, base=base)

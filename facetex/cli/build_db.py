@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 
+from facetex.cli.options import Option, add_config_flag, add_options, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
+from facetex.database.config import DatabaseConfig
 
 log = logging.getLogger(__name__)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from facetex.database.config import DatabaseConfig
+def _resolution(config: DatabaseConfig, resolution: int) -> DatabaseConfig:
+    """--resolution: the textures (and a given unwrap) at ``resolution``, keeping the Gram
+    sizes up to it (or ``resolution`` alone)."""
+    grams = tuple(r for r in config.gram_resolutions if r <= resolution) or (resolution,)
+    unwrap = None if config.unwrap is None else dataclasses.replace(config.unwrap, resolution=resolution)
+    return dataclasses.replace(config, resolution=resolution, gram_resolutions=grams, unwrap=unwrap)
 
-    defaults = DatabaseConfig()
+
+#: The settings flags of `facetex build-db`, made from DatabaseConfig's fields (facetex.cli.options).
+OPTIONS: tuple[Option, ...] = (
+    Option("resolution", apply=_resolution),
+    Option("gram_resolutions", apply=lambda c, sizes: dataclasses.replace(c, gram_resolutions=tuple(sizes)),
+           metavar="R"),
+    Option("jobs"),
+    Option("bootstrap_rounds"),
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build-db",
         help="build a face-texture database (+ morphable models) from studio photos",
@@ -23,15 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("photos", nargs="*", metavar="PHOTOS", help="image files or folders (default: the London set)")
     p.add_argument("-o", "--output", required=True, metavar="DB", help="database file to write (.h5)")
-    p.add_argument("--resolution", type=int, default=defaults.resolution,
-                   help=f"UV texture resolution (default {defaults.resolution})")
-    p.add_argument("--gram-resolutions", type=int, nargs="+", default=None, metavar="R",
-                   help="sizes at which Grams are stored (default: those of "
-                   f"{list(defaults.gram_resolutions)} up to --resolution)")
+    add_config_flag(p, DatabaseConfig)
+    add_options(p, DatabaseConfig(), OPTIONS)
     p.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N photos")
-    p.add_argument("--jobs", type=int, default=defaults.jobs, help=f"worker processes (default {defaults.jobs})")
-    p.add_argument("--bootstrap-rounds", type=int, default=defaults.bootstrap_rounds,
-                   help=f"refits with the learned model (default {defaults.bootstrap_rounds})")
     p.add_argument("--work-dir", default=None, help="per-photo cache (default: in the facetex cache)")
     add_progress_flags(p)
     p.set_defaults(handler=run, parser=p)
@@ -39,18 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from facetex.database.build import build_database, collect_photos, london_photos
-    from facetex.database.config import DatabaseConfig
 
-    grams = args.gram_resolutions or [r for r in DatabaseConfig().gram_resolutions if r <= args.resolution]
-    try:
-        config = DatabaseConfig(
-            resolution=args.resolution,
-            gram_resolutions=tuple(grams or [args.resolution]),
-            jobs=args.jobs,
-            bootstrap_rounds=args.bootstrap_rounds,
-        )
-    except ValueError as exc:
-        args.parser.error(str(exc))
+    config: DatabaseConfig = resolve(args, DatabaseConfig(), OPTIONS)
     sources = collect_photos(args.photos or london_photos(), limit=args.limit)
     summary = build_database(sources, args.output, config, work_dir=args.work_dir, progress=show_progress(args))
     print(f"wrote {summary.path}: {summary.accepted}/{summary.photos} photos ({summary.success_rate:.1%}), "

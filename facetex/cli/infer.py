@@ -5,45 +5,60 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import math
 import sys
 import time
 from pathlib import Path
 
-from facetex.cli.arguments import ranged
 from facetex.cli.fit import _face_index
+from facetex.cli.options import Option, add_config_flag, add_options, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
+from facetex.config import InferConfig
 from facetex.errors import FacetexError, InputImageError
+from facetex.fitting.config import UnwrapConfig
+from facetex.texture.config import MIN_SIZE, Stage, format_schedule, parse_schedule
 
 log = logging.getLogger(__name__)
-
-#: facetex.texture.config.MIN_SIZE, repeated so that parsing does not import torch.
-_MIN_SIZE = 32
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 
 
-def _positive(kind: type):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
-        return value
-
-    return parse
-
-
-def _schedule(text: str):
+def _schedule(text: str) -> tuple[Stage, ...]:
     """--schedule: '256x100bf16,512x30' → stages (:func:`facetex.texture.config.parse_schedule`)."""
-    from facetex.texture.config import parse_schedule
-
     try:
         return parse_schedule(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _last_iterations(config: InferConfig, iterations: int) -> InferConfig:
+    stages = config.texture.schedule
+    last = dataclasses.replace(stages[-1], iterations=iterations)
+    return dataclasses.replace(config, texture=config.texture.replace(schedule=stages[:-1] + (last,)))
+
+
+#: The resolution R: the texture's output size, which the UV maps follow (InferConfig). Its
+#: range: the texture stages' smallest to the unwrap's largest.
+_SIZE_RANGE = (MIN_SIZE, next(f for f in dataclasses.fields(UnwrapConfig) if f.name == "resolution").metadata["range"][1])
+
+#: The settings flags of `facetex infer`, made from InferConfig's fields (facetex.cli.options).
+OPTIONS: tuple[Option, ...] = (
+    Option("resolution", flag="--size", kind=int, range=_SIZE_RANGE, get=lambda c: c.resolution,
+           apply=lambda c, size: c.with_resolution(size),
+           help="albedo resolution R: the UV maps and the last synthesis stage (earlier stages scale with it)"),
+    Option("iterations", field=(Stage, "iterations"), get=lambda c: c.texture.schedule[-1].iterations,
+           apply=_last_iterations, help="L-BFGS iterations of the last synthesis stage"),
+    Option("texture.schedule", parse=_schedule, show=format_schedule, metavar="STAGES"),
+    Option("texture.start"),
+    Option("texture.detail", metavar="S"),
+    Option("texture.detail_map", metavar="UV.png"),
+    Option("texture.keep_observed"),
+    Option("texture.alpha"),
+    Option("texture.gram_layers", flag="--layers", metavar="LAYERS"),
+    Option("texture.solver"),
+    Option("texture.device"),
+    Option("render_views", flag="--render"),
+    Option("report"),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,41 +68,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Detect, fit the morphable model (§3), unwrap the partial albedo, blend the "
         "database's Gram matrices (§4) and synthesise the complete albedo (§5). With no PHOTO "
         "the built-in demo photo (skimage's astronaut, public domain) is used. Several photos or "
-        "folders: one output folder each under -o; a failure does not stop the others.",
+        "folders: one output folder each under -o; a failure does not stop the others. "
+        "Settings: the preset, then --config, then the flags given.",
     )
     p.add_argument("photos", nargs="*", type=Path, metavar="PHOTO", help="photo files or folders of photos")
-    p.add_argument("-o", "--output", type=Path, default=Path("out"), help="output folder (default ./out)")
+    p.add_argument("-o", "--output", type=Path, default=Path("out"), help="output folder (default: out)")
     p.add_argument("--db", type=Path, default=None, help="texture database (default: the London database, built on first use)")
-    p.add_argument("--config", type=Path, default=None, help="TOML settings file (see facetex/config.py)")
+    add_config_flag(p, InferConfig, "InferConfig, e.g. a result's config.json")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
-                   help="fast (default) or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size")
-    p.add_argument("--size", type=ranged(int, _MIN_SIZE, 2048), default=None, help="albedo resolution R, 32–2048 (default 512)")
-    p.add_argument("--iterations", type=_positive(int), default=None, help="L-BFGS iterations of the last stage")
-    p.add_argument("--schedule", type=_schedule, default=None,
-                   help="coarse-to-fine stages, SIZExITERATIONS with 'bf16' for a bf16 network, "
-                   "e.g. 256x100bf16,512x30bf16 (the default)")
-    p.add_argument("--start", choices=("lowfreq", "exemplar_detail"), default=None,
-                   help="where synthesis starts: the low-frequency albedo (the paper's) or that plus the "
-                   "weighted exemplars' detail (the fast preset's)")
-    p.add_argument("--detail", type=_positive(float), default=None, metavar="S",
-                   help="scale of the invented detail, 0–2: 0 = none (hidden skin stays smooth), 1 = the "
-                   "database-matched amount (default); the photo's own detail is always kept as it is")
-    p.add_argument("--detail-map", type=Path, default=None, metavar="UV.png",
-                   help="per-texel scale of the invented detail: a greyscale UV image, black 0, mid-grey 1, "
-                   "white 2 (multiplies --detail)")
-    p.add_argument("--keep-observed", dest="keep_observed", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep the photo's own detail where it sees skin (default; --no-keep-observed "
-                   "re-synthesises every texel as the paper's §5)")
-    p.add_argument("--alpha", type=_positive(float), default=None, help="Gram weight α (normalised units)")
-    p.add_argument("--layers", default=None, help="Gram layers, comma-separated (default relu1_1..relu5_1)")
-    p.add_argument("--solver", choices=("convex", "linear", "closest"), default=None, help="blend-weight solver")
-    p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
+                   help="fast or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size "
+                   "(default: fast)")
+    add_options(p, InferConfig(), OPTIONS)
     p.add_argument("--exclude-person", action="append", default=[], metavar="ID",
                    help="leave a database person (e.g. 012) out of the blend and of the morphable model: "
                    "run a database photo as if it were new (repeatable)")
     p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
-    p.add_argument("--render", action="store_true", help="also render front/three-quarter/profile views with Mitsuba")
-    p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier facetex results in the output folder(s); a folder facetex "
                    "did not write is never replaced")
@@ -95,39 +90,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def resolve_config(args: argparse.Namespace):
-    """The InferConfig of a command line: preset, then --config, then flags."""
-    from facetex.config import InferConfig, load_config
-
+def resolve_config(args: argparse.Namespace) -> InferConfig:
+    """The InferConfig of a command line: preset, then --config, then the flags given."""
     base = InferConfig.paper() if args.preset == "paper" else InferConfig()
-    config = load_config(args.config, base=base)
-    texture = config.texture
-    changes: dict[str, object] = {}
-    if args.schedule is not None:
-        changes["schedule"] = args.schedule
-    if args.iterations is not None:
-        stages = changes.get("schedule", texture.schedule)
-        try:
-            last = dataclasses.replace(stages[-1], iterations=args.iterations)
-        except ValueError as exc:
-            raise FacetexError(f"invalid settings: --iterations: {exc}") from exc
-        changes["schedule"] = stages[:-1] + (last,)
-    for name in ("start", "alpha", "solver", "device", "detail", "keep_observed"):
-        if getattr(args, name) is not None:
-            changes[name] = getattr(args, name)
-    if args.detail_map is not None:
-        changes["detail_map"] = str(args.detail_map)
-    if args.layers is not None:
-        changes["gram_layers"] = tuple(s.strip() for s in args.layers.split(",") if s.strip())
-    try:
-        config = dataclasses.replace(config, texture=dataclasses.replace(texture, **changes))
-        if args.size is not None:
-            config = config.with_resolution(args.size)
-        elif config.unwrap.resolution != config.resolution:
-            config = config.with_resolution(config.resolution)
-    except ValueError as exc:
-        raise FacetexError(f"invalid settings: {exc}") from exc
-    return dataclasses.replace(config, render_views=args.render, report=not args.no_report)
+    return resolve(args, base, OPTIONS)
 
 
 def _photo_files(paths: list[Path]) -> list[Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from facetex.checks import check_choice, check_integer, check_number
+from facetex.checks import check_choice, check_declared, check_integer, check_number, setting
 
 if TYPE_CHECKING:
     from facetex.detect import DetectConfig
@@ -168,12 +168,15 @@ class DatabaseConfig:
     """
 
     name: str = "london"
-    resolution: int = 512
-    gram_resolutions: tuple[int, ...] = (256, 512)
+    resolution: int = setting(512, help="UV texture resolution", range=(32, 2048))  # the unwrap's largest
+    gram_resolutions: tuple[int, ...] = setting(
+        (256, 512),
+        help="sizes at which Grams are stored (a new resolution alone keeps those up to it)",
+    )
     gram_layers: tuple[str, ...] = GRAM_LAYERS
     gram_dtype: str = "float16"
-    bootstrap_rounds: int = 1
-    jobs: int = 2
+    bootstrap_rounds: int = setting(1, help="refits with the learned model", range=(0, 20))
+    jobs: int = setting(2, help="worker processes", range=(1, 256))
     max_landmark_rmse_iod: float = 0.1
     min_observed_fraction: float = 0.2
     keep_features: bool = True
@@ -186,7 +189,7 @@ class DatabaseConfig:
     detect: DetectConfig | None = None
 
     def __post_init__(self) -> None:
-        check_integer("resolution", self.resolution, 32, 2048)  # the unwrap's largest
+        check_declared(self)  # resolution, bootstrap_rounds, jobs
         if not self.gram_resolutions:
             raise ValueError(f"gram_resolutions must be sizes ≥ 32, got {self.gram_resolutions}")
         for r in self.gram_resolutions:
@@ -195,8 +198,6 @@ class DatabaseConfig:
             raise ValueError(f"gram_resolutions {self.gram_resolutions} exceed the texture resolution {self.resolution}")
         if self.gram_dtype not in ("float16", "float32"):
             raise ValueError(f"gram_dtype must be 'float16' or 'float32', got {self.gram_dtype!r}")
-        check_integer("bootstrap_rounds", self.bootstrap_rounds, 0, 20)
-        check_integer("jobs", self.jobs, 1, 256)
         check_number("max_landmark_rmse_iod", self.max_landmark_rmse_iod, 0.0, 10.0, low_open=True)
         check_number("min_observed_fraction", self.min_observed_fraction, 0.0, 1.0)
         check_number("min_cos_view", self.min_cos_view, -1.0, 1.0)

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from facetex.checks import check_choice, check_integer, check_integers, check_number
+from facetex.checks import check_choice, check_declared, check_integer, check_integers, check_number, setting
 
 __all__ = ["VisibilityConfig", "FitConfig", "UnwrapConfig"]
 
@@ -228,14 +228,14 @@ class UnwrapConfig:
         What counts as visible skin.
     """
 
-    resolution: int = 512
+    resolution: int = setting(512, help="side of the square UV maps", range=(16, 2048))
     min_shading: float = 0.05
     depth_tolerance: float = 0.3
     zbuffer_max_size: int = 768
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
 
     def __post_init__(self) -> None:
-        check_integer("resolution", self.resolution, 16, 2048)
+        check_declared(self)  # resolution
         check_number("min_shading", self.min_shading, 0.0, 10.0, low_open=True)
         check_number("depth_tolerance", self.depth_tolerance, 0.0, 100.0)
         check_integer("zbuffer_max_size", self.zbuffer_max_size, 64, 8192)

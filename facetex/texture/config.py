@@ -15,13 +15,13 @@ full resolution from the low-frequency albedo, no early stopping.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from facetex.checks import check_integer, check_number
+from facetex.checks import check_declared, check_integer, check_number, setting
 from facetex.texture.vgg import LAYERS
 
-__all__ = ["SOLVERS", "STARTS", "Stage", "TextureConfig", "parse_schedule"]
+__all__ = ["SOLVERS", "STARTS", "Stage", "TextureConfig", "format_schedule", "parse_schedule"]
 
 #: Blend-weight solvers of §4: convex (the paper's), unconstrained linear, closest exemplar.
 SOLVERS = ("convex", "linear", "closest")
@@ -51,15 +51,23 @@ class Stage:
         stays float64).
     """
 
-    size: int
-    iterations: int
+    size: int = setting(help="side R of the stage's square texture, pixels", range=(MIN_SIZE, MAX_SIZE))
+    iterations: int = setting(help="L-BFGS iterations of the stage", range=(0, MAX_ITERATIONS))
     bf16: bool = False
 
     def __post_init__(self) -> None:
-        check_integer("stage size", self.size, MIN_SIZE, MAX_SIZE)
-        check_integer("stage iterations", self.iterations, 0, MAX_ITERATIONS)
+        check_declared(self, prefix="stage ")
         if not isinstance(self.bf16, bool):
             raise ValueError(f"stage bf16 must be true or false, got {self.bf16!r}")
+
+
+def format_schedule(stages: tuple[Stage, ...]) -> str:
+    """A schedule as the CLI writes it, the inverse of :func:`parse_schedule`.
+
+    >>> format_schedule((Stage(256, 100, True), Stage(512, 30)))
+    '256x100bf16,512x30'
+    """
+    return ",".join(f"{s.size}x{s.iterations}{'bf16' if s.bf16 else ''}" for s in stages)
 
 
 def parse_schedule(text: str) -> tuple[Stage, ...]:
@@ -145,30 +153,51 @@ class TextureConfig:
         (black–white ↦ 0–2, any size, resized to R); multiplies ``detail``.
     """
 
-    gram_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    gram_layers: tuple[str, ...] = setting(
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), help="Gram layers L_G, comma-separated"
+    )
     content_layers: tuple[str, ...] = ("relu4_2",)
-    alpha: float = 100.0
-    solver: str = "convex"
-    schedule: tuple[Stage, ...] = field(
-        default_factory=lambda: (Stage(256, 100, bf16=True), Stage(512, 30, bf16=True))
+    alpha: float = setting(100.0, help="Gram weight α (normalised units)", range=(0.0, 1e12))
+    solver: str = setting("convex", help="blend-weight solver", choices=SOLVERS)
+    schedule: tuple[Stage, ...] = setting(
+        default_factory=lambda: (Stage(256, 100, bf16=True), Stage(512, 30, bf16=True)),
+        help="coarse-to-fine synthesis stages, SIZExITERATIONS with 'bf16' for a bf16 network",
     )
     analysis_size: int | None = None
     preselect_count: int = 32
     preselect_size: int | None = 128
     preselect_bf16: bool = True
-    start: str = "exemplar_detail"
+    start: str = setting(
+        "exemplar_detail",
+        help="where synthesis starts: the low-frequency albedo (the paper's) or that plus the weighted "
+        "exemplars' detail",
+        choices=STARTS,
+    )
     start_highpass_sigma: float = 1.0 / 128.0
     history_size: int = 100
     max_line_search_evaluations: int = 20
     early_stop_window: int = 10
     early_stop_tolerance: float = 1e-3
-    device: str = "cpu"
+    device: str = setting("cpu", help="torch device: cpu or cuda")
     channels_last: bool = True
     bf16_grams: bool = True
     batch_size: int = 4
-    keep_observed: bool = True
-    detail: float = 1.0
-    detail_map: str | None = None
+    keep_observed: bool = setting(
+        True,
+        help="keep the photo's own detail where it sees skin (off: re-synthesise every texel, as the "
+        "paper's §5)",
+    )
+    detail: float = setting(
+        1.0,
+        help="scale of the invented detail: 0 = none (hidden skin stays smooth), 1 = the database-matched "
+        "amount; the photo's own detail is always kept as it is",
+        range=(0.0, 2.0),
+    )
+    detail_map: str | None = setting(
+        None,
+        help="per-texel scale of the invented detail: a greyscale UV image, black 0, mid-grey 1, white 2 "
+        "(multiplies the detail scale)",
+    )
 
     def __post_init__(self) -> None:
         for name in ("gram_layers", "content_layers"):
@@ -183,11 +212,7 @@ class TextureConfig:
         object.__setattr__(self, "schedule", stages)
         if not stages:
             raise ValueError("schedule must have at least one stage")
-        check_number("alpha", self.alpha, 0.0, 1e12)
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
-        if self.start not in STARTS:
-            raise ValueError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
+        check_declared(self)  # alpha, solver, start, detail
         check_number("start_highpass_sigma", self.start_highpass_sigma, 0.0, 0.25, low_open=True)
         for name in ("analysis_size", "preselect_size"):
             if getattr(self, name) is not None:
@@ -198,8 +223,6 @@ class TextureConfig:
         check_integer("early_stop_window", self.early_stop_window, 1, MAX_ITERATIONS)
         check_integer("batch_size", self.batch_size, 1, 1024)
         check_number("early_stop_tolerance", self.early_stop_tolerance, 0.0, 1.0)
-        if not 0.0 <= self.detail <= 2.0:
-            raise ValueError(f"detail must be in [0, 2], got {self.detail}")
 
     @classmethod
     def paper(cls, size: int = 512, *, device: str = "cpu", solver: str = "convex") -> TextureConfig:

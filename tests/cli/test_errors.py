@@ -186,8 +186,11 @@ class _FakeDatabase:
         return None
 
 
-def test_the_size_bound_of_the_parser_is_the_texture_stage_minimum():
-    from facetex.cli import infer
+def test_the_size_bounds_of_the_parser_are_the_texture_stage_minimum_and_the_unwrap_maximum(capsys):
     from facetex.texture.config import MIN_SIZE
 
-    assert infer._MIN_SIZE == MIN_SIZE
+    for size in (MIN_SIZE, 2048):
+        assert build_parser().parse_args(["infer", "--size", str(size)])
+    for size in (MIN_SIZE - 1, 2049):
+        assert _status(["infer", "--size", str(size)]) == 2
+        _one_error_line(capsys.readouterr(), "--size", f"[{MIN_SIZE}, 2048]")

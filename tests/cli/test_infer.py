@@ -233,8 +233,10 @@ def test_detail_flags_reach_the_config_and_a_bad_map_fails_first(small_database,
     texture = resolve_config(args).texture
     assert (texture.keep_observed, texture.detail, texture.detail_map) == (False, 0.5, "m.png")
     out = tmp_path / "out"
-    assert main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out), "--detail", "3"]) == 2
-    assert "detail" in _one_line_error(capsys)
+    with pytest.raises(SystemExit) as exc:  # out of its declared range: refused by the parser
+        main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out), "--detail", "3"])
+    assert exc.value.code == 2
+    assert "--detail" in _one_line_error(capsys)
     wide = tmp_path / "wide.png"
     Image.fromarray(np.full((8, 16), 128, np.uint8)).save(wide)
     assert main(["infer", str(held_out_photo), "--db", str(small_database), "-o", str(out),
