@@ -26,42 +26,32 @@ import platform
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from _stats import describe
 
 from facetex.detect import Detector, pupils_from_tem
 from facetex.errors import FacetexError
-from facetex.fitting import (
-    FitConfig,
-    UnwrapConfig,
-    draw_overlay,
-    fit_face,
-    fitted_eye_centres,
-    generic_model,
-    unwrap_albedo,
-)
+from facetex.fitting import FitConfig, UnwrapConfig, draw_overlay, fitted_eye_centres, generic_model
 from facetex.geometry.topology import load_face_mesh
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_photo
 from facetex.paths import data_dir
+from facetex.stages import PreparedFace, StageClock, prepare_face
+from facetex.types import MeshTopology, MorphableModel
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+#: The upper percentile of every summary (key ``p90`` in the JSON).
+PERCENTILE = 90
+
 
 def _stats(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"count": 0}
-    a = np.asarray(values, dtype=np.float64)
-    return {
-        "count": int(a.size),
-        "median": float(np.median(a)),
-        "mean": float(a.mean()),
-        "p90": float(np.percentile(a, 90)),
-        "max": float(a.max()),
-    }
+    return describe(values, percentile=PERCENTILE)
 
 
 def _timing(rows: list[dict]) -> dict:
@@ -72,33 +62,53 @@ def _timing(rows: list[dict]) -> dict:
     }
 
 
-def _run_one(path: Path, detector: Detector, model, fit_config: FitConfig, unwrap_config: UnwrapConfig) -> dict:
-    """Load, detect, fit and unwrap one photo; wall and CPU seconds of each stage.
+@dataclass(frozen=True)
+class Run:
+    """One photo through the stages: the prepared face and the seconds of each stage
+    (``load``, ``detect``, ``fit``, ``unwrap``, ``total``), wall and CPU."""
+
+    face: PreparedFace
+    seconds: dict[str, float]
+    cpu_seconds: dict[str, float]
+
+
+class _CpuSplits:
+    """A :class:`~facetex.stages.StageClock` ``on_stage`` hook: the process's CPU seconds
+    (all threads) since the previous stage ended, per stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.process_time()
+
+    def __call__(self, name: str, wall_seconds: float) -> None:
+        now = time.process_time()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._mark
+        self._mark = now
+
+
+def _run_one(
+    path: Path, detector: Detector, model: MorphableModel, fit_config: FitConfig, unwrap_config: UnwrapConfig
+) -> Run:
+    """Load, detect, fit and unwrap one photo (:func:`facetex.stages.prepare_face`); wall and
+    CPU seconds of each stage.
 
     CPU seconds (this process, all threads) are reported beside wall time because the
     workstation is shared: under load the wall time of a stage grows, its CPU time does not.
     """
-    seconds, cpu = {}, {}
-
-    def timed(name, call):
-        wall, proc = time.perf_counter(), time.process_time()
-        out = call()
-        seconds[name] = time.perf_counter() - wall
-        cpu[name] = time.process_time() - proc
-        return out
-
-    photo = timed("load", lambda: load_photo(path))
-    detection = timed("detect", lambda: detector.detect_face(photo))
-    fit = timed("fit", lambda: fit_face(photo, detection, model, fit_config))
-    partial = timed("unwrap", lambda: unwrap_albedo(photo, detection, fit, model, unwrap_config))
-    seconds["total"], cpu["total"] = sum(seconds.values()), sum(cpu.values())
-    return {"photo": photo, "detection": detection, "fit": fit, "partial": partial, "seconds": seconds, "cpu_seconds": cpu}
+    cpu = _CpuSplits()
+    clock = StageClock(on_stage=cpu)
+    with clock.stage("load"):
+        photo = load_photo(path)
+    face = prepare_face(photo, model, fit_config, unwrap_config, detector=detector, clock=clock)
+    seconds, cpu_seconds = dict(clock.timings), dict(cpu.seconds)
+    seconds["total"], cpu_seconds["total"] = sum(seconds.values()), sum(cpu_seconds.values())
+    return Run(face=face, seconds=seconds, cpu_seconds=cpu_seconds)
 
 
-def _face_thumbnail(result: dict, topology, size: int = 256) -> np.ndarray:
+def _face_thumbnail(face: PreparedFace, topology: MeshTopology, size: int = 256) -> np.ndarray:
     """The overlay cropped to a square around the face, size × size."""
-    detection, fit = result["detection"], result["fit"]
-    overlay = draw_overlay(result["photo"].rgb, fit, topology, detection, max_side=4096, min_side=0,
+    detection, fit = face.detection, face.fit
+    overlay = draw_overlay(face.photo.rgb, fit, topology, detection, max_side=4096, min_side=0,
                            eye_centres=fitted_eye_centres(fit))
     x0, y0, x1, y1 = detection.box
     half = 0.8 * max(x1 - x0, y1 - y0)
@@ -123,9 +133,9 @@ def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
             continue
         pupils = pupils_from_tem(path.with_suffix(".tem"))
         ipd = float(np.linalg.norm(pupils[0] - pupils[1]))
-        fitted = fitted_eye_centres(result["fit"])
-        iris = result["detection"].landmarks[[468, 473], :2]
-        d = result["fit"].diagnostics
+        fitted = fitted_eye_centres(result.face.fit)
+        iris = result.face.detection.landmarks[[468, 473], :2]
+        d = result.face.fit.diagnostics
         row = {
             "photo": path.name,
             "ok": True,
@@ -133,9 +143,9 @@ def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
             "mediapipe_iris_error_pct": float(100 * np.linalg.norm(iris - pupils, axis=1).mean() / ipd),
             "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
             "photometric_rms": d["photometric_rms"],
-            "observed_fraction": float(result["partial"].mask.sum() / result["partial"].chart.sum()),
-            "seconds": result["seconds"],
-            "cpu_seconds": result["cpu_seconds"],
+            "observed_fraction": float(result.face.partial.mask.sum() / result.face.partial.chart.sum()),
+            "seconds": result.seconds,
+            "cpu_seconds": result.cpu_seconds,
         }
         rows.append(row)
         print(f"london {i + 1}/{len(paths)} {path.name}: pupil {row['pupil_error_pct']:.2f}% "
@@ -171,17 +181,17 @@ def bench_helen(paths, detector, model, fit_config, unwrap_config, sheet_count: 
             rows.append({"photo": path.name, "ok": False, "error": "BUG: " + traceback.format_exc(limit=3)})
             print(f"helen {i + 1}/{len(paths)} {path.name}: BUG\n{traceback.format_exc()}", flush=True)
             continue
-        d = result["fit"].diagnostics
+        d = result.face.fit.diagnostics
         rows.append({
             "photo": path.name,
             "ok": True,
             "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
             "photometric_rms": d["photometric_rms"],
-            "seconds": result["seconds"],
-            "cpu_seconds": result["cpu_seconds"],
+            "seconds": result.seconds,
+            "cpu_seconds": result.cpu_seconds,
         })
         if i in chosen:
-            thumbs[i] = _face_thumbnail(result, model.topology)
+            thumbs[i] = _face_thumbnail(result.face, model.topology)
         if (i + 1) % 20 == 0:
             print(f"helen {i + 1}/{len(paths)}: {sum(r['ok'] for r in rows)} fitted", flush=True)
     ok = [r for r in rows if r["ok"]]
