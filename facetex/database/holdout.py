@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from facetex.database.pca import align_rigid, build_morphable_model, downsample_textures
-from facetex.database.store import SubjectRecord, TextureDatabase
+from facetex.database.schema import SubjectRecord
+from facetex.database.store import TextureDatabase
+from facetex.errors import DatabaseError
 from facetex.types import MorphableModel
 
 
@@ -81,8 +83,6 @@ def model_without(database: TextureDatabase, persons: Iterable[str]) -> Morphabl
     DatabaseError
         A person id that the database does not hold (a typo would otherwise leak silently).
     """
-    from facetex.errors import DatabaseError
-
     persons = tuple(persons)
     subjects = database.subjects()
     unknown = sorted(set(persons) - {s.person_id for s in subjects})

@@ -1,50 +1,43 @@
-"""The texture database file: one versioned HDF5 file per database, and its read-only handle.
+"""Reading a texture database file: :func:`load_database` checks it and gives a read-only
+:class:`TextureDatabase` with leave-one-person-out queries.
 
-Layout (schema :data:`SCHEMA_VERSION`; N subjects = photos, R the texture resolution)::
-
-    /                      attrs: format = "facetex-texture-database", schema_version (int),
-                                  content_sha256 (hex SHA-256 of every dataset below)
-    /manifest              JSON text: name, facetex version, creation time, build parameters,
-                           source files with SHA-256, attribution, build report, sizes
-    /subjects/table        JSON text: one record per subject (ids, expression, demographics,
-                           fit diagnostics), in storage order
-    /subjects/albedo       (N, R, R, 3) uint8, complete UV albedo (facetex UV convention)
-    /subjects/fill_map     (N, R, R) uint8, texel origin (facetex.database.fill: 3 observed,
-                           2 mirrored, 1 inpainted, 0 off the chart)
-    /subjects/vertices     (N, V, 3) float32, fitted mesh in the model frame, pose removed (cm)
-    /subjects/shape_coeffs (N, K_id), /subjects/expression_coeffs (N, K_ex),
-    /subjects/albedo_coeffs (N, K_al) float64, coefficients in the stored model
-    /subjects/sh_coeffs    (N, 9, 3) float64, lighting of each final fit
-    /chart                 (R, R) uint8, 1 on the UV chart
-    /lighting              (9, 3) float64, the one global studio lighting (paper §6)
-    /grams/<r>/<layer>/values  (N, C(C+1)/2) float16 or float32, upper triangles (row-major)
-                           of the normalised luminance Grams of the complete textures at r × r
-    /grams/<r>/<layer>/scale   (N,) float64, stored values × scale = Gram entries
-    /model/...             the morphable model (facetex.types.MorphableModel fields)
-
-The content checksum covers every dataset (name, dtype, shape and bytes, in sorted name
-order), the manifest included, so :func:`load_database` detects damage anywhere. Files are
-written to a temporary sibling and renamed (:mod:`facetex.io.atomic`).
+The layout is in :mod:`facetex.database.schema`, the writer in :mod:`facetex.database.write`
+and the Gram packing in :mod:`facetex.database.packing`; their public names are importable from
+here too.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facetex import __version__
-from facetex.errors import DatabaseError, MissingDependencyError, ShapeMismatchError
-from facetex.io.atomic import atomic_path
+from facetex.database.packing import PackedGrams, pack_gram, unpack_gram
+from facetex.database.schema import (
+    BLOCK,
+    FORMAT_NAME,
+    LONDON_ATTRIBUTION,
+    MODEL_ARRAYS,
+    REQUIRED_DATASETS,
+    SCHEMA_VERSION,
+    SourceFile,
+    SubjectRecord,
+    content_digest,
+    h5py_module,
+)
+from facetex.database.write import DatabaseContents, write_database
+from facetex.errors import DatabaseError
+from facetex.texture.color import luminance
 from facetex.types import GramSet, MeshTopology, MorphableModel
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -61,168 +54,6 @@ __all__ = [
     "pack_gram",
     "unpack_gram",
 ]
-
-#: Version of the file layout above; a file of another version is refused (rebuild it).
-SCHEMA_VERSION = 1
-FORMAT_NAME = "facetex-texture-database"
-#: Attribution every artefact derived from the London set must carry (CC BY 4.0).
-LONDON_ATTRIBUTION = (
-    "Face Research Lab London Set, DeBruine & Jones 2017, CC BY 4.0, "
-    "doi:10.6084/m9.figshare.5047666.v5"
-)
-
-_SUBJECT_ARRAYS = ("albedo", "fill_map", "vertices", "shape_coeffs", "expression_coeffs",
-                   "albedo_coeffs", "sh_coeffs")
-_MODEL_ARRAYS = ("mean_shape", "uvs", "faces", "landmark_weights", "shape_basis", "shape_std",
-                 "expression_basis", "expression_std", "albedo_mean", "albedo_basis", "albedo_std")
-_REQUIRED = (
-    ("manifest", "subjects/table", "chart", "lighting")
-    + tuple(f"subjects/{name}" for name in _SUBJECT_ARRAYS)
-    + tuple(f"model/{name}" for name in _MODEL_ARRAYS)
-)
-_HASH_BLOCK = 16  # subjects per read while hashing large datasets
-
-
-@dataclass(frozen=True)
-class SubjectRecord:
-    """One photo of the database.
-
-    Attributes
-    ----------
-    subject_id : unique id of the photo (the London file stem, e.g. ``"001_03"``).
-    person_id : id of the person (``"001"``); both photos of a person share it.
-    expression : ``"neutral"``, ``"smiling"`` or ``"unknown"``.
-    source : file name of the photo it was built from.
-    age, gender, ethnicity : demographics from the set's ``info.csv`` (None when unknown).
-    diagnostics : named scalars of the final fit and unwrap (landmark RMSE, observed
-        fraction, ...).
-    """
-
-    subject_id: str
-    person_id: str
-    expression: str
-    source: str
-    age: int | None = None
-    gender: str | None = None
-    ethnicity: str | None = None
-    diagnostics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A file the database was built from: its path as given, size and SHA-256 (hex)."""
-
-    path: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
-class DatabaseContents:
-    """Everything a database file holds, in memory (what :func:`write_database` writes).
-
-    Attributes
-    ----------
-    name : database label.
-    subjects : N records, in storage order.
-    albedo : (N, R, R, 3) uint8 complete UV albedo maps.
-    fill_map : (N, R, R) uint8 texel origins (:mod:`facetex.database.fill`).
-    chart : (R, R) bool UV chart.
-    vertices : (N, V, 3) fitted meshes, model frame, pose removed (cm).
-    shape_coeffs, expression_coeffs, albedo_coeffs : (N, K_id), (N, K_ex), (N, K_al).
-    sh_coeffs : (N, 9, 3) per-fit lighting.
-    lighting : (9, 3) global lighting.
-    grams : resolution r → layer → packed normalised luminance Grams of the N textures
-        (:func:`pack_gram`).
-    model : the database's morphable model.
-    build_params : JSON-ready build settings.
-    sources : the photos (and metadata files) used.
-    attribution : licence / citation text.
-    build_report : JSON-ready summary of the build (bootstrap rounds, rejections, timings).
-    """
-
-    name: str
-    subjects: tuple[SubjectRecord, ...]
-    albedo: np.ndarray
-    fill_map: np.ndarray
-    chart: np.ndarray
-    vertices: np.ndarray
-    shape_coeffs: np.ndarray
-    expression_coeffs: np.ndarray
-    albedo_coeffs: np.ndarray
-    sh_coeffs: np.ndarray
-    lighting: np.ndarray
-    grams: dict[int, dict[str, PackedGrams]]
-    model: MorphableModel
-    build_params: dict[str, Any]
-    sources: tuple[SourceFile, ...]
-    attribution: str
-    build_report: dict[str, Any] = field(default_factory=dict)
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError as exc:  # pragma: no cover - h5py is a core dependency
-        raise MissingDependencyError("texture databases need h5py: pip install h5py") from exc
-    return h5py
-
-
-# --------------------------------------------------------------------------------------------
-# Gram packing
-
-
-@dataclass(frozen=True)
-class PackedGrams:
-    """Symmetric Gram matrices stored as their upper triangles, one scale per matrix.
-
-    Attributes
-    ----------
-    values : (N, C(C+1)/2) float16 or float32, row-major upper triangle of each Gram divided
-        by its scale.
-    scale : (N,) float64; a power of two per matrix (1 for float32), chosen so the largest
-        stored magnitude is ≤ 2¹⁴ (float16 keeps ~5e-4 relative precision over its range).
-    """
-
-    values: np.ndarray
-    scale: np.ndarray
-
-    @property
-    def count(self) -> int:
-        return int(self.values.shape[0])
-
-    @property
-    def channels(self) -> int:
-        m = int(self.values.shape[1])
-        c = int(round((np.sqrt(8 * m + 1) - 1) / 2))
-        if c * (c + 1) // 2 != m:
-            raise DatabaseError(f"a stored Gram has {m} entries, not a triangle of any size")
-        return c
-
-    @staticmethod
-    def concatenate(parts: Iterable[PackedGrams]) -> PackedGrams:
-        parts = list(parts)
-        return PackedGrams(
-            values=np.concatenate([p.values for p in parts]),
-            scale=np.concatenate([p.scale for p in parts]),
-        )
-
-
-def pack_gram(grams: np.ndarray, dtype: str) -> PackedGrams:
-    """Pack symmetric Grams (N, C, C) as upper triangles, ``dtype`` "float16" or "float32"."""
-    g = np.asarray(grams, dtype=np.float64)
-    if g.ndim != 3 or g.shape[1] != g.shape[2]:
-        raise ShapeMismatchError(f"Grams must be (N, C, C), got {g.shape}")
-    rows, cols = np.triu_indices(g.shape[1])
-    tri = g[:, rows, cols]
-    if dtype == "float32":
-        return PackedGrams(values=tri.astype(np.float32), scale=np.ones(g.shape[0]))
-    if dtype != "float16":
-        raise ValueError(f"gram dtype must be 'float16' or 'float32', got {dtype!r}")
-    peak = np.abs(tri).max(axis=1) if tri.size else np.zeros(g.shape[0])
-    exponent = np.ceil(np.log2(np.maximum(peak, 1e-300) / 2.0**14))
-    scale = np.where(peak > 0, 2.0**exponent, 1.0)
-    return PackedGrams(values=(tri / scale[:, None]).astype(np.float16), scale=scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,168 +88,6 @@ class StoredGrams:
         return GramSet(grams={layer: self.database.gram_rows(layer, self.resolution, picked) for layer in layers})
 
 
-def unpack_gram(packed: PackedGrams) -> np.ndarray:
-    """Inverse of :func:`pack_gram`: (N, C, C) float32 symmetric matrices."""
-    c = packed.channels
-    rows, cols = np.triu_indices(c)
-    out = np.zeros((packed.count, c, c), dtype=np.float32)
-    tri = packed.values.astype(np.float32) * packed.scale[:, None].astype(np.float32)
-    out[:, rows, cols] = tri
-    out[:, cols, rows] = tri
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# writing
-
-
-def write_database(path: str | os.PathLike[str], contents: DatabaseContents) -> Path:
-    """Write a database file atomically (temporary sibling, then rename).
-
-    Parameters
-    ----------
-    path : destination, conventionally ``*.h5``.
-    contents : the arrays and records (shapes as in :class:`DatabaseContents`).
-
-    Returns
-    -------
-    The path written.
-    """
-    h5py = _h5py()
-    _check_contents(contents)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            _write_text(f, "manifest", json.dumps(_manifest(contents), indent=1, sort_keys=True))
-            _write_text(f, "subjects/table", json.dumps([asdict(s) for s in contents.subjects]))
-            big = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-            n = len(contents.subjects)
-            f.create_dataset("subjects/albedo", data=contents.albedo,
-                             chunks=(1,) + contents.albedo.shape[1:], **big)
-            f.create_dataset("subjects/fill_map", data=contents.fill_map,
-                             chunks=(1,) + contents.fill_map.shape[1:], **big)
-            f.create_dataset("subjects/vertices", data=np.asarray(contents.vertices, np.float32))
-            for name in ("shape_coeffs", "expression_coeffs", "albedo_coeffs", "sh_coeffs"):
-                arr = np.asarray(getattr(contents, name), dtype=np.float64)
-                f.create_dataset(f"subjects/{name}", data=arr.reshape((n,) + arr.shape[1:]))
-            f.create_dataset("chart", data=contents.chart.astype(np.uint8))
-            f.create_dataset("lighting", data=np.asarray(contents.lighting, np.float64))
-            for res, layers in sorted(contents.grams.items()):
-                for layer, packed in layers.items():
-                    group = f"grams/{int(res)}/{layer}"
-                    f.create_dataset(f"{group}/values", data=packed.values, chunks=(1, packed.values.shape[1]))
-                    f.create_dataset(f"{group}/scale", data=np.asarray(packed.scale, np.float64))
-            model = contents.model
-            model_arrays = {
-                "mean_shape": model.topology.vertices,
-                "uvs": model.topology.uvs,
-                "faces": np.asarray(model.topology.faces, np.int64),
-                "landmark_weights": model.topology.landmark_weights,
-                "shape_basis": model.shape_basis,
-                "shape_std": model.shape_std,
-                "expression_basis": model.expression_basis,
-                "expression_std": model.expression_std,
-                "albedo_mean": np.asarray(model.albedo_mean, np.float32),
-                "albedo_basis": np.asarray(model.albedo_basis, np.float32),
-                "albedo_std": model.albedo_std,
-            }
-            for name, arr in model_arrays.items():
-                f.create_dataset(f"model/{name}", data=np.asarray(arr))
-            # Hash what was written, read back by the same code that verifies on load.
-            f.attrs["content_sha256"] = _content_digest(f)
-    return path
-
-
-def _manifest(contents: DatabaseContents) -> dict[str, Any]:
-    return {
-        "name": contents.name,
-        "facetex_version": __version__,
-        "schema_version": SCHEMA_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "num_subjects": len(contents.subjects),
-        "resolution": int(contents.albedo.shape[1]),
-        "gram_resolutions": sorted(int(r) for r in contents.grams),
-        "gram_layers": list(next(iter(contents.grams.values())).keys()) if contents.grams else [],
-        "gram_dtype": _gram_dtype(contents),
-        "model_name": contents.model.name,
-        "build_params": contents.build_params,
-        "sources": [asdict(s) for s in contents.sources],
-        "attribution": contents.attribution,
-        "build_report": contents.build_report,
-    }
-
-
-def _check_contents(c: DatabaseContents) -> None:
-    n = len(c.subjects)
-    if n == 0:
-        raise DatabaseError("a database needs at least one subject")
-    ids = [s.subject_id for s in c.subjects]
-    if len(set(ids)) != n:
-        raise DatabaseError("subject ids must be unique")
-    a = np.asarray(c.albedo)
-    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[0] != n or a.shape[1] != a.shape[2] or a.shape[3] != 3:
-        raise ShapeMismatchError(f"albedo must be ({n}, R, R, 3) uint8, got {a.shape} {a.dtype}")
-    r = a.shape[1]
-    if c.fill_map.shape != (n, r, r) or c.fill_map.dtype != np.uint8:
-        raise ShapeMismatchError(f"fill_map must be ({n}, {r}, {r}) uint8, got {c.fill_map.shape}")
-    if c.chart.shape != (r, r):
-        raise ShapeMismatchError(f"chart must be ({r}, {r}), got {c.chart.shape}")
-    for name in ("vertices", "shape_coeffs", "expression_coeffs", "albedo_coeffs", "sh_coeffs"):
-        if np.asarray(getattr(c, name)).shape[0] != n:
-            raise ShapeMismatchError(f"{name} must have {n} rows, got {np.asarray(getattr(c, name)).shape}")
-    for res, layers in c.grams.items():
-        for layer, g in layers.items():
-            if g.values.ndim != 2 or g.count != n or g.scale.shape != (n,):
-                raise ShapeMismatchError(f"Grams {res}/{layer} must hold {n} packed matrices, got {g.values.shape}")
-            g.channels  # noqa: B018 - raises if the rows are not triangles
-
-
-def _gram_dtype(c: DatabaseContents) -> str:
-    dtypes = {str(g.values.dtype) for layers in c.grams.values() for g in layers.values()}
-    return dtypes.pop() if len(dtypes) == 1 else "mixed"
-
-
-def _write_text(f: Any, name: str, text: str) -> None:
-    f.create_dataset(name, data=text, dtype=_h5py().string_dtype("utf-8"))
-
-
-# --------------------------------------------------------------------------------------------
-# checksum
-
-
-def _dataset_names(f: Any) -> list[str]:
-    h5py = _h5py()
-    names: list[str] = []
-    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-    return sorted(names)
-
-
-def _content_digest(f: Any) -> str:
-    """SHA-256 over every dataset: name, dtype, shape, then its bytes (C order)."""
-    digest = hashlib.sha256()
-    for name in _dataset_names(f):
-        ds = f[name]
-        digest.update(name.encode())
-        if ds.dtype.kind == "O" or ds.dtype.kind == "S":
-            text = ds.asstr()[()]
-            digest.update(b"|str|")
-            digest.update(text.encode("utf-8"))
-            continue
-        digest.update(f"|{ds.dtype.str}|{ds.shape}|".encode())
-        if ds.ndim == 0:
-            digest.update(np.ascontiguousarray(ds[()]).tobytes())
-            continue
-        for start in range(0, ds.shape[0], _HASH_BLOCK):
-            digest.update(np.ascontiguousarray(ds[start : start + _HASH_BLOCK]).tobytes())
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------------------------
-# reading
-
-
 def load_database(path: str | os.PathLike[str], *, verify: bool = True) -> TextureDatabase:
     """Open a database file and check it.
 
@@ -426,7 +95,7 @@ def load_database(path: str | os.PathLike[str], *, verify: bool = True) -> Textu
     ----------
     path : a file written by :func:`write_database`.
     verify : recompute the content SHA-256 over every dataset and compare it with the stored
-        one (reads the whole file once; about a second for the full London database).
+        one (reads the whole file once).
 
     Returns
     -------
@@ -438,7 +107,7 @@ def load_database(path: str | os.PathLike[str], *, verify: bool = True) -> Textu
         If the file is missing, not HDF5, HDF5 of another kind, of another schema version,
         truncated, lacks a required dataset, or its content checksum differs.
     """
-    h5py = _h5py()
+    h5py = h5py_module()
     path = Path(path)
     if not path.is_file():
         raise DatabaseError(f"no texture database at {path}")
@@ -454,12 +123,12 @@ def load_database(path: str | os.PathLike[str], *, verify: bool = True) -> Textu
                     f"{path} has database schema version {version}, this facetex reads version "
                     f"{SCHEMA_VERSION}; rebuild it with `facetex build-db`"
                 )
-            missing = [name for name in _REQUIRED if name not in f]
+            missing = [name for name in REQUIRED_DATASETS if name not in f]
             if missing:
                 raise DatabaseError(f"{path} is damaged: missing {', '.join(missing)}")
             if verify:
                 stored = f.attrs.get("content_sha256")
-                if stored is None or _content_digest(f) != stored:
+                if stored is None or content_digest(f) != stored:
                     raise DatabaseError(f"{path} is damaged: its content checksum does not match")
             manifest = json.loads(f["manifest"].asstr()[()])
             table = json.loads(f["subjects/table"].asstr()[()])
@@ -540,7 +209,7 @@ class TextureDatabase:
 
         ``resolution`` r (default the stored R) area-averages each map on reading, a block of
         subjects at a time, so a small version of a large database never sits in memory at
-        full size (204 maps at 512² are 640 MB as float32, at 1024² 2.5 GB).
+        full size.
         """
         return self._albedo(self._select(exclude_persons), resolution, luminance_only=False)
 
@@ -607,8 +276,8 @@ class TextureDatabase:
     ) -> StoredGrams:
         """The complete Grams of :meth:`gram_set`, read on demand: a
         :class:`~facetex.types.GramSource` whose ``take`` reads only the rows asked for
-        (inference needs the ~10 exemplars the §4 fit kept, not all N; the whole set at 256²
-        and 512² unpacks to ~0.8 GiB for the London database).
+        (inference needs only the exemplars the §4 fit kept, not all N; see docs/database.md,
+        "Memory").
 
         Raises DatabaseError if the resolution or a layer is not stored.
         """
@@ -641,7 +310,7 @@ class TextureDatabase:
     def morphable_model(self) -> MorphableModel:
         """The morphable model learned from this database (identity, expression, albedo PCA)."""
         with self._open() as f:
-            m = {name: f[f"model/{name}"][()] for name in _MODEL_ARRAYS}
+            m = {name: f[f"model/{name}"][()] for name in MODEL_ARRAYS}
         return MorphableModel(
             name=str(self.manifest["model_name"]),
             topology=MeshTopology(
@@ -674,14 +343,12 @@ class TextureDatabase:
         (n, r, r) luminance, float32, 0.5 off the chart, area-resized to ``resolution``."""
         import cv2
 
-        from facetex.texture.color import luminance
-
         size = self.resolution if resolution is None else int(resolution)
         out = np.empty((rows.size, size, size) + (() if luminance_only else (3,)), dtype=np.float32)
         with self._open() as f:
             data = f["subjects/albedo"]
-            for start in range(0, rows.size, _HASH_BLOCK):
-                block = data[rows[start : start + _HASH_BLOCK]].astype(np.float32) / 255.0
+            for start in range(0, rows.size, BLOCK):
+                block = data[rows[start : start + BLOCK]].astype(np.float32) / 255.0
                 block[:, ~self.chart] = 0.5
                 for i, texture in enumerate(block):
                     if luminance_only:
@@ -697,8 +364,8 @@ class TextureDatabase:
             return _take(f[name], rows)
 
     @contextmanager
-    def _open(self) -> Iterator[Any]:
-        h5py = _h5py()
+    def _open(self) -> Iterator[h5py.File]:
+        h5py = h5py_module()
         try:
             stat = self.path.stat()
         except OSError as exc:
@@ -712,7 +379,7 @@ class TextureDatabase:
             raise DatabaseError(f"cannot read {self.path}: {exc}") from exc
 
 
-def _take(ds: Any, rows: np.ndarray) -> np.ndarray:
+def _take(ds: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
     """Rows of an HDF5 dataset (whole read when most rows are wanted: fancy reads are slow)."""
     n = ds.shape[0]
     if rows.size == n:
