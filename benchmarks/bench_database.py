@@ -23,9 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetex.database.build import build_database, collect_photos, london_photos
+from facetex.database.build import build_database
 from facetex.database.config import DatabaseConfig
 from facetex.database.pca import align_rigid, leave_one_out_error
+from facetex.database.photos import collect_photos, london_photos
 from facetex.database.store import load_database
 from facetex.io.atomic import write_json
 from facetex.paths import cache_dir

@@ -9,15 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facetex.database.build import (
-    PhotoSource,
-    build_database,
-    collect_photos,
-    default_database_path,
-    global_lighting,
-)
+from facetex.database.build import build_database
+from facetex.database.default import default_database_path, ensure_default_database
 from facetex.database.fill import INPAINTED, MIRRORED, OBSERVED, OFF_CHART
-from facetex.database.store import LONDON_ATTRIBUTION, SCHEMA_VERSION, load_database
+from facetex.database.lighting import global_lighting
+from facetex.database.photos import PhotoSource, collect_photos
+from facetex.database.schema import LONDON_ATTRIBUTION, SCHEMA_VERSION
+from facetex.database.store import load_database
 from facetex.errors import DatabaseError
 
 PERSONS = ("001", "002")
@@ -175,8 +173,6 @@ def test_default_database_path_lives_in_the_cache(tmp_path, monkeypatch):
 def test_ensure_default_database_reuses_a_valid_file(built, tmp_path, monkeypatch):
     import shutil
 
-    from facetex.database.build import ensure_default_database
-
     monkeypatch.setenv("FACETEX_CACHE", str(tmp_path))
     target = default_database_path()
     target.parent.mkdir(parents=True)
@@ -210,3 +206,18 @@ def test_a_database_of_neutral_photos_only_builds_and_fits(shared_data, small_co
     assert fit.diagnostics["landmark_rmse_iod"] < 0.1
     partial = unwrap_albedo(photo, detection, fit, model, UnwrapConfig(resolution=64))
     assert partial.mask.sum() > 0.2 * partial.chart.sum()
+
+
+def test_the_old_import_paths_still_work():
+    """facetex.database.build and .store were split; the names other packages import from them
+    (api, pipeline, evaluation, cli, the shared test fixtures) stay importable there."""
+    from facetex.database import build, default, lighting, photos, rounds, store, write
+
+    assert build.collect_photos is photos.collect_photos and build.london_photos is photos.london_photos
+    assert build.PhotoSource is photos.PhotoSource and build.global_lighting is lighting.global_lighting
+    assert build.RoundReport is rounds.RoundReport
+    assert build.ensure_default_database is default.ensure_default_database
+    assert build.default_database_path is default.default_database_path
+    assert store.write_database is write.write_database and store.DatabaseContents is write.DatabaseContents
+    for name in store.__all__:
+        assert getattr(store, name) is not None
