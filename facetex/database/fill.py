@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from facetex.database.config import FillConfig
 from facetex.errors import EmptyMaskError, ShapeMismatchError
+from facetex.geometry.uv import rasterize_uv, uv_to_pixel
 from facetex.types import MeshTopology
 
 __all__ = [
@@ -125,10 +127,6 @@ def mirror_texel_map(topology: MeshTopology, resolution: int) -> MirrorMap:
     if int(resolution) < 2:
         raise ValueError(f"resolution must be at least 2, got {resolution}")
     resolution = int(resolution)
-    import torch
-
-    from facetex.geometry.uv import rasterize_uv, uv_to_pixel
-
     partner = mirror_vertex_map(topology)
     uvs = np.asarray(topology.uvs, dtype=np.float64)
     faces = np.asarray(topology.faces, dtype=np.int64)

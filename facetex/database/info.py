@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 
+from facetex.checks import check_integer
 from facetex.database.store import TextureDatabase
 
 __all__ = ["summarize", "contact_sheet"]
@@ -63,8 +64,6 @@ def contact_sheet(db: TextureDatabase, *, thumb: int = 128, modes: int = 3, colu
     ``mode k ±2σ``).
     """
     import cv2
-
-    from facetex.checks import check_integer
 
     check_integer("thumb", thumb, 16, 1024)
     check_integer("modes", modes, 0, 20)
