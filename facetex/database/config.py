@@ -129,11 +129,8 @@ class DatabaseConfig:
     Attributes
     ----------
     name : label of the database and of its morphable model.
-    resolution : UV resolution R of the stored albedo textures. 512 by default: on a London
-        photo (1350², face ~650 px wide) a 512² texel spans 1.2–1.4 photo pixels (median; 90th
-        percentile 1.6–1.7), a 1024² texel 0.6–0.7, so 1024² only interpolates: an area
-        round trip 1024 → 512 → 1024 of a 1024² unwrap loses 0.0018 RMS luminance (about
-        0.5/255, against 0.0049 for 256²), measured on London 002_03.
+    resolution : UV resolution R of the stored albedo textures. 512 by default, close to a
+        London photo's own sampling of the face (docs/database.md, "Texture resolution").
     gram_resolutions : texture sizes at which Grams of every complete texture are stored, so
         inference at those sizes computes only what depends on its input.
     gram_layers : VGG-19 layers of the stored Grams.
@@ -142,11 +139,8 @@ class DatabaseConfig:
     bootstrap_rounds : refits with the database's own PCA models after the generic round
         (paper §6 fits a model to every subject; here the model is then re-learned).
     jobs : worker processes over photos (torch uses one thread in each); 1 runs in-process.
-        The per-photo work is mostly single-threaded (detection, fitting on small tensors,
-        unwrap), so workers scale with free cores. On the shared 2-core development machine,
-        busy with other jobs, 2 workers gave no gain (2.6–3.3 s per photo against 2.0–2.6 s
-        in-process for a generic fit: each task ran 2× slower, the workers together got one
-        core's time).
+        The per-photo work is mostly single-threaded, so workers scale with free cores
+        (docs/database.md, "Worker processes").
     max_landmark_rmse_iod : a fit whose landmark RMSE exceeds this many inter-ocular
         distances is rejected (good London fits: ~0.02).
     min_observed_fraction : a photo whose observed texels cover less than this fraction of
@@ -154,12 +148,9 @@ class DatabaseConfig:
     keep_features : unwrap eyes, brows, lips and nostrils too (the input stage cuts them out
         of its skin mask): database textures are complete faces, as the paper's.
     min_cos_view : the database's unwrap visibility cut (used when ``unwrap`` is None):
-        texels seen more than arccos(0.5) = 60° from the view direction are left to the fill,
-        not 72.5° as in the input stage. Lambertian SH shading leaves the rim too dark (London
-        002_03: albedo 0.62–0.71 at cos 0.3–0.5 against 0.76–0.81 on the cheek), which the
-        fill would spread over the sides. The skin-colour test stays the input stage's:
-        looser chroma limits (Mahalanobis 6 instead of 3.5) keep the darker skin around the
-        eyes of darker-skinned subjects (London 006) but also let brown fringes in (003).
+        texels seen more than arccos(``min_cos_view``) from the view direction (60° for 0.5,
+        against 72.5° in the input stage) are left to the fill, as Lambertian SH shading leaves
+        the rim too dark (docs/database.md, "Unwrap visibility cut").
     specular, fill, pca : settings of those steps.
     fit : :class:`facetex.fitting.FitConfig`, or None for its defaults.
     unwrap : :class:`facetex.fitting.UnwrapConfig`, or None for its defaults at
