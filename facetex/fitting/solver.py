@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -62,7 +63,10 @@ from facetex.geometry.rasterize import rasterize, texture
 from facetex.geometry.sh import sh_basis, sh_from_ambient
 from facetex.types import Detection, FaceFit, MorphableModel, Photo
 
-__all__ = ["fit_face", "initial_pose", "inter_ocular_distance", "robust_weights"]
+__all__ = ["RobustKind", "fit_face", "initial_pose", "inter_ocular_distance", "robust_weights"]
+
+#: The robust functions of :func:`robust_weights` (``FitConfig.robust``).
+RobustKind = Literal["huber", "tukey", "none"]
 
 _DTYPE = torch.float64
 # Fewer visible skin samples than this at a level and the fit is refused.
@@ -483,7 +487,7 @@ def _colour_samples(
     )
 
 
-def robust_weights(errors: torch.Tensor, kind: str, scale: float) -> torch.Tensor:
+def robust_weights(errors: torch.Tensor, kind: RobustKind, scale: float) -> torch.Tensor:
     """IRLS weights of residual norms (the solver's robust loss).
 
     Parameters

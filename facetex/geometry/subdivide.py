@@ -24,6 +24,8 @@ weights are kept on the original vertices and are 0 on new ones.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse
 
@@ -31,13 +33,15 @@ from facetex.errors import ShapeMismatchError
 from facetex.geometry.topology import validate_topology
 from facetex.types import MeshTopology
 
-__all__ = ["SCHEMES", "subdivide"]
+__all__ = ["SCHEMES", "Scheme", "subdivide"]
 
 SCHEMES = ("loop", "midpoint")
+#: A subdivision scheme, one of :data:`SCHEMES`.
+Scheme = Literal["loop", "midpoint"]
 
 
 def subdivide(
-    topology: MeshTopology, levels: int = 1, *, scheme: str = "loop"
+    topology: MeshTopology, levels: int = 1, *, scheme: Scheme = "loop"
 ) -> tuple[MeshTopology, scipy.sparse.csr_matrix]:
     """Subdivide a mesh ``levels`` times.
 

@@ -50,13 +50,14 @@ import struct
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from facetex import __version__
 from facetex.checks import check_choice, check_integer, check_number
 from facetex.errors import InputImageError, ShapeMismatchError
-from facetex.geometry.subdivide import subdivide
+from facetex.geometry.subdivide import Scheme, subdivide
 from facetex.geometry.uv import chart_mask
 from facetex.io.atomic import atomic_path, write_image, write_text
 from facetex.render.maps import pad_chart, padding_texels
@@ -263,7 +264,7 @@ def uv_to_gltf(uvs: np.ndarray) -> np.ndarray:
     return uv
 
 
-def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: str = "loop") -> TexturedMesh:
+def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: Scheme = "loop") -> TexturedMesh:
     """Subdivide ``levels`` times with :func:`facetex.geometry.subdivide.subdivide`.
 
     ``scheme`` is "loop" (smooth surface) or "midpoint" (same surface, more triangles); UVs are
@@ -509,7 +510,7 @@ def _glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         views.append(view)
         return len(views) - 1
 
-    def add_attribute(values: np.ndarray, kind: str, *, bounds: bool = False) -> int:
+    def add_attribute(values: np.ndarray, kind: Literal["VEC2", "VEC3", "VEC4"], *, bounds: bool = False) -> int:
         data = np.ascontiguousarray(values, dtype="<f4")
         accessor = {
             "bufferView": add_view(data.tobytes(), _ARRAY_BUFFER),

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 
@@ -248,7 +249,7 @@ def _camera_basis(origin: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, n
     return right, up, back
 
 
-def _area_light(mi, position: np.ndarray, target: np.ndarray, size: float, radiance: float) -> dict:
+def _area_light(mi: ModuleType, position: np.ndarray, target: np.ndarray, size: float, radiance: float) -> dict:
     return {
         "type": "rectangle",
         "to_world": mi.ScalarTransform4f()
@@ -258,7 +259,7 @@ def _area_light(mi, position: np.ndarray, target: np.ndarray, size: float, radia
     }
 
 
-def _studio_lights(mi, origin: np.ndarray, target: np.ndarray, scale: float) -> dict:
+def _studio_lights(mi: ModuleType, origin: np.ndarray, target: np.ndarray, scale: float) -> dict:
     """Key / fill / rim area lights placed relative to the camera; ``scale`` is the scene size (m)."""
     right, up, back = _camera_basis(origin, target)
     dist = 4.0 * scale
@@ -279,7 +280,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _bsdf(mi, mesh: TexturedMesh, config: RenderConfig) -> dict:
+def _bsdf(mi: ModuleType, mesh: TexturedMesh, config: RenderConfig) -> dict:
     bsdf = {
         "type": "principled",
         "base_color": {
@@ -308,7 +309,7 @@ def _bsdf(mi, mesh: TexturedMesh, config: RenderConfig) -> dict:
     return bsdf
 
 
-def _mitsuba_mesh(mi, mesh: TexturedMesh, positions: np.ndarray, bsdf: dict):
+def _mitsuba_mesh(mi: ModuleType, mesh: TexturedMesh, positions: np.ndarray, bsdf: dict):
     props = mi.Properties()
     props["mesh_bsdf"] = mi.load_dict(bsdf)
     m = mi.Mesh(
