@@ -76,6 +76,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,35 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import torch
+
+from facetex.api import open_database
+from facetex.config import InferConfig
+from facetex.database.fill import OBSERVED
+from facetex.database.holdout import model_without
+from facetex.database.store import TextureDatabase, load_database
+from facetex.detect import Detector
+from facetex.errors import MissingDependencyError
+from facetex.evaluation import protocol as P
+from facetex.evaluation.metrics import IdentityEmbedder, lowpass, lowpass_sigma
+from facetex.evaluation.onet import ONetGrams
+from facetex.io.atomic import write_image, write_json
+from facetex.io.images import load_photo
+from facetex.outputs import write_result
+from facetex.pipeline import infer
+from facetex.stages import peak_rss_mib
+from facetex.texture import config as texture_config
+from facetex.texture.analysis import blend_grams, compute_grams
+from facetex.texture.color import luminance
+from facetex.texture.config import Stage
+from facetex.texture.gram import gram
+from facetex.texture.inference import exemplar_detail, stage_start
+from facetex.texture.resample import resize
+from facetex.texture.synthesis import make_targets, synthesize_texture
+from facetex.texture.vgg import load_vgg19
+from facetex.types import InferenceResult, MorphableModel
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PAPER_ITERATIONS = 1000
@@ -114,14 +144,12 @@ def _quality(run: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def parse_schedule(text: str):
+def parse_schedule(text: str) -> tuple[Stage, ...]:
     """'512x30bf16,512x70' → (Stage(512, 30, bf16=True), Stage(512, 70)): the CLI's form."""
-    from facetex.texture.config import parse_schedule as parse
-
-    return parse(text)
+    return texture_config.parse_schedule(text)
 
 
-def _study_schedule(text: str):
+def _study_schedule(text: str) -> tuple[tuple[Stage, ...], bool]:
     """A study schedule: stages as --schedule takes them, '+detail' at the end to start from
     the exemplars' detail (TextureConfig.start = "exemplar_detail") instead of the low-frequency
     albedo: '256x100bf16,512x30bf16+detail' → (stages, True)."""
@@ -135,8 +163,6 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     """'analysis512:analysis_size=512,preselect_count=48' → ("analysis512", {...}): a named
     copy of the default settings with some ``TextureConfig`` fields changed (values as JSON,
     ``none`` for None; ``schedule`` as in ``--study``, e.g. ``schedule=256x100bf16,512x50bf16``)."""
-    import re
-
     name, _, assignments = text.partition(":")
     if not name or name in ("default", "paper") or not assignments:
         raise argparse.ArgumentTypeError(f"--variant wants NAME:FIELD=VALUE[,FIELD=VALUE], got {text!r}")
@@ -152,10 +178,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     return name, changes
 
 
-def _config(setting: str, size: int, paper_iterations: int, changes: dict[str, Any] | None = None):
-    from facetex.config import InferConfig
-    from facetex.texture.config import Stage
-
+def _config(setting: str, size: int, paper_iterations: int, changes: dict[str, Any] | None = None) -> InferConfig:
     if setting != "paper":  # "default" or a named variant of it
         config = InferConfig()
         config = config if config.resolution == size else config.with_resolution(size)
@@ -171,22 +194,9 @@ def _config(setting: str, size: int, paper_iterations: int, changes: dict[str, A
 
 
 def _worker(task: dict[str, Any]) -> dict[str, Any]:
-    """One (person, setting) run; everything heavy is imported here, in the child."""
-    import numpy as np
-    import torch
-
+    """One (person, setting) run, in a child process of its own."""
     if task["threads"]:
         torch.set_num_threads(task["threads"])
-    from facetex.database.holdout import model_without
-    from facetex.database.store import load_database
-    from facetex.detect import Detector
-    from facetex.evaluation import protocol as P
-    from facetex.io.images import load_photo
-    from facetex.outputs import write_result
-    from facetex.pipeline import infer
-    from facetex.stages import peak_rss_mib
-    from facetex.texture.vgg import load_vgg19
-
     config = _config(task["setting"], task["size"], task["paper_iterations"], task.get("changes"))
     database = load_database(task["db"])
     model = model_without(database, (task["person"],))  # no leak through the low-frequency albedo
@@ -222,23 +232,16 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
         )
     out["metrics"] = _score(result, database, model, task)
     if task.get("save_albedo"):
-        from facetex.io.atomic import write_image
-
         stem = Path(task["save_albedo"]) / f"{task['person']}-{task['setting']}-{task['size']}"
         write_image(stem.with_suffix(".png"), result.albedo, bits=16)
         out["albedo_png"] = str(stem.with_suffix(".png"))
     return out
 
 
-def _score(result, database, model, task: dict[str, Any]) -> dict[str, float]:
+def _score(
+    result: InferenceResult, database: TextureDatabase, model: MorphableModel, task: dict[str, Any]
+) -> dict[str, float]:
     """Protocol metrics of the albedo against the subject's database texture."""
-    import numpy as np
-
-    from facetex.database.fill import OBSERVED
-    from facetex.errors import MissingDependencyError
-    from facetex.evaluation import protocol as P
-    from facetex.texture.resample import resize
-
     size = result.albedo.shape[0]
     subjects = database.subjects()
     row = next(i for i, s in enumerate(subjects) if s.person_id == task["person"] and s.expression == "neutral")
@@ -257,14 +260,10 @@ def _score(result, database, model, task: dict[str, Any]) -> dict[str, float]:
     embedder = None
     if task["identity"]:
         try:
-            from facetex.evaluation.metrics import IdentityEmbedder
-
             embedder = IdentityEmbedder()
         except MissingDependencyError:
             embedder = None
     try:
-        from facetex.evaluation.onet import ONetGrams
-
         onet = ONetGrams()
     except MissingDependencyError:
         onet = None
@@ -377,24 +376,6 @@ CHECKPOINTS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200)
 
 def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     """Quality vs time of each schedule on one held-out subject (weights from the default §4)."""
-    import numpy as np
-    import torch
-
-    from facetex.config import InferConfig
-    from facetex.database.holdout import model_without
-    from facetex.database.store import load_database
-    from facetex.evaluation import protocol as P
-    from facetex.evaluation.metrics import lowpass, lowpass_sigma
-    from facetex.io.images import load_photo
-    from facetex.pipeline import infer
-    from facetex.texture.analysis import blend_grams, compute_grams
-    from facetex.texture.color import luminance
-    from facetex.texture.gram import gram
-    from facetex.texture.inference import exemplar_detail, stage_start
-    from facetex.texture.resample import resize
-    from facetex.texture.synthesis import make_targets, synthesize_texture
-    from facetex.texture.vgg import load_vgg19
-
     if task["threads"]:
         torch.set_num_threads(task["threads"])
     size = task["size"]
@@ -610,12 +591,8 @@ def main() -> None:
         print(f"wrote {args.plot}")
         return
 
-    from facetex.api import open_database
-    from facetex.evaluation.protocol import select_persons
-    from facetex.io.atomic import write_json
-
     database = open_database(args.db)
-    persons = select_persons(database, args.count, tuple(args.persons))
+    persons = P.select_persons(database, args.count, tuple(args.persons))
     env = dict(os.environ)
     if args.omp_wait_policy:
         env.setdefault("OMP_WAIT_POLICY", args.omp_wait_policy)
@@ -644,8 +621,6 @@ def main() -> None:
             r = runs[-1]
             print(f"{person} {setting}: {r['total_s']:.1f} s (load {r['load_before']:.1f}→{r['load_after']:.1f})",
                   flush=True)
-    import torch
-
     earlier = [json.loads(path.read_text()) for path in args.include]
     included = list({(r["person"], r["setting"]): r for result in earlier
                      for r in result["runs"] + result.get("included_runs", [])
