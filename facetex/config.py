@@ -34,7 +34,15 @@ from facetex.render.maps import DetailMapConfig
 from facetex.render.mitsuba_render import RenderConfig
 from facetex.texture.config import Stage, TextureConfig
 
-__all__ = ["ConfigError", "InferConfig", "PrepareConfig", "config_from_dict", "config_to_dict", "load_config"]
+__all__ = [
+    "ConfigError",
+    "InferConfig",
+    "PrepareConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+    "read_settings",
+]
 
 
 class ConfigError(FacetexError, ValueError):
@@ -213,16 +221,9 @@ def _convert(hint: Any, value: Any, current: Any, name: str) -> Any:
     return value
 
 
-def load_config(path: str | Path | None, *, base: Any = None, cls: type | None = None) -> Any:
-    """Read a settings file onto ``base`` (default: ``cls()``, ``cls`` default
-    :class:`InferConfig`); None → ``base``. A ``.json`` file is JSON (e.g. the ``config.json``
-    written beside a result), anything else TOML; either holds any subset of the fields of
-    ``cls``, nested dataclasses as tables. Unknown keys and bad values raise
-    :class:`ConfigError` naming the setting."""
-    cls = cls or (type(base) if base is not None else InferConfig)
-    base = base if base is not None else cls()
-    if path is None:
-        return base
+def read_settings(path: str | Path) -> dict[str, Any]:
+    """The table of a settings file: JSON for a ``.json`` file, else TOML; a file that cannot be
+    read or parsed is a :class:`ConfigError`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -238,4 +239,20 @@ def load_config(path: str | Path | None, *, base: Any = None, cls: type | None =
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"settings file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {path}: expected a table of settings, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path | None, *, base: Any = None, cls: type | None = None) -> Any:
+    """Read a settings file onto ``base`` (default: ``cls()``, ``cls`` default
+    :class:`InferConfig`); None → ``base``. A ``.json`` file is JSON (e.g. the ``config.json``
+    written beside a result), anything else TOML; either holds any subset of the fields of
+    ``cls``, nested dataclasses as tables. Unknown keys and bad values raise
+    :class:`ConfigError` naming the setting."""
+    cls = cls or (type(base) if base is not None else InferConfig)
+    base = base if base is not None else cls()
+    if path is None:
+        return base
+    data = read_settings(path)
     return config_from_dict(cls, data, base=base)

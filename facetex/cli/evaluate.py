@@ -9,23 +9,34 @@ import shlex
 import sys
 from pathlib import Path
 
-from facetex.cli.arguments import ranged
-
+from facetex.cli.options import Option, add_config_flag, add_options, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
-from facetex.errors import FacetexError
+from facetex.config import InferConfig, config_from_dict, read_settings
+from facetex.evaluation import ProtocolConfig
+from facetex.evaluation.degrade import HIDINGS, PHOTO_DEGRADATIONS
 
 log = logging.getLogger(__name__)
 
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+#: The settings flags of `facetex evaluate`, made from ProtocolConfig's fields (facetex.cli.options).
+#: DegradeConfig (facetex.evaluation.degrade) declares no help: its three flags give it here.
+OPTIONS: tuple[Option, ...] = (
+    Option("subjects"),
+    Option("persons"),
+    Option("degrade.detail", flag="--degrade", choices=PHOTO_DEGRADATIONS,
+           help="detail removal of the photo (none: the sharp photo)"),
+    Option("degrade.blur_fraction", range=(0.0, 1.0), help="blur σ over the inter-ocular distance"),
+    Option("degrade.hide", choices=HIDINGS, help="hide part of the face"),
+    Option("variants"),
+    Option("ablation"),
+    Option("iterations"),
+    Option("paper_iterations"),
+    Option("size"),
+    Option("infer.texture.device"),
+    Option("identity"),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from facetex.evaluation.degrade import HIDINGS, PHOTO_DEGRADATIONS
-    from facetex.evaluation.degrade import BLUR_FRACTION
-    from facetex.evaluation.protocol import ABLATIONS, PIPELINE_VARIANTS, VARIANTS
-
     p = subparsers.add_parser(
         "evaluate",
         help="protocol A: degrade held-out subjects, infer with them left out, score every variant",
@@ -38,57 +49,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--db", type=Path, default=None,
                    help="texture database (default: the London database, built on first use)")
-    p.add_argument("--config", type=Path, default=None,
-                   help="TOML settings file of the pipeline (see facetex/config.py)")
-    p.add_argument("--subjects", type=ranged(int, 1, 1000), default=20, help="number of held-out persons (default 20)")
-    p.add_argument("--persons", type=_names, default=(),
-                   help="explicit person ids, comma-separated (overrides --subjects)")
-    p.add_argument("--degrade", choices=PHOTO_DEGRADATIONS, default="blur",
-                   help="detail removal of the photo (default blur; none: the sharp photo)")
-    p.add_argument("--blur-fraction", type=ranged(float, 0.0, 1.0), default=BLUR_FRACTION,
-                   help=f"blur σ over the inter-ocular distance (default {BLUR_FRACTION:g})")
-    p.add_argument("--hide", choices=HIDINGS, default="none", help="hide part of the face (default none)")
-    p.add_argument("--variants", type=_names, default=VARIANTS,
-                   help=f"comma-separated subset of {','.join(VARIANTS + PIPELINE_VARIANTS)} (default "
-                   f"{','.join(VARIANTS)}; 'default' and 'default-paste' run the texture stage of "
-                   "`facetex infer` with and without keeping the photo's observed detail)")
-    p.add_argument("--ablation", choices=ABLATIONS, default="none", help="add the variants of an ablation")
-    p.add_argument("--iterations", type=ranged(int, 0, 100000), default=30, help="L-BFGS iterations per synthesis variant (default 30)")
-    p.add_argument("--paper-iterations", type=ranged(int, 0, 100000), default=1000,
-                   help="iterations of the 'paper' recipe variant (default 1000)")
-    p.add_argument("--size", type=ranged(int, 32, 2048), default=256, help="evaluation resolution R (default 256)")
-    p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda")
-    p.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
+    add_config_flag(p, ProtocolConfig, "ProtocolConfig (the pipeline's settings in its [infer] table; "
+                    "a file of InferConfig tables alone is taken as that table)")
+    add_options(p, ProtocolConfig(), OPTIONS)
     add_progress_flags(p)
     p.set_defaults(handler=run)
 
 
+def _settings_file(path: Path | None) -> ProtocolConfig:
+    """ProtocolConfig from a --config file; a file holding only InferConfig tables (the form
+    `facetex evaluate --config` read before issue 17) is its ``infer`` table."""
+    if path is None:
+        return ProtocolConfig()
+    data = read_settings(path)
+    pipeline = {f.name for f in dataclasses.fields(InferConfig)}
+    if data and set(data) <= pipeline:
+        data = {"infer": data}
+    return config_from_dict(ProtocolConfig, data)
+
+
 def run(args: argparse.Namespace) -> int:
     from facetex.api import open_database
-    from facetex.config import load_config
-    from facetex.evaluation.degrade import DegradeConfig
-    from facetex.evaluation.protocol import ProtocolConfig, run_protocol
+    from facetex.evaluation import run_protocol
     from facetex.evaluation.tables import write_results
     from facetex.io.atomic import check_output_dir
 
-    infer = load_config(args.config)
-    if args.device is not None:
-        infer = dataclasses.replace(infer, texture=dataclasses.replace(infer.texture, device=args.device))
-    try:
-        config = ProtocolConfig(
-            subjects=args.subjects,
-            persons=args.persons,
-            size=args.size,
-            iterations=args.iterations,
-            paper_iterations=args.paper_iterations,
-            variants=args.variants,
-            ablation=args.ablation,
-            degrade=DegradeConfig(detail=args.degrade, hide=args.hide, blur_fraction=args.blur_fraction),
-            infer=infer,
-            identity=not args.no_identity,
-        )
-    except ValueError as exc:
-        raise FacetexError(f"invalid settings: {exc}") from exc
+    config = resolve(args, _settings_file(args.config), OPTIONS, read_file=False)
     check_output_dir(args.output, overwrite=True)  # before hours of work; replaces only an earlier run
     progress = show_progress(args)
     database = open_database(args.db, progress=progress)

@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("photo", nargs="?", type=Path, default=None, metavar="PHOTO", help="photo file")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
-    add_config_flag(p, PrepareConfig, "PrepareConfig: the [detect], [fit] and [unwrap] tables of an infer file")
+    add_config_flag(p, PrepareConfig, "PrepareConfig (the [detect], [fit] and [unwrap] tables of an infer file)")
     p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
     add_options(p, PrepareConfig(), OPTIONS)
     p.add_argument("--overwrite", action="store_true",

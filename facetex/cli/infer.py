@@ -74,7 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("photos", nargs="*", type=Path, metavar="PHOTO", help="photo files or folders of photos")
     p.add_argument("-o", "--output", type=Path, default=Path("out"), help="output folder (default: out)")
     p.add_argument("--db", type=Path, default=None, help="texture database (default: the London database, built on first use)")
-    add_config_flag(p, InferConfig, "InferConfig, e.g. a result's config.json")
+    add_config_flag(p, InferConfig, "InferConfig (e.g. a result's config.json)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast or the paper's recipe: exact masked Grams, 1000 L-BFGS iterations at full size "
                    "(default: fast)")

@@ -174,7 +174,7 @@ def default_text(value: Any) -> str:
     """
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if value is None:
+    if value is None or value == ():
         return "none"
     if isinstance(value, float):
         return f"{value:g}"
@@ -214,6 +214,8 @@ def add_options(parser: argparse.ArgumentParser, defaults: Any, options: Sequenc
             shown = " ".join(default_text(v) for v in value)
         elif origin is tuple:
             kwargs["type"] = _items  # comma-separated; the dataclass checks the names
+            if spec.choices is not None:
+                text += f", of {','.join(map(str, spec.choices))}"
         elif spec.choices is not None:
             kwargs.update(choices=spec.choices, metavar=None)
         span = f"{_span_text(spec.range)}, " if spec.range is not None else ""
@@ -226,8 +228,8 @@ def add_config_flag(parser: argparse.ArgumentParser, cls: type, what: str | None
     """``--config FILE``: settings of ``cls`` (TOML or JSON) that the flags given override."""
     parser.add_argument(
         "--config", type=Path, default=None, metavar="FILE",
-        help=f"settings file, TOML or JSON ({what or cls.__name__}, any subset of its fields; "
-        "see facetex/config.py); flags given override it",
+        help=f"settings file, TOML or JSON: any subset of the fields of {what or cls.__name__} "
+        "(facetex/config.py shows the form); the flags given override it",
     )
 
 
@@ -237,18 +239,11 @@ def given(args: argparse.Namespace, options: Sequence[Option]) -> list[tuple[Opt
     return [(o, values[o.dest]) for o in options if o.dest in values]
 
 
-def resolve(
-    args: argparse.Namespace,
-    base: Any,
-    options: Sequence[Option],
-    *,
-    config_file: str | Path | None = None,
-) -> Any:
-    """The settings of a command line: ``base``, then ``config_file`` (default: the parsed
-    ``--config``, if any), then the flags given. A bad value is a :class:`ConfigError`
-    naming the setting."""
-    path = config_file if config_file is not None else getattr(args, "config", None)
-    config = load_config(path, base=base)
+def resolve(args: argparse.Namespace, base: Any, options: Sequence[Option], *, read_file: bool = True) -> Any:
+    """The settings of a command line: ``base``, then the ``--config`` file if given (unless
+    ``read_file`` is False: ``base`` has it already), then the flags given. A bad value is a
+    :class:`ConfigError` naming the setting."""
+    config = load_config(getattr(args, "config", None) if read_file else None, base=base)
     flags = given(args, options)
     changes: dict[str, Any] = {}
     for option, value in flags:

@@ -7,11 +7,12 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from facetex.cli.options import Option, add_config_flag, add_options, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.errors import InputImageError
 from facetex.io.atomic import check_output_file, write_image, write_json
 from facetex.io.images import load_image, load_mask
-from facetex.texture.config import SOLVERS, TextureConfig
+from facetex.texture.config import Stage, TextureConfig
 from facetex.texture.inference import infer_texture
 from facetex.texture.vgg import load_vgg19
 
@@ -21,78 +22,48 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
-def _at_least(minimum: float, kind: type):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value >= minimum:
-            raise argparse.ArgumentTypeError(f"must be ≥ {minimum}, got {text}")
-        if value == float("inf"):
-            raise argparse.ArgumentTypeError(f"must be finite, got {text}")
-        return value
+def _last_iterations(config: TextureConfig, iterations: int) -> TextureConfig:
+    stages = config.schedule
+    return config.replace(schedule=stages[:-1] + (dataclasses.replace(stages[-1], iterations=iterations),))
 
-    return parse
+
+#: The settings flags of `facetex synthesize`, made from TextureConfig's fields (facetex.cli.options).
+OPTIONS: tuple[Option, ...] = (
+    Option("solver"),
+    Option("size", field=(Stage, "size"), get=lambda c: c.size, apply=lambda c, size: c.with_size(size),
+           help="texture resolution R (earlier synthesis stages scale with it)"),
+    Option("iterations", field=(Stage, "iterations"), get=lambda c: c.schedule[-1].iterations,
+           apply=_last_iterations, help="L-BFGS iterations of the last (full-size) stage (1000 with --preset paper)"),
+    Option("alpha"),
+    Option("device"),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    defaults = TextureConfig()
     p = subparsers.add_parser(
         "synthesize",
         help="infer a complete texture from a partial one and exemplar textures (paper §4–5)",
         description="Fit blend weights of the exemplars' Gram matrices to the partial texture "
         "under its mask (§4), then synthesise the texture from the low-frequency one by L-BFGS "
         "(§5). All textures are square UV maps, resized to --size. Writes OUT.png and OUT.json "
-        "(weights per exemplar file, losses, timings, resolved settings).",
+        "(weights per exemplar file, losses, timings, resolved settings). Settings: the preset, "
+        "then --config, then the flags given.",
     )
     p.add_argument("--init", required=True, type=Path, help="low-frequency albedo texture (the start)")
     p.add_argument("--partial", required=True, type=Path, help="partial high-frequency albedo texture")
     p.add_argument("--mask", required=True, type=Path, help="visibility mask of the partial texture (white = seen)")
     p.add_argument("--exemplars", required=True, type=Path, help="folder of complete exemplar textures")
     p.add_argument("-o", "--output", required=True, type=Path, help="output PNG (a .json is written beside it)")
-    p.add_argument("--solver", choices=SOLVERS, default=None, help=f"blend-weight solver (default {defaults.solver})")
-    p.add_argument("--size", type=_at_least(32, int), default=None, help=f"texture resolution (default {defaults.size})")
-    p.add_argument(
-        "--iterations",
-        type=_at_least(0, int),
-        default=None,
-        help=f"L-BFGS iterations of the last (full-size) stage (default {defaults.schedule[-1].iterations}, "
-        "1000 with --preset paper)",
-    )
-    p.add_argument("--alpha", type=_at_least(0.0, float), default=None, help=f"Gram weight α (default {defaults.alpha:g})")
+    add_config_flag(p, TextureConfig, "TextureConfig (the [texture] table of an infer file, at the top level)")
     p.add_argument("--preset", choices=("paper",), default=None, help="the paper's recipe: 1000 iterations, exact")
-    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
+    add_options(p, TextureConfig(), OPTIONS)
     add_progress_flags(p)
     p.set_defaults(handler=run)
 
 
 def _resolve_config(args: argparse.Namespace) -> TextureConfig:
-    """The settings of a command line; a value out of its range is a one-line error."""
-    from facetex.config import ConfigError
-
-    try:
-        return _settings(args)
-    except ValueError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
-
-
-def _settings(args: argparse.Namespace) -> TextureConfig:
-    from facetex.checks import check_integer
-    from facetex.texture.config import MAX_SIZE, MIN_SIZE
-
-    base = TextureConfig.paper() if args.preset == "paper" else TextureConfig()
-    if args.size is not None:
-        check_integer("--size", args.size, MIN_SIZE, MAX_SIZE)
-        base = base.with_size(args.size)
-    stages = base.schedule
-    if args.iterations is not None:
-        stages = stages[:-1] + (dataclasses.replace(stages[-1], iterations=args.iterations),)
-    changes: dict[str, object] = {"schedule": stages}
-    for name in ("solver", "alpha", "device"):
-        if getattr(args, name) is not None:
-            changes[name] = getattr(args, name)
-    return base.replace(**changes)
+    """The settings of a command line: the preset, then --config, then the flags given."""
+    return resolve(args, TextureConfig.paper() if args.preset == "paper" else TextureConfig(), OPTIONS)
 
 
 def _exemplar_files(folder: Path) -> list[Path]:
