@@ -52,13 +52,13 @@ from typing import Any
 
 import numpy as np
 
-from facetex.config import InferConfig
 from facetex.database import holdout
 from facetex.database.store import SubjectRecord, TextureDatabase
 from facetex.errors import DatabaseError, FacetexError, MissingDependencyError, NoFaceError, ShapeMismatchError
 from facetex.evaluation import fidelity as F
 from facetex.evaluation import metrics as M
 from facetex.evaluation.baselines import inpaint_albedo, pca_albedo
+from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.degrade import (
     DegradeConfig,
     blur_photo,
@@ -68,8 +68,17 @@ from facetex.evaluation.degrade import (
     occlude_photo,
 )
 from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
+from facetex.evaluation.variants import (
+    ABLATIONS,
+    GRAM_LAYERS,
+    PAPER_ORDER,
+    PIPELINE_VARIANTS,
+    VARIANTS,
+    Variant,
+    build_variants,
+)
 from facetex.texture.color import luminance
-from facetex.texture.config import Stage, TextureConfig
+from facetex.texture.config import TextureConfig
 from facetex.types import Detection, FaceFit, GramSet, MorphableModel, PartialAlbedo, Photo
 
 __all__ = [
@@ -107,23 +116,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Variants of the paper's comparison (user study, Fig. 12) and the inpainting baseline (Fig. 17).
-VARIANTS = ("pca", "closest", "linear", "convex", "inpaint")
-#: The pipeline's own texture stage as ``facetex infer`` runs it (the texture config scaled to
-#: the evaluation size): keeping the photo's observed detail ("default",
-#: ``TextureConfig.keep_observed`` True) and re-synthesising every texel ("default-paste",
-#: False: the behaviour before issue 16). Not run unless named.
-PIPELINE_VARIANTS = ("default", "default-paste")
-#: Ablations: Gram layers (Fig. 8), exemplars blended (Fig. 4), α (Fig. 6), recipe.
-ABLATIONS = ("none", "layers", "subjects", "alpha", "recipe")
-#: The §5 Gram layers, in order (relu1_1 … relu5_1).
-GRAM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: The paper's ordering (best first) whose adjacent pairs are tested.
-PAPER_ORDER = ("convex", "linear", "closest", "pca")
-#: Values of the ablations (besides the default variant "convex": 5 layers, all exemplars, α
-#: of the texture config, the bench's shared exact fit).
-TOP_K = (1, 2, 4, 8)
-ALPHAS = (1.0, 10.0, 1000.0)
 
 #: metric name → (table label, goal). The goal is "max", "min", or the ideal value of a metric
 #: whose error is its distance to that value. The order is the tables'.
@@ -160,184 +152,6 @@ for _region in FIDELITY_REGIONS:  # per band and region (facetex.evaluation.fide
         METRICS[fidelity_metric("logratio", _region, _band)] = (
             f"power log-ratio {F.band_label(_band)} c/fw {_region} (dec, 0 best)", 0.0)
 del _region, _band
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way of completing the texture.
-
-    Attributes
-    ----------
-    name : label in tables ("convex", "layers=3", "top-4", "alpha=10", "paper", ...).
-    kind : "pca", "inpaint" or "synthesis".
-    solver : §4 solver of a synthesis variant ("convex", "linear", "closest").
-    layers : Gram layers of the §4 fit and §5 synthesis (None: the texture config's).
-    alpha : §5 α (None: the texture config's).
-    top_k : keep the k largest convex weights, renormalised to sum 1 (Fig. 4); None keeps all.
-    recipe : None: the bench's shared exact §4 fit (every exemplar, all layers computed once
-        per subject) and one synthesis stage of the evaluation's iterations. "fast" or "paper":
-        the pipeline's own texture stage (``facetex.texture.inference.infer_texture``) with
-        its settings as ``facetex infer`` runs them (candidate preselection, the detailed
-        start, its coarse-to-fine bf16 schedule scaled to the evaluation size by
-        ``TextureConfig.with_size``: 128²×100 + 256²×30 at 256²) or with
-        ``TextureConfig.paper`` (exact fp32 fit, one fp32 stage of ``paper_iterations``
-        iterations from the low-frequency albedo, no early stopping).
-    keep_observed : with a recipe, sets ``TextureConfig.keep_observed`` (True: the photo's own
-        detail is kept where it observes skin; False: every texel re-synthesised, as before
-        issue 16); None keeps the texture config's value.
-    """
-
-    name: str
-    kind: str
-    solver: str = "convex"
-    layers: tuple[str, ...] | None = None
-    alpha: float | None = None
-    top_k: int | None = None
-    recipe: str | None = None
-    keep_observed: bool | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("pca", "inpaint", "synthesis"):
-            raise ValueError(f"variant kind must be pca, inpaint or synthesis, got {self.kind!r}")
-        if self.recipe not in (None, "fast", "paper"):
-            raise ValueError(f"recipe must be None, 'fast' or 'paper', got {self.recipe!r}")
-        if self.recipe is not None and self.top_k is not None:
-            raise ValueError("top_k applies to the shared fit only (recipe None)")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k must be ≥ 1, got {self.top_k}")
-        if self.keep_observed is not None and self.recipe is None:
-            raise ValueError("keep_observed applies to the pipeline's texture stage only (a recipe)")
-
-
-def build_variants(names: Sequence[str], ablation: str = "none") -> tuple[Variant, ...]:
-    """The variants of a run: the named ones, then those of the ablation (no duplicates).
-
-    Parameters
-    ----------
-    names : a subset of :data:`VARIANTS` and :data:`PIPELINE_VARIANTS` ("default": the
-        pipeline's texture stage as ``facetex infer`` runs it, keeping the photo's observed
-        detail; "default-paste": the same with ``keep_observed=False``).
-    ablation : one of :data:`ABLATIONS`. "layers": convex with relu1_1 … relu{k}_1 for
-        k = 1 … 4 (k = 5 is "convex"); "subjects": top-k of the convex weights for k in
-        :data:`TOP_K`; "alpha": α in :data:`ALPHAS`; "recipe": the pipeline's texture stage
-        with its fast default ("fast") and with the paper's recipe ("paper"). The reference
-        "convex" is added when missing.
-    """
-    unknown = [n for n in names if n not in VARIANTS + PIPELINE_VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS + PIPELINE_VARIANTS)}")
-    if ablation not in ABLATIONS:
-        raise ValueError(f"ablation must be one of {', '.join(ABLATIONS)}, got {ablation!r}")
-    out: list[Variant] = []
-    for name in dict.fromkeys(names):
-        if name in ("pca", "inpaint"):
-            out.append(Variant(name, name))
-        elif name in PIPELINE_VARIANTS:
-            out.append(Variant(name, "synthesis", recipe="fast", keep_observed=name == "default"))
-        else:
-            out.append(Variant(name, "synthesis", solver=name))
-    if ablation != "none" and "convex" not in names:
-        out.append(Variant("convex", "synthesis", solver="convex"))
-    if ablation == "layers":
-        out += [Variant(f"layers={k}", "synthesis", layers=GRAM_LAYERS[:k]) for k in range(1, len(GRAM_LAYERS))]
-    elif ablation == "subjects":
-        out += [Variant(f"top-{k}", "synthesis", top_k=k) for k in TOP_K]
-    elif ablation == "alpha":
-        out += [Variant(f"alpha={a:g}", "synthesis", alpha=a) for a in ALPHAS]
-    elif ablation == "recipe":
-        out += [Variant("fast", "synthesis", recipe="fast"), Variant("paper", "synthesis", recipe="paper")]
-    if not out:
-        raise ValueError("no variant to evaluate")
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class ProtocolConfig:
-    """Settings of a protocol-A run.
-
-    Attributes
-    ----------
-    subjects : number of held-out persons (evenly spaced over the sorted person ids that have a
-        neutral photo); ignored when ``persons`` is given.
-    persons : explicit person ids to hold out.
-    size : evaluation resolution R: the unwrap, the synthesis and the scoring run at R × R.
-    iterations : L-BFGS iterations of each synthesis variant of the paper's comparisons and
-        the ablations (early stopping as the texture config says); the "fast" recipe variant
-        runs the texture config's own schedule instead.
-    paper_iterations : iterations of the "paper" recipe variant (the paper: 1000).
-    variants : names from :data:`VARIANTS` and :data:`PIPELINE_VARIANTS`.
-    ablation : one of :data:`ABLATIONS`.
-    degrade : how the input is degraded.
-    infer : the pipeline's settings (detect, fit, unwrap, texture); resolution and schedule
-        are set from ``size`` and ``iterations``.
-    identity : compute dlib identity similarity (needs dlib; skipped with a warning if not
-        installed).
-    patch : side of the power-spectrum patches, texels (default R / 8: 32² at 256², whose
-        bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
-        inside the observed skin between eyes, nose and mouth).
-    confidence, resamples, seed : bootstrap settings of the aggregates.
-    figure_subjects : subjects shown in the figure grid.
-    """
-
-    subjects: int = 20
-    persons: tuple[str, ...] = ()
-    size: int = 256
-    iterations: int = 30
-    paper_iterations: int = 1000
-    variants: tuple[str, ...] = VARIANTS
-    ablation: str = "none"
-    degrade: DegradeConfig = field(default_factory=DegradeConfig)
-    infer: InferConfig = field(default_factory=InferConfig)
-    identity: bool = True
-    patch: int | None = None
-    confidence: float = 0.95
-    resamples: int = 2000
-    seed: int = 0
-    figure_subjects: int = 6
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "persons", tuple(str(p) for p in self.persons))
-        object.__setattr__(self, "variants", tuple(self.variants))
-        if self.subjects < 1 and not self.persons:
-            raise ValueError(f"subjects must be ≥ 1, got {self.subjects}")
-        if self.size < 64 or self.size & (self.size - 1):
-            raise ValueError(f"size must be a power of two ≥ 64, got {self.size}")
-        if self.iterations < 0 or self.paper_iterations < 0:
-            raise ValueError("iterations must be ≥ 0")
-        if self.patch is not None and not 8 <= self.patch <= self.size:
-            raise ValueError(f"patch must be in [8, size], got {self.patch}")
-        build_variants(self.variants, self.ablation)  # validates names and ablation
-
-    @property
-    def patch_size(self) -> int:
-        return self.patch if self.patch is not None else self.size // 8
-
-    def texture_config(self, variant: Variant) -> TextureConfig:
-        """The texture settings of a synthesis variant at the evaluation size."""
-        base = self.infer.texture
-        if variant.recipe == "paper":
-            base = TextureConfig.paper(self.size, device=base.device).replace(
-                schedule=(Stage(self.size, self.paper_iterations),),
-                content_layers=base.content_layers,
-                alpha=base.alpha,
-            )
-        elif variant.recipe == "fast":
-            base = base.with_size(self.size)
-        else:  # the paper's comparisons: one stage, starting where §5 does
-            base = base.replace(schedule=(Stage(self.size, self.iterations),), analysis_size=None, start="lowfreq")
-        changes: dict[str, Any] = {"solver": variant.solver}
-        if variant.layers is not None:
-            changes["gram_layers"] = variant.layers
-        if variant.alpha is not None:
-            changes["alpha"] = variant.alpha
-        if variant.keep_observed is not None:
-            changes["keep_observed"] = variant.keep_observed
-        return base.replace(**changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        from facetex.config import config_to_dict
-
-        return config_to_dict(self)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Settings of a protocol-A run (:func:`facetex.evaluation.run.run_protocol`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from facetex.checks import setting
+from facetex.config import InferConfig, config_to_dict
+from facetex.evaluation.degrade import DegradeConfig
+from facetex.evaluation.variants import ABLATIONS, PIPELINE_VARIANTS, VARIANTS, Variant, build_variants
+from facetex.texture.config import Stage, TextureConfig
+
+__all__ = ["ProtocolConfig"]
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Settings of a protocol-A run.
+
+    Attributes
+    ----------
+    subjects : number of held-out persons (evenly spaced over the sorted person ids that have a
+        neutral photo); ignored when ``persons`` is given.
+    persons : explicit person ids to hold out.
+    size : evaluation resolution R: the unwrap, the synthesis and the scoring run at R × R.
+    iterations : L-BFGS iterations of each synthesis variant of the paper's comparisons and
+        the ablations (early stopping as the texture config says); the "fast" recipe variant
+        runs the texture config's own schedule instead.
+    paper_iterations : iterations of the "paper" recipe variant (the paper: 1000).
+    variants : names from :data:`~facetex.evaluation.variants.VARIANTS` and
+        :data:`~facetex.evaluation.variants.PIPELINE_VARIANTS`.
+    ablation : one of :data:`~facetex.evaluation.variants.ABLATIONS`.
+    degrade : how the input is degraded.
+    infer : the pipeline's settings (detect, fit, unwrap, texture); resolution and schedule
+        are set from ``size`` and ``iterations``.
+    identity : compute dlib identity similarity (needs dlib; skipped with a warning if not
+        installed).
+    patch : side of the power-spectrum patches, texels (default R / 8: 32² at 256², whose
+        bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
+        inside the observed skin between eyes, nose and mouth).
+    confidence, resamples, seed : bootstrap settings of the aggregates.
+    figure_subjects : subjects shown in the figure grid.
+    """
+
+    subjects: int = setting(20, help="number of held-out persons", range=(1, 1000))
+    persons: tuple[str, ...] = setting((), help="explicit person ids, comma-separated (override subjects)")
+    size: int = setting(256, help="evaluation resolution R, a power of two", range=(64, 2048))
+    iterations: int = setting(30, help="L-BFGS iterations per synthesis variant", range=(0, 100_000))
+    paper_iterations: int = setting(1000, help="iterations of the 'paper' recipe variant", range=(0, 100_000))
+    variants: tuple[str, ...] = setting(
+        VARIANTS,
+        help="variants, comma-separated ('default' and 'default-paste' run the texture stage of `facetex "
+        "infer` with and without keeping the photo's observed detail)",
+        choices=VARIANTS + PIPELINE_VARIANTS,
+    )
+    ablation: str = setting("none", help="add the variants of an ablation", choices=ABLATIONS)
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
+    identity: bool = setting(True, help="compute the dlib identity metric")
+    patch: int | None = None
+    confidence: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
+    figure_subjects: int = 6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "persons", tuple(str(p) for p in self.persons))
+        object.__setattr__(self, "variants", tuple(self.variants))
+        if self.subjects < 1 and not self.persons:
+            raise ValueError(f"subjects must be ≥ 1, got {self.subjects}")
+        if self.size < 64 or self.size & (self.size - 1):
+            raise ValueError(f"size must be a power of two ≥ 64, got {self.size}")
+        if self.iterations < 0 or self.paper_iterations < 0:
+            raise ValueError("iterations must be ≥ 0")
+        if self.patch is not None and not 8 <= self.patch <= self.size:
+            raise ValueError(f"patch must be in [8, size], got {self.patch}")
+        build_variants(self.variants, self.ablation)  # validates names and ablation
+
+    @property
+    def patch_size(self) -> int:
+        return self.patch if self.patch is not None else self.size // 8
+
+    def texture_config(self, variant: Variant) -> TextureConfig:
+        """The texture settings of a synthesis variant at the evaluation size."""
+        base = self.infer.texture
+        if variant.recipe == "paper":
+            base = TextureConfig.paper(self.size, device=base.device).replace(
+                schedule=(Stage(self.size, self.paper_iterations),),
+                content_layers=base.content_layers,
+                alpha=base.alpha,
+            )
+        elif variant.recipe == "fast":
+            base = base.with_size(self.size)
+        else:  # the paper's comparisons: one stage, starting where §5 does
+            base = base.replace(schedule=(Stage(self.size, self.iterations),), analysis_size=None, start="lowfreq")
+        changes: dict[str, Any] = {"solver": variant.solver}
+        if variant.layers is not None:
+            changes["gram_layers"] = variant.layers
+        if variant.alpha is not None:
+            changes["alpha"] = variant.alpha
+        if variant.keep_observed is not None:
+            changes["keep_observed"] = variant.keep_observed
+        return base.replace(**changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready nested dicts (``facetex.config.config_to_dict``)."""
+        return config_to_dict(self)
