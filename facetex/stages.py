@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from facetex.detect.detector import DetectConfig, Detector, select_face
+from facetex.detect.detector import DetectConfig, Detector
 from facetex.fitting.config import FitConfig, UnwrapConfig
 from facetex.fitting.crop import FaceCrop
 from facetex.fitting.solver import fit_face
@@ -116,7 +116,7 @@ def prepare_face(
     unwrap_config : settings of the unwrap; None stops after the fit (``partial`` is None;
         :func:`unwrap_face` can finish later, e.g. after a quality check of the fit).
     detector : a detector to reuse across photos; None makes one from ``detect_config`` and
-        closes it.
+        closes it. Its config's ``min_face_px`` applies.
     face_index : which face, largest first (0 = the largest).
     detection : a detection made earlier; skips the ``detect`` stage.
     clean : ``(photo, detection) → photo`` run between detection and fit (the database build
@@ -135,10 +135,9 @@ def prepare_face(
         with clock.stage("detect"):
             if detector is None:
                 with Detector(detect_config) as own:
-                    faces = own.detect_faces(photo)
+                    detection = own.detect_face(photo, face_index)
             else:
-                faces = detector.detect_faces(photo)
-            detection = select_face(faces, face_index, photo.source)
+                detection = detector.detect_face(photo, face_index)
     if clean is not None:
         with clock.stage("clean"):
             photo = clean(photo, detection)
