@@ -18,7 +18,7 @@ from facetex import __version__
 from facetex.errors import FacetexError
 
 # Modules of facetex.cli that define a subcommand, in the order `facetex --help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("infer", "fit", "synthesize", "build_db", "db_info", "evaluate")
+SUBCOMMANDS: tuple[str, ...] = ("infer", "faces", "fit", "synthesize", "build_db", "db_info", "evaluate")
 
 
 class _Parser(argparse.ArgumentParser):
