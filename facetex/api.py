@@ -5,6 +5,14 @@
     facetex.write_result(result, "out/photo")      # the same files as `facetex infer`
     fit = facetex.fit("photo.jpg")                 # FaceFit only (generic model by default)
     db = facetex.load_database("my.h5")            # TextureDatabase
+
+These are the convenience entry points: they take paths or loaded objects and fill in
+defaults (the demo photo, the default database, ``InferConfig()``). They share names with
+the lower-level functions they call, whose signatures differ: :func:`infer` calls
+:func:`facetex.pipeline.infer` (a loaded photo, database and config, all required, plus a
+reusable VGG and detector), :func:`write_result` calls :func:`facetex.outputs.write_result`
+(config and morphable model required). Use those when running many photos with shared state,
+as ``facetex infer`` does.
 """
 
 from __future__ import annotations
@@ -58,7 +66,14 @@ def infer(
     face_index: int = 0,
     progress: bool = True,
 ) -> InferenceResult:
-    """Infer the complete albedo of a photo (a path, a loaded Photo, or None for the demo)."""
+    """Infer the complete albedo of a photo (a path, a loaded Photo, or None for the demo).
+
+    The convenience form of :func:`facetex.pipeline.infer`: ``database`` may be a path or None
+    (the default London database), ``config`` None (``InferConfig()``: its UV maps always
+    follow its texture size, see :class:`~facetex.config.InferConfig`); the network and the
+    detector are made for this call. For many photos call :func:`facetex.pipeline.infer` with
+    one loaded database, VGG and :class:`~facetex.detect.Detector`.
+    """
     from facetex.pipeline import infer as run_pipeline
 
     db = database if isinstance(database, TextureDatabase) else open_database(database)
@@ -92,6 +107,11 @@ def write_result(
     overwrite: bool = False,
 ) -> Path:
     """Write the files of ``facetex infer`` for ``result`` into ``out_dir``.
+
+    The convenience form of :func:`facetex.outputs.write_result`, which takes the config and
+    the morphable model as required arguments: here ``config`` defaults to ``InferConfig()``
+    (pass the one the result was made with, so ``config.json`` records it) and the model is the
+    database's.
 
     ``out_dir`` must be absent or empty, or with ``overwrite`` an earlier facetex result; a
     folder facetex did not write is never replaced (:class:`~facetex.errors.OutputError`).

@@ -3,8 +3,8 @@
 Every stage keeps its own config dataclass next to its code (``DetectConfig``, ``FitConfig``,
 ``UnwrapConfig``, ``TextureConfig``, ``DetailMapConfig``, ``ExportConfig``, ``RenderConfig``);
 :class:`InferConfig` composes them and is passed explicitly down the pipeline. The resolved
-config is written beside every result (``config.json``), and a TOML file of the same shape
-(any subset of the fields) can be given with ``--config``::
+config is written beside every result (``config.json``), and a TOML or JSON file of the same
+shape (any subset of the fields; ``config.json`` itself) can be given with ``--config``::
 
     [texture]
     alpha = 100.0
@@ -55,7 +55,10 @@ class InferConfig:
 
     Attributes
     ----------
-    detect, fit, unwrap, texture, maps, export, render : the stages' settings.
+    detect, fit, unwrap, texture, maps, export, render : the stages' settings. The UV resolution
+        is one value, the texture's output size (:attr:`resolution`): ``unwrap.resolution``
+        must equal it (:meth:`with_resolution` moves both; a settings file that sets one moves
+        the other).
     render_views : render the result with Mitsuba (``--render``); off by default as it needs
         Mitsuba and takes tens of seconds.
     report : write ``report.html`` with the 3D viewer.

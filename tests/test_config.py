@@ -121,3 +121,36 @@ def test_settings_errors_name_the_field_with_its_path():
         config_from_dict(InferConfig, {"render": {"background": [0.1, 0.2]}})
     config = config_from_dict(InferConfig, {"fit": {"steps": [5, 2, 1]}, "render": {"background": [0, 0.5, 1]}})
     assert config.fit.steps == (5, 2, 1) and config.render.background == (0, 0.5, 1)
+
+
+def test_the_uv_resolution_is_one_value():
+    """Issue 17: the unwrap's resolution is the texture's output size; a file that sets one
+    moves the other, an API call that sets them apart is refused."""
+    from facetex.checks import SettingValueError
+    from facetex.fitting.config import UnwrapConfig
+    from facetex.texture.config import TextureConfig
+
+    with pytest.raises(SettingValueError, match=r"unwrap\.resolution .*with_resolution"):
+        InferConfig(texture=TextureConfig.paper(256))
+    with pytest.raises(SettingValueError, match=r"unwrap\.resolution"):
+        dataclasses.replace(InferConfig(), unwrap=UnwrapConfig(resolution=256))
+    assert InferConfig.paper(256).unwrap.resolution == 256
+    moved = config_from_dict(InferConfig, {"texture": {"schedule": [[128, 40], [256, 10]]}})
+    assert moved.unwrap.resolution == moved.resolution == 256
+    moved = config_from_dict(InferConfig, {"unwrap": {"resolution": 1024}})
+    assert moved.resolution == 1024 and moved.texture.schedule == InferConfig().with_resolution(1024).texture.schedule
+    with pytest.raises(ConfigError, match=r"^unwrap\.resolution 128 and the texture's output size 256"):
+        config_from_dict(InferConfig, {"unwrap": {"resolution": 128}, "texture": {"schedule": [[256, 10]]}})
+    with pytest.raises(ConfigError, match=r"^unwrap\.resolution: the texture cannot follow"):
+        config_from_dict(InferConfig, {"unwrap": {"resolution": 16}})
+
+
+def test_declared_settings_carry_their_help_and_checks():
+    from facetex.checks import SettingValueError
+    from facetex.texture.config import TextureConfig
+
+    help_of = {f.name: f.metadata.get("help") for f in dataclasses.fields(TextureConfig)}
+    assert help_of["alpha"] and help_of["solver"] and help_of["detail"]
+    for bad in ({"detail": 2.5}, {"solver": "lasso"}, {"start": "noise"}, {"alpha": -1.0}):
+        with pytest.raises(SettingValueError, match=next(iter(bad))):
+            TextureConfig(**bad)
