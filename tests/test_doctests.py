@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 MODULES = [
+    "facetex.checks",
     "facetex.cli.arguments",
+    "facetex.cli.options",
     "facetex.evaluation.fidelity",
     "facetex.geometry.uv",
     "facetex.stages",
