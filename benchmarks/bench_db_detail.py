@@ -45,7 +45,7 @@ def main() -> None:
 
     from facetex.database.fill import OBSERVED
     from facetex.database.store import load_database
-    from facetex.evaluation.metrics import radial_power_spectrum, skin_patches
+    from facetex.evaluation.spectra import radial_power_spectrum, skin_patches
     from facetex.texture.color import luminance
     from facetex.texture.resample import resize
 

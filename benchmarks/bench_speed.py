@@ -96,7 +96,8 @@ from facetex.database.store import TextureDatabase, load_database
 from facetex.detect import Detector
 from facetex.errors import MissingDependencyError
 from facetex.evaluation import protocol as P
-from facetex.evaluation.metrics import IdentityEmbedder, lowpass, lowpass_sigma
+from facetex.evaluation.identity import IdentityEmbedder
+from facetex.evaluation.metrics import lowpass, lowpass_sigma
 from facetex.evaluation.onet import ONetGrams
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_photo

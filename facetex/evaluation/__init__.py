@@ -18,7 +18,9 @@ Typical use (what ``facetex evaluate`` does)::
 """
 
 from facetex.evaluation.degrade import DegradeConfig
-from facetex.evaluation.protocol import ProtocolConfig, ProtocolResult, run_protocol
+from facetex.evaluation.config import ProtocolConfig
+from facetex.evaluation.results import ProtocolResult
+from facetex.evaluation.run import run_protocol
 from facetex.evaluation.tables import write_results
 
 __all__ = ["DegradeConfig", "ProtocolConfig", "ProtocolResult", "run_protocol", "write_results"]

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facetex.detect.landmarks import eye_centers
 from facetex.errors import ShapeMismatchError
 from facetex.texture.color import MASK_VALUE
-from facetex.types import PartialAlbedo
+from facetex.types import Detection, PartialAlbedo, Photo
 
 __all__ = [
     "BLUR_FRACTION",
@@ -39,6 +40,7 @@ __all__ = [
     "PHOTO_DEGRADATIONS",
     "HIDINGS",
     "DegradeConfig",
+    "degrade_photo",
     "blur_sigma",
     "blur_photo",
     "downsample_photo",
@@ -283,3 +285,34 @@ def hide_turn(partial: PartialAlbedo, fraction: float = 0.4, side: str = "right"
         features[hidden] = MASK_VALUE
         changes.update(features=features, feature_mask=partial.feature_mask & ~hidden)
     return dataclasses.replace(partial, **changes)
+
+
+def degrade_photo(photo: Photo, detection: Detection, config: DegradeConfig) -> Photo:
+    """Apply the photo degradations of ``config`` (detail, then occluder) to a sharp photo.
+
+    Parameters
+    ----------
+    photo : the sharp photo.
+    detection : its face (eye centres for the blur σ, box for the occluder).
+    config : what to do; the "turn" hiding is applied later, to the partial albedo.
+
+    Returns
+    -------
+    A new Photo, ``source`` tagged with the degradation.
+    """
+    rgb = photo.rgb
+    tags = []
+    if config.detail == "blur":
+        eyes = eye_centers(detection.landmarks)
+        sigma = blur_sigma(float(np.linalg.norm(eyes[1] - eyes[0])), config.blur_fraction)
+        rgb = blur_photo(rgb, sigma)
+        tags.append(f"blur σ={sigma:.1f}px")
+    elif config.detail == "downsample":
+        rgb = downsample_photo(rgb, config.downsample_factor)
+        tags.append(f"downsample ×{config.downsample_factor}")
+    if config.hide == "occluder":
+        rgb = occlude_photo(rgb, detection.box, side=config.side, colour=config.occluder_colour)
+        tags.append(f"occluder {config.side}")
+    if not tags:
+        return photo
+    return Photo(rgb=np.asarray(rgb, dtype=np.float32), source=f"{photo.source} [{', '.join(tags)}]")

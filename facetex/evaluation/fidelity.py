@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facetex.errors import ShapeMismatchError
-from facetex.evaluation.metrics import _as_luminance, _as_mask, _same_shape
+from facetex.evaluation.metrics import as_luminance, as_mask, same_shape
 
 __all__ = [
     "FIDELITY_BANDS",
@@ -103,7 +103,7 @@ def bandpass(image: np.ndarray, band: tuple[float, float], *, resolution: int | 
     """
     from scipy.ndimage import gaussian_filter
 
-    y = _as_luminance(image, "image")
+    y = as_luminance(image, "image")
     width = int(resolution if resolution is not None else y.shape[1])
     s_hi, s_lo = band_sigmas(width, band)
     return gaussian_filter(y, s_hi, mode="reflect") - gaussian_filter(y, s_lo, mode="reflect")
@@ -193,11 +193,11 @@ def band_fidelity(
     >>> round(same.correlation, 6), round(same.log_ratio, 6)
     (1.0, 0.0)
     """
-    a = _as_luminance(estimate, "estimate")
-    b = _as_luminance(truth, "truth")
-    _same_shape(a, b)
+    a = as_luminance(estimate, "estimate")
+    b = as_luminance(truth, "truth")
+    same_shape(a, b)
     width = int(resolution if resolution is not None else a.shape[1])
-    m = _as_mask(mask, a.shape)
+    m = as_mask(mask, a.shape)
     m = erode_region(m, default_margin(width) if margin is None else margin)
     n = int(m.sum())
     out: dict[str, BandFidelity] = {}
@@ -272,15 +272,15 @@ def sameness(
         raise ValueError(f"sameness needs at least two persons, got {n}")
     if len(truths) != n or (masks is not None and len(masks) != n):
         raise ValueError("estimates, truths and masks must have one entry per person")
-    ys = [_as_luminance(e, "estimate") for e in estimates]
-    ts = [_as_luminance(t, "truth") for t in truths]
+    ys = [as_luminance(e, "estimate") for e in estimates]
+    ts = [as_luminance(t, "truth") for t in truths]
     shape = ys[0].shape
     for y, t in zip(ys, ts):
-        _same_shape(y, ys[0])
-        _same_shape(t, ys[0])
+        same_shape(y, ys[0])
+        same_shape(t, ys[0])
     width = int(resolution if resolution is not None else shape[1])
     keep = default_margin(width) if margin is None else margin
-    regions = [erode_region(_as_mask(None if masks is None else masks[i], shape), keep) for i in range(n)]
+    regions = [erode_region(as_mask(None if masks is None else masks[i], shape), keep) for i in range(n)]
     out: dict[str, Sameness] = {}
     for band in bands_at(width, bands):
         by = [bandpass(y, band, resolution=width) for y in ys]

@@ -25,8 +25,11 @@ from typing import Any
 import numpy as np
 
 from facetex.evaluation import fidelity as F
-from facetex.evaluation.metrics import LOWPASS_CUTOFF, MESOSCOPIC_BAND, Summary
-from facetex.evaluation.protocol import METRICS, ProtocolResult, fidelity_metric
+from facetex.evaluation.bootstrap import Summary
+from facetex.evaluation.metrics import LOWPASS_CUTOFF
+from facetex.evaluation.results import ProtocolResult
+from facetex.evaluation.scoring import METRICS, fidelity_metric
+from facetex.evaluation.spectra import MESOSCOPIC_BAND
 
 __all__ = [
     "DETAIL_METRICS",
@@ -259,7 +262,7 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
                     "person": s.person,
                     "subject_id": s.subject_id,
                     "metrics": s.metrics,
-                    "info": s.info,
+                    "info": {name: info.to_dict() for name, info in s.info.items()},
                     "seconds": s.seconds,
                     "diagnostics": s.diagnostics,
                     "input_metrics": s.input_metrics,
@@ -291,7 +294,7 @@ def results_csv(result: ProtocolResult) -> str:
             values = [s.metrics[v.name][m] for m in METRICS]
             writer.writerow(
                 [s.person, s.subject_id, v.name, *(f"{x:.6g}" if math.isfinite(x) else "" for x in values),
-                 f"{s.info[v.name]['seconds']:.3f}"]
+                 f"{s.info[v.name].seconds:.3f}"]
             )
         if s.input_metrics:
             values = [s.input_metrics.get(m, math.nan) for m in METRICS]

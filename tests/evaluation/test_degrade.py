@@ -7,15 +7,15 @@ import pytest
 
 from facetex.errors import ShapeMismatchError
 from facetex.evaluation import degrade as D
-from facetex.evaluation import metrics as M
+from facetex.evaluation import spectra as S
 from facetex.types import PartialAlbedo
 
 
 def _band(image, reference, band, *, patch=64, width=None):
-    corners = M.skin_patches(np.ones(image.shape[:2], bool), patch)
-    a = M.radial_power_spectrum(image, corners, patch, resolution=width)
-    b = M.radial_power_spectrum(reference, corners, patch, resolution=width)
-    return M.band_log_error(a, b, band)
+    corners = S.skin_patches(np.ones(image.shape[:2], bool), patch)
+    a = S.radial_power_spectrum(image, corners, patch, resolution=width)
+    b = S.radial_power_spectrum(reference, corners, patch, resolution=width)
+    return S.band_log_error(a, b, band)
 
 
 def test_blur_sigma_is_a_fraction_of_the_eye_distance():
@@ -32,7 +32,7 @@ def test_blur_removes_the_mesoscopic_band(face_crops):
     blurred = D.blur_photo(face, D.blur_sigma(eye_distance))
     assert blurred.shape == face.shape and blurred.dtype == np.float32
     face_width = 2.2 * eye_distance
-    detail = _band(blurred, face, M.MESOSCOPIC_BAND, width=face_width)
+    detail = _band(blurred, face, S.MESOSCOPIC_BAND, width=face_width)
     assert detail.log_ratio < -2.0  # at least 100× less power in 24–96 cycles per face width
     coarse = _band(blurred, face, (1.0, 4.0), width=face_width)
     assert coarse.log_ratio > -0.5  # the face's large-scale shading stays

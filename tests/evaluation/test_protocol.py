@@ -19,8 +19,9 @@ from facetex.database.store import (
 )
 from facetex.errors import DatabaseError
 from facetex.evaluation import protocol as P
-from facetex.evaluation.metrics import Summary
+from facetex.evaluation.bootstrap import Summary
 from facetex.evaluation.onet import ONetGrams
+from facetex.evaluation.textures import top_k_weights
 from facetex.texture.config import Stage, TextureConfig
 from facetex.types import MeshTopology, MorphableModel, PartialAlbedo
 
@@ -73,9 +74,9 @@ def test_texture_config_per_variant():
 
 def test_top_k_keeps_the_largest_weights_renormalised():
     w = np.array([0.1, 0.5, 0.0, 0.3, 0.1])
-    np.testing.assert_allclose(P._top_k(w, 1), [0, 1, 0, 0, 0])
-    np.testing.assert_allclose(P._top_k(w, 2), [0, 0.625, 0, 0.375, 0])
-    np.testing.assert_allclose(P._top_k(w, 10), w)
+    np.testing.assert_allclose(top_k_weights(w, 1), [0, 1, 0, 0, 0])
+    np.testing.assert_allclose(top_k_weights(w, 2), [0, 0.625, 0, 0.375, 0])
+    np.testing.assert_allclose(top_k_weights(w, 10), w)
 
 
 # ------------------------------------------------------------------------------------------
@@ -217,15 +218,15 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     assert set(out.textures) == {v.name for v in variants}
     for name, tex in out.textures.items():
         assert tex.shape == (size, size, 3) and tex.dtype == np.float32 and 0 <= tex.min() and tex.max() <= 1, name
-    convex = out.info["convex"]["weights"]
+    convex = out.info["convex"].weights
     assert convex.min() >= 0 and convex.sum() == pytest.approx(1.0)
-    assert np.count_nonzero(out.info["closest"]["weights"]) == 1
-    np.testing.assert_allclose(out.info["top-1"]["weights"], P._top_k(convex, 1))
+    assert np.count_nonzero(out.info["closest"].weights) == 1
+    np.testing.assert_allclose(out.info["top-1"].weights, top_k_weights(convex, 1))
     # 3 exemplars: below the pipeline's preselection count, so its fit is the same exact one,
     # up to its bf16 Grams (weights within ~0.005); it then runs its own two-stage schedule
     # (32²×100 + 64²×30), not the evaluation's 2 iterations
-    np.testing.assert_allclose(convex, out.info["fast"]["weights"], atol=1e-2)
-    assert out.info["fast"]["iterations"] > 2 * config.iterations
+    np.testing.assert_allclose(convex, out.info["fast"].weights, atol=1e-2)
+    assert out.info["fast"].iterations > 2 * config.iterations
 
 
 def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
@@ -271,7 +272,7 @@ def test_sameness_over_a_run(face_crops):
     size = 128
     observed = np.ones((size, size), bool)
     observed[:, : size // 3] = False
-    regions = {"observed": observed, "hidden": ~observed}
+    regions = P.SubjectRegions(truth=np.ones_like(observed), observed=observed, hidden=~observed)
     truths = [luminance(c[::2, ::2]).astype(np.float32) for c in face_crops]
     subjects = []
     for i, truth in enumerate(truths):
@@ -330,7 +331,7 @@ def test_run_protocol_end_to_end(eval_db, tmp_path):
         assert np.isfinite(subject.metrics[name]["identity"]) and -1 <= subject.metrics[name]["identity"] <= 1
         assert 0 < subject.metrics[name]["ssim_lowpass"] <= 1
     for name in ("closest", "linear", "convex"):  # leave-one-out: no weight on a photo of 002
-        assert all(not sid.startswith("002_") for sid, _ in subject.info[name]["top_weights"])
+        assert all(not sid.startswith("002_") for sid, _ in subject.info[name].top_weights)
     assert subject.diagnostics["hidden_texels"] > 0
     out = write_results(result, tmp_path / "run", command="facetex evaluate --persons 002")
     written = sorted(p.name for p in out.iterdir())
@@ -354,7 +355,7 @@ def test_fidelity_of_the_pipeline_variants_on_sharp_input(eval_db, tmp_path):
     result = P.run_protocol(database, config, progress=False)
     assert not result.failures and len(result.subjects) == 2
     for subject in result.subjects:
-        assert subject.info["default-paste"]["iterations"] > 0
+        assert subject.info["default-paste"].iterations > 0
         for name in ("pca", "default", "default-paste"):
             assert -1 <= subject.metrics[name]["corr_observed_16-32"] <= 1
             assert math.isfinite(subject.metrics[name]["logratio_observed_16-32"])

@@ -14,7 +14,7 @@ from facetex.cli import main
 from facetex.evaluation import fidelity as F
 from facetex.evaluation import protocol as P
 from facetex.evaluation import tables as T
-from facetex.evaluation.metrics import Summary, summarize
+from facetex.evaluation.bootstrap import Summary, summarize
 
 
 def _result(with_images: bool = True, ablation: str = "none") -> P.ProtocolResult:
@@ -25,7 +25,7 @@ def _result(with_images: bool = True, ablation: str = "none") -> P.ProtocolResul
             v.name: {m: (float("nan") if m == "spectrum_error_hidden" else 0.5 + 0.1 * k + 0.01 * i) for m in P.METRICS}
             for k, v in enumerate(variants)
         }
-        info = {v.name: {"seconds": 1.0} for v in variants}
+        info = {v.name: P.VariantInfo(seconds=1.0) for v in variants}
         images = {}
         if with_images and i < 2:
             images = {name: np.full((32, 32, 3), 0.2 * j, np.float32)

@@ -1,0 +1,136 @@
+"""One held-out subject made ready for the texture variants: its photo degraded, fitted with a
+morphable model rebuilt without the person, unwrapped, and its scoring regions.
+
+Scoring regions (R × R UV texels, :class:`SubjectRegions`): ``truth`` = texels the ground truth
+observed (fill map ``OBSERVED``: visible skin of the sharp photo, not mirrored or inpainted);
+``observed`` = truth texels the degraded input observed too; ``hidden`` = truth texels the input
+did not observe (the occluder, the simulated turn, or texels the degraded photo's visibility
+lost).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from facetex.database.store import TextureDatabase
+from facetex.detect.detector import Detector
+from facetex.evaluation.config import ProtocolConfig
+from facetex.evaluation.degrade import degrade_photo, hide_turn
+from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
+from facetex.io.images import load_photo
+from facetex.stages import StageClock, prepare_face
+from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
+
+__all__ = ["PreparedSubject", "Region", "SubjectRegions", "prepare_subject"]
+
+#: A scoring region (module doc).
+Region = Literal["truth", "observed", "hidden"]
+
+
+@dataclass(frozen=True)
+class SubjectRegions:
+    """The scoring regions of one subject (module doc), each (R, R) bool."""
+
+    truth: np.ndarray
+    observed: np.ndarray
+    hidden: np.ndarray
+
+    @classmethod
+    def of(cls, truth: np.ndarray, input_mask: np.ndarray) -> SubjectRegions:
+        """The regions from the truth's observed texels and the input's observed mask."""
+        return cls(truth=truth, observed=truth & input_mask, hidden=truth & ~input_mask)
+
+    def mask(self, region: Region) -> np.ndarray:
+        """The (R, R) bool mask of ``region``."""
+        if region not in ("truth", "observed", "hidden"):
+            raise ValueError(f"unknown region {region!r}")
+        return getattr(self, region)
+
+    def copy(self) -> SubjectRegions:
+        return SubjectRegions(self.truth.copy(), self.observed.copy(), self.hidden.copy())
+
+
+@dataclass(frozen=True)
+class PreparedSubject:
+    """Everything the variants of one held-out subject share.
+
+    Attributes
+    ----------
+    person, subject_id : who is held out, and the photo used.
+    sharp : the original photo; degraded : the pipeline's input.
+    detection : the face found in the degraded photo; fit : the §3 fit of the degraded photo
+        with ``model``, the morphable model rebuilt without the person.
+    partial : the partial albedo at R (after a simulated turn, when asked for).
+    truth : (R, R, 3) float32, the database texture of the subject (sharp photo, filled).
+    regions : the scoring regions (a mapping "truth", "observed", "hidden" → mask is accepted
+        and converted).
+    exemplar_ids : ids of the database subjects the texture stage may use.
+    seconds : time of load + degrade + detect + fit + unwrap.
+    """
+
+    person: str
+    subject_id: str
+    sharp: Photo
+    degraded: Photo
+    detection: Detection
+    fit: FaceFit
+    model: MorphableModel
+    partial: PartialAlbedo
+    truth: np.ndarray
+    regions: SubjectRegions
+    exemplar_ids: tuple[str, ...]
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.regions, Mapping):
+            regions = SubjectRegions(**{name: self.regions[name] for name in ("truth", "observed", "hidden")})
+            object.__setattr__(self, "regions", regions)
+
+
+def prepare_subject(
+    database: TextureDatabase,
+    arrays: DatabaseArrays,
+    person: str,
+    config: ProtocolConfig,
+    detector: Detector,
+) -> tuple[PreparedSubject, np.ndarray]:
+    """Degrade the person's neutral photo, then detect, fit and unwrap it
+    (:func:`facetex.stages.prepare_face`) with the morphable model rebuilt without the person.
+
+    Returns
+    -------
+    The subject, and the (K,) int64 storage rows of the exemplars it may use
+    (:func:`~facetex.evaluation.subjects.exemplar_rows`).
+    """
+    clock = time.perf_counter()
+    record = neutral_subject(database, person)
+    row = next(i for i, s in enumerate(arrays.subjects) if s.subject_id == record.subject_id)
+    rows = exemplar_rows(database, person)
+    sharp = load_photo(photo_path(database, record))
+    degraded = degrade_photo(sharp, detector.detect_face(sharp), config.degrade)
+    model = held_out_model(database, rows, arrays=arrays)
+    infer = config.infer.with_resolution(config.size)
+    face = prepare_face(degraded, model, infer.fit, infer.unwrap, detector=detector, clock=StageClock())
+    partial = face.partial
+    if config.degrade.hide == "turn":
+        partial = hide_turn(partial, config.degrade.turn_fraction, config.degrade.side)
+    prepared = PreparedSubject(
+        person=person,
+        subject_id=record.subject_id,
+        sharp=sharp,
+        degraded=degraded,
+        detection=face.detection,
+        fit=face.fit,
+        model=model,
+        partial=partial,
+        truth=arrays.textures[row],
+        regions=SubjectRegions.of(arrays.observed[row] & partial.chart, partial.mask),
+        exemplar_ids=tuple(arrays.subjects[r].subject_id for r in rows),
+        seconds=time.perf_counter() - clock,
+    )
+    return prepared, rows
