@@ -20,9 +20,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from facetex import outputs
 from facetex.config import InferConfig
-from facetex.database.store import TextureDatabase
+from facetex.database.default import ensure_default_database
+from facetex.database.store import TextureDatabase, load_database
+from facetex.detect.detector import detect_face
 from facetex.errors import DatabaseError
+from facetex.fitting import fit_face, generic_model
+from facetex.geometry.topology import load_face_mesh
+from facetex.io.images import demo_photo, load_photo
+from facetex.pipeline import infer as run_pipeline
 from facetex.types import FaceFit, InferenceResult, MorphableModel, Photo
 
 __all__ = ["fit", "infer", "open_database", "write_result"]
@@ -37,9 +44,6 @@ def open_database(path: str | os.PathLike[str] | None = None, *, progress: bool 
     DatabaseError
         If the file is missing, damaged, truncated or of another schema version.
     """
-    from facetex.database.build import ensure_default_database
-    from facetex.database.store import load_database
-
     if path is None:
         return load_database(ensure_default_database(progress=progress))
     path = Path(path)
@@ -49,8 +53,6 @@ def open_database(path: str | os.PathLike[str] | None = None, *, progress: bool 
 
 
 def _photo(photo: str | os.PathLike[str] | Photo | None) -> Photo:
-    from facetex.io.images import demo_photo, load_photo
-
     if photo is None:
         return demo_photo()
     if isinstance(photo, Photo):
@@ -74,8 +76,6 @@ def infer(
     detector are made for this call. For many photos call :func:`facetex.pipeline.infer` with
     one loaded database, VGG and :class:`~facetex.detect.Detector`.
     """
-    from facetex.pipeline import infer as run_pipeline
-
     db = database if isinstance(database, TextureDatabase) else open_database(database)
     return run_pipeline(_photo(photo), db, config or InferConfig(), face_index=face_index, progress=progress)
 
@@ -88,10 +88,6 @@ def fit(
     face_index: int = 0,
 ) -> FaceFit:
     """Detect and fit the face model (§3); ``model`` defaults to the generic model."""
-    from facetex.detect import detect_face
-    from facetex.fitting import fit_face, generic_model
-    from facetex.geometry.topology import load_face_mesh
-
     config = config or InferConfig()
     loaded = _photo(photo)
     detection = detect_face(loaded, config.detect, face_index)
@@ -118,7 +114,5 @@ def write_result(
     ``database`` (its mesh, thumbnails, path and attribution) defaults to the one the result was
     made with (``result.database``), else the default London database.
     """
-    from facetex.outputs import write_result as write
-
     db = database if database is not None else open_database(result.database)
-    return write(result, out_dir, config or InferConfig(), db.morphable_model(), database=db, overwrite=overwrite)
+    return outputs.write_result(result, out_dir, config or InferConfig(), db.morphable_model(), database=db, overwrite=overwrite)

@@ -189,14 +189,3 @@ def _jsonable(value: object) -> object:
     if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     return str(value)
-
-
-
-def __getattr__(name: str) -> Any:
-    """``default_database_path`` and ``ensure_default_database`` moved to
-    :mod:`facetex.database.default` (which imports this module); still importable from here."""
-    if name in ("default_database_path", "ensure_default_database"):
-        from facetex.database import default
-
-        return getattr(default, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

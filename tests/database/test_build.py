@@ -211,13 +211,11 @@ def test_a_database_of_neutral_photos_only_builds_and_fits(shared_data, small_co
 def test_the_old_import_paths_still_work():
     """facetex.database.build and .store were split; the names other packages import from them
     (api, pipeline, evaluation, cli, the shared test fixtures) stay importable there."""
-    from facetex.database import build, default, lighting, photos, rounds, store, write
+    from facetex.database import build, lighting, photos, rounds, store, write
 
     assert build.collect_photos is photos.collect_photos and build.london_photos is photos.london_photos
     assert build.PhotoSource is photos.PhotoSource and build.global_lighting is lighting.global_lighting
     assert build.RoundReport is rounds.RoundReport
-    assert build.ensure_default_database is default.ensure_default_database
-    assert build.default_database_path is default.default_database_path
     assert store.write_database is write.write_database and store.DatabaseContents is write.DatabaseContents
     for name in store.__all__:
         assert getattr(store, name) is not None
