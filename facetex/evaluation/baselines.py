@@ -1,4 +1,4 @@
-"""Baselines that protocol A compares the paper's method with (DESIGN §6).
+"""Baselines that protocol A compares the paper's method with (paper §6, Fig. 12 and Fig. 17).
 
 * :func:`pca_albedo` — the low-frequency albedo I(α_al) of the fitted morphable model alone,
   variant (1) of the paper's user study: what the texture would be without §4–5.

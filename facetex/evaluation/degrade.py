@@ -3,11 +3,9 @@
 Applied to the **photo** (before the pipeline runs):
 
 * :func:`blur_photo` — Gaussian blur "until the detail is gone" (paper Appendix II). σ is a
-  fraction of the inter-ocular distance (:data:`BLUR_FRACTION` = 0.04). A face is ~2.2
-  inter-ocular distances wide, so the lower edge of the mesoscopic band (24 cycles per face
-  width, :mod:`facetex.evaluation.metrics`) lies at ~11 cycles per inter-ocular distance, where
-  this blur keeps exp(−4π²·0.04²·10.9²) ≈ 5e-4 of the power (−3.3 decades); every higher
-  frequency is attenuated more. (London photos: inter-ocular distance ≈ 200 px, σ ≈ 8 px.)
+  fraction of the inter-ocular distance (:data:`BLUR_FRACTION` = 0.04), which leaves ~5e-4 of
+  the power at the lower edge of the mesoscopic band (:mod:`facetex.evaluation.spectra`;
+  the figures: ``docs/evaluation.md``, "Blur of the input").
 * :func:`downsample_photo` — 4× area downsampling, then bicubic upsampling back to the original
   size (paper Fig. 15: the method on low-resolution input).
 * :func:`occlude_photo` — an opaque ellipse over one cheek, in a flat non-skin colour (a hand

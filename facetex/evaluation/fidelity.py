@@ -1,7 +1,7 @@
-"""Fidelity: is the detail of a texture *this person's* detail? (DESIGN §6, issue 16)
+"""Fidelity: is the detail of a texture *this person's* detail? (``docs/design.md``, "Fidelity").
 
-The metrics of :mod:`facetex.evaluation.metrics` measure plausibility (how much detail, how
-skin-like); a texture that pastes the database's features into every face scores well there.
+The metrics of :mod:`facetex.evaluation.metrics` and :mod:`facetex.evaluation.spectra` measure
+plausibility (how much detail, how skin-like); a texture that pastes the database's features into every face scores well there.
 These measure fidelity, per octave band of spatial frequency and per region of texels:
 
 * :func:`band_fidelity` — the Pearson correlation of an estimate's band-pass luminance with the

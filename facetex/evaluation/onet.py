@@ -1,8 +1,8 @@
-"""Gram distance under an independent network (DESIGN §6): MTCNN's ONet.
+"""Gram distance under an independent network: MTCNN's ONet.
 
-The detail metrics of :mod:`facetex.evaluation.metrics` are hand-made (spectra, high-pass
-RMS). DESIGN §6 also asks for a texture-statistics distance under a network other than the
-VGG-19 the synthesis matches Grams of, where one is available. The one available here is the
+The detail metrics of :mod:`facetex.evaluation.metrics` and :mod:`facetex.evaluation.spectra`
+are hand-made (spectra, high-pass RMS); this one is a texture-statistics distance under a
+network other than the VGG-19 the synthesis matches Grams of. The one available here is the
 output network (ONet) of MTCNN (Zhang et al. 2016, "Joint Face Detection and Alignment using
 Multi-task Cascaded Convolutional Networks"), trained for face detection and landmarks on
 48 × 48 face crops: its weights are shipped by the ``facenet-pytorch`` wheel
@@ -20,16 +20,15 @@ layer       channels  receptive field (px)   at :data:`SCALE` = 512 px per face 
 ``prelu3``  64        21                     ~24 c/fw
 ==========  ========  =====================  ================================
 
-So the three layers span the mesoscopic band (24–96 c/fw, :data:`~facetex.evaluation.metrics
+So the three layers span the mesoscopic band (24–96 c/fw, :data:`~facetex.evaluation.spectra
 .MESOSCOPIC_BAND`) and the texel scale above it.
 
 What ONet sees. The detail only: the high-pass of the texture's luminance Y (Y minus the
 Gaussian low-pass at :data:`~facetex.evaluation.metrics.LOWPASS_CUTOFF`, as the other detail
 metrics, taken as a normalised convolution over the region's texels so that nothing outside
-the region enters), on mid-grey and repeated to three channels. On the texture itself, the Grams (which
-hold the features' means) were ruled by skin tone: another person's texture scored 0.3–1.2
-from the truth, the same texture Gaussian-blurred 0.7–0.9, so colour, not detail, ordered
-them (5 London faces at 512²). The high-pass is resampled to :data:`SCALE` × :data:`SCALE`
+the region enters), on mid-grey and repeated to three channels (on the texture itself the
+Grams were ruled by skin tone, not detail: ``docs/evaluation.md``, "Gram distance under
+ONet"). The high-pass is resampled to :data:`SCALE` × :data:`SCALE`
 (one face width is R texels at every R, as in :mod:`facetex.evaluation.metrics`), so the
 layers see the same physical scales at 256² and 512². Input scaling as facenet-pytorch's MTCNN
 feeds it: 0–255, (x − 127.5) / 128.
@@ -40,11 +39,8 @@ enter), f_p the C_l-vector of features; the distance is the relative Frobenius e
 ‖G_l(estimate) − G_l(truth)‖ / ‖G_l(truth)‖ averaged over the three layers. 0 is the same
 detail statistics. The Grams are uncentred (as Gatys et al.'s), so they also hold the layers'
 response to flat grey, which no detail changes; the less texel-scale detail a resolution can
-hold, the more that part weighs and the smaller the distances: compare them at one R only.
-Measured on 5 held-out London faces over the texels the truth observed: the truth blurred
-with σ = R/100 scores 0.55–0.68 at 512² and 0.27–0.39 at 256²; another person's texture
-0.08–0.25 at 512², 0.04–0.13 at 256²; facetex's textures inferred from the sharp photo
-(``benchmarks/bench_speed.py``, 512²) 0.03–0.08.
+hold, the more that part weighs and the smaller the distances: compare them at one R only
+(measured values: ``docs/evaluation.md``, "Gram distance under ONet").
 """
 
 from __future__ import annotations

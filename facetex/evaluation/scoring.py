@@ -137,7 +137,10 @@ _ONET_REGIONS: tuple[FidelityRegion, ...] = ("observed", "hidden")
 
 
 def ground_truth_reference(
-    prepared: PreparedSubject, config: ProtocolConfig, embedder: FaceEmbedder | None = None, onet: ONetGrams | None = None
+    prepared: PreparedSubject,
+    config: ProtocolConfig,
+    embedder: FaceEmbedder | None = None,
+    onet: ONetGrams | None = None,
 ) -> GroundTruthReference:
     """Patches, spectra, identity embedding and ONet Grams of a subject's ground truth (shared
     by variants); no embedding without ``embedder``, no Grams without ``onet``."""

@@ -30,6 +30,7 @@ from facetex.evaluation.metrics import LOWPASS_CUTOFF
 from facetex.evaluation.results import ProtocolResult
 from facetex.evaluation.scoring import METRICS, fidelity_metric
 from facetex.evaluation.spectra import MESOSCOPIC_BAND
+from facetex.io.atomic import atomic_dir, write_image, write_json, write_text
 
 __all__ = [
     "DETAIL_METRICS",
@@ -370,8 +371,6 @@ def write_results(result: ProtocolResult, out_dir: str | os.PathLike[str], *, co
     -------
     The folder written.
     """
-    from facetex.io.atomic import atomic_dir, write_image, write_json, write_text
-
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         write_json(tmp / "results.json", results_json(result, command=command))

@@ -227,6 +227,18 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     # (32²×100 + 64²×30), not the evaluation's 2 iterations
     np.testing.assert_allclose(convex, out.info["fast"].weights, atol=1e-2)
     assert out.info["fast"].iterations > 2 * config.iterations
+    # the shared-fit variants go through texture.inference.complete_texture: the same texture
+    # as the direct §5 call they made before (one stage from the low-frequency albedo)
+    from facetex.geometry.uv import on_chart
+    from facetex.texture.analysis import blend_grams
+    from facetex.texture.synthesis import synthesize_texture
+
+    tex_config = config.texture_config(variants[3])
+    used = np.flatnonzero(convex)
+    target = blend_grams(convex[used], complete.take(used, P.GRAM_LAYERS))
+    direct = synthesize_texture(partial.lowfreq, target, vgg, tex_config, iterations=config.iterations, progress=False)
+    np.testing.assert_array_equal(out.textures["convex"], on_chart(direct.rgb, partial.chart))
+    assert out.info["convex"].iterations == len(direct.losses) - 1
 
 
 def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
