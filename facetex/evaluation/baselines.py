@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facetex.errors import EmptyMaskError
@@ -60,8 +61,6 @@ def inpaint_albedo(partial: PartialAlbedo, *, method: str = "telea", radius: flo
     EmptyMaskError
         Nothing was observed.
     """
-    import cv2
-
     if method not in INPAINT_METHODS:
         raise ValueError(f"method must be one of {', '.join(INPAINT_METHODS)}, got {method!r}")
     if not radius > 0:

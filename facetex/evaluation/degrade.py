@@ -24,7 +24,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from facetex.detect.landmarks import eye_centers
 from facetex.errors import ShapeMismatchError
@@ -135,8 +137,6 @@ def blur_photo(rgb: np.ndarray, sigma: float) -> np.ndarray:
     -------
     (H, W, 3) float32 in [0, 1].
     """
-    from scipy.ndimage import gaussian_filter
-
     arr = _check_rgb(rgb)
     if sigma < 0:
         raise ValueError(f"sigma must be ≥ 0, got {sigma}")
@@ -157,8 +157,6 @@ def downsample_photo(rgb: np.ndarray, factor: int = DOWNSAMPLE_FACTOR) -> np.nda
     -------
     (H, W, 3) float32 in [0, 1] holding only the detail of an (H/factor, W/factor) image.
     """
-    import cv2
-
     arr = _check_rgb(rgb)
     if int(factor) != factor or factor < 2:
         raise ValueError(f"factor must be an integer ≥ 2, got {factor}")

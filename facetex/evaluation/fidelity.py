@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import binary_erosion, gaussian_filter
 
 from facetex.errors import ShapeMismatchError
 from facetex.evaluation.metrics import as_luminance, as_mask, same_shape
@@ -101,8 +102,6 @@ def bandpass(image: np.ndarray, band: tuple[float, float], *, resolution: int | 
     -------
     (R, R) float64, zero-mean up to border effects.
     """
-    from scipy.ndimage import gaussian_filter
-
     y = as_luminance(image, "image")
     width = int(resolution if resolution is not None else y.shape[1])
     s_hi, s_lo = band_sigmas(width, band)
@@ -117,8 +116,6 @@ def default_margin(resolution: int) -> int:
 def erode_region(mask: np.ndarray, margin: int) -> np.ndarray:
     """(H, W) bool ``mask`` eroded by ``margin`` texels (3 × 3 structuring element; the image
     border counts as outside)."""
-    from scipy.ndimage import binary_erosion
-
     m = np.asarray(mask).astype(bool)
     if m.ndim != 2:
         raise ShapeMismatchError(f"mask must be (H, W), got {m.shape}")

@@ -42,7 +42,12 @@ class SubjectRegions:
 
     @classmethod
     def of(cls, truth: np.ndarray, input_mask: np.ndarray) -> SubjectRegions:
-        """The regions from the truth's observed texels and the input's observed mask."""
+        """The regions from the truth's observed texels and the input's observed mask.
+
+        >>> regions = SubjectRegions.of(np.array([True, True, False]), np.array([True, False, True]))
+        >>> regions.observed.tolist(), regions.mask("hidden").tolist()
+        ([True, False, False], [False, True, False])
+        """
         return cls(truth=truth, observed=truth & input_mask, hidden=truth & ~input_mask)
 
     def mask(self, region: Region) -> np.ndarray:

@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from facetex.evaluation import fidelity as F
 from facetex.evaluation.bootstrap import Summary
@@ -341,9 +343,6 @@ def figure_grid(
     -------
     (H, W, 3) float32 in [0, 1], white background.
     """
-    import cv2
-    from PIL import Image, ImageDraw
-
     if len(rows) != len(row_titles) or any(len(r) != len(column_titles) for r in rows):
         raise ValueError("figure_grid needs one title per row and one image per column in every row")
     top, left, gap = 18, 64, 2

@@ -38,8 +38,8 @@ __all__ = ["VariantRun", "VariantTextures", "observed_detail_inputs", "texture_v
 def top_k_weights(weights: np.ndarray, k: int) -> np.ndarray:
     """Keep the k largest weights (ties by index), zero the rest, renormalise to sum 1.
 
-    >>> top_k_weights(np.array([0.1, 0.5, 0.0, 0.3, 0.1]), 2).tolist()
-    [0.0, 0.625, 0.0, 0.375, 0.0]
+    >>> top_k_weights(np.array([0.1, 0.4, 0.0, 0.4, 0.1]), 2).tolist()
+    [0.0, 0.5, 0.0, 0.5, 0.0]
     """
     w = np.asarray(weights, dtype=np.float64)
     keep = np.argsort(-w, kind="stable")[:k]
