@@ -17,9 +17,9 @@ Views orbit the mesh's bounding-box centre about the vertical axis: ``front`` (0
 ``three_quarter`` (35°), ``profile`` (80°); positive azimuth moves the camera towards +x (image
 right of the frontal view, the subject's left).
 
-Scene frame: the export frame of :mod:`facetex.render.export` (model frame in metres, y up,
-z towards the viewer). Mitsuba's texture lookup has v = 0 at the top row, so the mesh gets
-:func:`facetex.render.export.uv_to_gltf` coordinates.
+Scene frame: the export frame of :mod:`facetex.render.textured_mesh` (model frame in metres,
+y up, z towards the viewer). Mitsuba's texture lookup has v = 0 at the top row, so the mesh gets
+:func:`facetex.render.textured_mesh.uv_to_gltf` coordinates.
 
 Colour: the albedo is sRGB-encoded (facetex convention) and is linearised before rendering;
 renders are linear radiance × ``exposure``, then sRGB-encoded and clipped to [0, 1] so they
@@ -42,7 +42,7 @@ import numpy as np
 
 from facetex.checks import SettingValueError, check_integer, check_number
 from facetex.errors import MissingDependencyError, ShapeMismatchError
-from facetex.render.export import TexturedMesh, model_to_export_frame, uv_to_gltf
+from facetex.render.textured_mesh import TexturedMesh, model_to_export_frame, uv_to_gltf
 
 __all__ = [
     "View",
@@ -338,7 +338,7 @@ def render_views(mesh: TexturedMesh, config: RenderConfig = RenderConfig()) -> t
 
     Parameters
     ----------
-    mesh : a :class:`~facetex.render.export.TexturedMesh` (model frame, cm; facetex UVs;
+    mesh : a :class:`~facetex.render.textured_mesh.TexturedMesh` (model frame, cm; facetex UVs;
         sRGB albedo; optional OpenGL tangent-space normal map).
     config : :class:`RenderConfig`.
 

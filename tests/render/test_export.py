@@ -18,15 +18,11 @@ from PIL import Image
 from facetex.errors import InputImageError, OutputError, ShapeMismatchError
 from facetex.geometry.topology import load_face_mesh
 from facetex.geometry.uv import chart_mask, uv_to_pixel
-from facetex.render.export import (
-    ExportConfig,
-    export_glb,
-    export_mesh,
-    make_textured_mesh,
-    model_frame_vertices,
-    uv_to_gltf,
-    vertex_tangents,
-)
+from facetex.render.export import export_mesh
+from facetex.render.export_config import ExportConfig
+from facetex.render.gltf_writer import export_glb
+from facetex.render.surface_frames import vertex_tangents
+from facetex.render.textured_mesh import make_textured_mesh, model_frame_vertices, uv_to_gltf
 from facetex.types import FaceFit
 
 from .conftest import dome_patch

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facetex.errors import MissingDependencyError
-from facetex.render.export import make_textured_mesh
+from facetex.render.textured_mesh import make_textured_mesh
 from facetex.render.mitsuba_render import (
     RenderConfig,
     View,

@@ -1,0 +1,75 @@
+"""Preparing a textured mesh for export: subdivision and texture padding.
+
+Texture padding
+    Every texture written (albedo, normal, bump) is edge-padded a few texels past the chart
+    (:func:`facetex.render.maps.pad_chart`, ``ExportConfig.padding_texels`` at 512², scaled with
+    R), so that bilinear filtering and mipmaps at the chart's border never pull in the 0.5 fill.
+    The maps facetex keeps in memory keep the fill (``docs/design.md#conventions``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from facetex.geometry.subdivide import Scheme, subdivide
+from facetex.geometry.uv import chart_mask
+from facetex.render.export_config import ExportConfig
+from facetex.render.maps import pad_chart, padding_texels
+from facetex.render.textured_mesh import TexturedMesh, make_textured_mesh
+from facetex.types import MeshTopology
+
+__all__ = ["subdivide_textured_mesh", "padded_textures"]
+
+
+def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: Scheme = "loop") -> TexturedMesh:
+    """Subdivide ``levels`` times with :func:`facetex.geometry.subdivide.subdivide`.
+
+    ``scheme`` is "loop" (smooth surface) or "midpoint" (same surface, more triangles); UVs are
+    interpolated linearly either way, so the texture stays where it was. Textures are kept.
+    """
+    if levels == 0:
+        return mesh
+    topology = MeshTopology(
+        vertices=mesh.vertices,
+        uvs=mesh.uvs,
+        faces=mesh.faces,
+        landmark_weights=np.zeros(mesh.vertices.shape[0]),
+    )
+    fine, _ = subdivide(topology, levels, scheme=scheme)
+    return make_textured_mesh(
+        fine.vertices, fine.faces, fine.uvs, mesh.albedo, mesh.normal_map,
+        bump=mesh.bump, bump_range_mm=mesh.bump_range_mm,
+        chart=mesh.chart if mesh.chart is not None else _uv_chart(mesh),
+    )
+
+
+def _uv_chart(mesh: TexturedMesh) -> np.ndarray:
+    """Texels whose centre lies inside the mesh's UV triangles, at the albedo's resolution."""
+    topology = MeshTopology(
+        vertices=mesh.vertices, uvs=mesh.uvs, faces=mesh.faces, landmark_weights=np.zeros(mesh.vertices.shape[0])
+    )
+    return chart_mask(topology, mesh.albedo.shape[0])
+
+
+def padded_textures(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -> TexturedMesh:
+    """``mesh`` with its textures edge-padded past the chart for renderers (module doc, "Texture padding").
+
+    The chart is ``mesh.chart``, else the texels inside the UV triangles; the width is
+    ``config.padding_texels`` scaled from 512² to the albedo's resolution
+    (:func:`facetex.render.maps.padding_texels`). Texels on the chart are unchanged.
+    """
+    if int(config.padding_texels) != config.padding_texels or config.padding_texels < 0:
+        raise ValueError(f"padding_texels must be a non-negative integer, got {config.padding_texels!r}")
+    width = padding_texels(mesh.albedo.shape[0], int(config.padding_texels))
+    if width == 0:
+        return mesh
+    chart = mesh.chart if mesh.chart is not None else _uv_chart(mesh)
+
+    def pad(image: np.ndarray | None) -> np.ndarray | None:
+        return None if image is None else np.clip(pad_chart(image, chart, width), 0.0, 1.0).astype(np.float32)
+
+    return dataclasses.replace(
+        mesh, albedo=pad(mesh.albedo), normal_map=pad(mesh.normal_map), bump=pad(mesh.bump), chart=chart
+    )

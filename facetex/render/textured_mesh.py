@@ -1,0 +1,166 @@
+"""The textured mesh that facetex exports and renders, and its frames.
+
+Export frame
+    The facetex model frame (see :mod:`facetex.types`) converted to metres: x to image right
+    (the subject's left), **y up**, **z out of the face towards the viewer**, origin near the
+    head centre (the canonical mesh's origin). This is exactly glTF's frame (right-handed,
+    +Y up, +Z the front of the asset, metres), so a viewer opening ``face.glb`` sees the face
+    upright and frontal. The OBJ uses the same frame and unit (OBJ itself has none).
+    A :class:`~facetex.types.FaceFit` holds camera-frame vertices; :func:`model_frame_vertices`
+    undoes its pose first.
+Texture coordinates
+    facetex UVs have v = 1 at the top row of the texture as stored (types.py). OBJ ``vt`` uses
+    the same convention, so it is written unchanged. glTF's ``TEXCOORD_0`` has t = 0 at the
+    top row; the flip t = 1 − v is :func:`uv_to_gltf` (:func:`facetex.render.gltf_writer.glb_bytes`
+    applies it; the tests read the GLB's raw accessor to check it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facetex.errors import InputImageError, ShapeMismatchError
+from facetex.types import FaceFit
+
+__all__ = [
+    "CM_PER_METRE",
+    "TexturedMesh",
+    "make_textured_mesh",
+    "model_frame_vertices",
+    "model_to_export_frame",
+    "uv_to_gltf",
+]
+
+CM_PER_METRE = 100.0
+
+
+@dataclass(frozen=True)
+class TexturedMesh:
+    """A triangle mesh with per-vertex UVs and its textures, ready to export or render.
+
+    Build it with :func:`make_textured_mesh`, which validates the arrays.
+
+    Attributes
+    ----------
+    vertices : (V, 3) float64, facetex **model frame**, centimetres (x image right, y up,
+        z towards the viewer).
+    faces : (F, 3) int64, counter-clockwise seen from outside (from +z for a frontal face).
+    uvs : (V, 2) float64 in [0, 1], facetex convention (v = 1 at the top row).
+    albedo : (R, R, 3) float32 in [0, 1], sRGB-encoded diffuse albedo in UV.
+    normal_map : (R, R, 3) float32 in [0, 1] or None; tangent-space normals encoded as
+        (n + 1) / 2, OpenGL convention (red +u, green +v i.e. up in the stored image, blue out of
+        the surface), as made by :func:`facetex.render.maps.detail_maps`.
+    bump : (R, R) float32 in [0, 1] or None; height map, 0.5 = the surface (maps.py's encoding).
+    bump_range_mm : millimetres of relief that the bump map's [0, 1] spans.
+    chart : (R, R) bool or None; texels that hold the textures' values (the rest is the 0.5
+        fill and is replaced by edge padding on export). None: the texels whose centre lies
+        inside the mesh's UV triangles (:func:`facetex.geometry.uv.chart_mask`), the chart of
+        every texture facetex makes.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uvs: np.ndarray
+    albedo: np.ndarray
+    normal_map: np.ndarray | None = None
+    bump: np.ndarray | None = None
+    bump_range_mm: float = 0.5
+    chart: np.ndarray | None = None
+
+
+def _check_texture(name: str, image: np.ndarray) -> np.ndarray:
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InputImageError(f"{name} must be an (H, W, 3) RGB image, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or arr.min() < 0.0 or arr.max() > 1.0:
+        raise InputImageError(f"{name} must hold finite values in [0, 1]")
+    return arr
+
+
+def make_textured_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    uvs: np.ndarray,
+    albedo: np.ndarray,
+    normal_map: np.ndarray | None = None,
+    *,
+    bump: np.ndarray | None = None,
+    bump_range_mm: float = 0.5,
+    chart: np.ndarray | None = None,
+) -> TexturedMesh:
+    """Validate arrays and bundle them into a :class:`TexturedMesh` (see it for shapes/frames).
+
+    Raises
+    ------
+    ShapeMismatchError
+        If the arrays' shapes disagree, a face indexes a missing vertex, or UVs leave [0, 1].
+    InputImageError
+        If a texture is not an RGB image with values in [0, 1].
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces)
+    uv = np.asarray(uvs, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] < 3:
+        raise ShapeMismatchError(f"vertices must have shape (V, 3) with V >= 3, got {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ShapeMismatchError("vertices must be finite")
+    if f.ndim != 2 or f.shape[1] != 3 or f.shape[0] < 1 or not np.issubdtype(f.dtype, np.integer):
+        raise ShapeMismatchError(f"faces must be an integer array of shape (F, 3), got {f.dtype} {f.shape}")
+    if f.min() < 0 or f.max() >= v.shape[0]:
+        raise ShapeMismatchError(f"faces index vertices outside [0, {v.shape[0]})")
+    if uv.shape != (v.shape[0], 2):
+        raise ShapeMismatchError(f"uvs must have shape ({v.shape[0]}, 2) to match vertices, got {uv.shape}")
+    if not np.all(np.isfinite(uv)) or uv.min() < 0.0 or uv.max() > 1.0:
+        raise ShapeMismatchError("uvs must lie in [0, 1]")
+    alb = _check_texture("albedo", albedo)
+    nrm = None
+    if normal_map is not None:
+        nrm = _check_texture("normal_map", normal_map)
+        if nrm.shape != alb.shape:
+            raise ShapeMismatchError(f"normal_map shape {nrm.shape} differs from albedo shape {alb.shape}")
+    hgt = None
+    if bump is not None:
+        hgt = _check_texture("bump", np.repeat(np.asarray(bump, dtype=np.float32)[..., None], 3, axis=2))[..., 0]
+        if hgt.shape != alb.shape[:2]:
+            raise ShapeMismatchError(f"bump shape {hgt.shape} differs from the albedo's {alb.shape[:2]}")
+    if not (np.isfinite(bump_range_mm) and bump_range_mm > 0):
+        raise ValueError(f"bump_range_mm must be > 0, got {bump_range_mm}")
+    mask = None
+    if chart is not None:
+        mask = np.asarray(chart, dtype=bool)
+        if mask.shape != alb.shape[:2]:
+            raise ShapeMismatchError(f"chart shape {mask.shape} differs from the albedo's {alb.shape[:2]}")
+    return TexturedMesh(
+        vertices=v, faces=f.astype(np.int64), uvs=uv, albedo=alb, normal_map=nrm,
+        bump=hgt, bump_range_mm=float(bump_range_mm), chart=mask,
+    )
+
+
+def model_frame_vertices(fit: FaceFit) -> np.ndarray:
+    """The fitted vertices with the pose removed: X_model = Rᵀ (X_cam − t).
+
+    Parameters
+    ----------
+    fit : a :class:`~facetex.types.FaceFit`; its ``vertices`` are (V, 3) camera-frame cm.
+
+    Returns
+    -------
+    (V, 3) float64, model frame, cm (the fitted identity and expression, facing +z, y up).
+    """
+    rot = np.asarray(fit.rotation, dtype=np.float64)
+    t = np.asarray(fit.translation, dtype=np.float64)
+    return (np.asarray(fit.vertices, dtype=np.float64) - t) @ rot
+
+
+def model_to_export_frame(vertices: np.ndarray) -> np.ndarray:
+    """Model-frame centimetres (V, 3) → export frame metres (V, 3): the same axes, ÷ 100."""
+    return np.asarray(vertices, dtype=np.float64) / CM_PER_METRE
+
+
+def uv_to_gltf(uvs: np.ndarray) -> np.ndarray:
+    """facetex UVs (v = 1 at the top row) → glTF TEXCOORD_0 (t = 0 at the top row): (u, 1 − v)."""
+    uv = np.array(uvs, dtype=np.float64, copy=True)
+    uv[..., 1] = 1.0 - uv[..., 1]
+    return uv
