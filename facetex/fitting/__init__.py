@@ -2,8 +2,14 @@
 
 * :func:`generic_model` — the bootstrap morphable model on mediapipe's mesh
   (:mod:`~facetex.fitting.model`); database PCA models use the same record.
-* :func:`fit_face` — the §3 energy (:mod:`~facetex.fitting.energy`) minimised by
-  Levenberg–Marquardt with IRLS on an image pyramid (:mod:`~facetex.fitting.solver`).
+* :func:`fit_face` — the §3 energy (:mod:`~facetex.fitting.energy`; its unknowns and constants
+  in :mod:`~facetex.fitting.problem`, its parts in :mod:`~facetex.fitting.mesh`,
+  :mod:`~facetex.fitting.eyes`, :mod:`~facetex.fitting.photometric` and
+  :mod:`~facetex.fitting.landmark_terms`) minimised by Levenberg–Marquardt
+  (:mod:`~facetex.fitting.levenberg_marquardt`) with IRLS (:mod:`~facetex.fitting.samples`) on
+  an image pyramid (:mod:`~facetex.fitting.pyramid`), from a start by
+  :mod:`~facetex.fitting.initialisation` with closed-form lighting and albedo
+  (:mod:`~facetex.fitting.appearance`); :mod:`~facetex.fitting.solver` runs the steps.
 * :func:`unwrap_albedo` — visible skin / fitted shading in UV (:mod:`~facetex.fitting.unwrap`),
   with the visibility stand-in for face parsing (:mod:`~facetex.fitting.visibility`).
 * :func:`render_fit`, :func:`draw_overlay`, :func:`write_fit_files` — pictures and files of a fit.

@@ -1,4 +1,5 @@
-"""The §3 residuals, their hand-written Jacobian, and the helpers they use."""
+"""The §3 residuals, their hand-written Jacobian, and the helpers they use (problem, mesh, eyes,
+photometric samples, IRLS weights)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,12 @@ import pytest
 import torch
 
 from facetex.detect import landmarks as groups
-from facetex.fitting.energy import (
-    ColourSamples,
-    EnergyProblem,
-    FitParams,
-    ParameterLayout,
-    _sh_basis_gradient,
-    energy_terms,
-    linearize,
-    residuals,
-    sample_image,
-)
-from facetex.fitting.solver import robust_weights
+from facetex.fitting.energy import energy_terms, linearize, residuals
+from facetex.fitting.eyes import pupil_points
+from facetex.fitting.mesh import camera_vertices
+from facetex.fitting.photometric import sample_image, sh_basis_gradient
+from facetex.fitting.problem import ColourSamples, EnergyProblem, FitParams, ParameterLayout
+from facetex.fitting.samples import robust_weights
 from facetex.geometry.camera import pose_rotation
 from facetex.geometry.sh import sh_basis, sh_from_ambient
 
@@ -162,7 +157,7 @@ def test_sample_image_is_exact_on_a_linear_ramp():
 def test_sh_basis_gradient_matches_autograd():
     n = torch.nn.functional.normalize(torch.randn(20, 3, dtype=D, generator=torch.Generator().manual_seed(2)), dim=1)
     auto = torch.autograd.functional.jacobian(lambda x: sh_basis(x).sum(dim=0), n, vectorize=True)  # (9, P, 3)
-    np.testing.assert_allclose(_sh_basis_gradient(n).numpy(), auto.permute(1, 0, 2).numpy(), atol=1e-14)
+    np.testing.assert_allclose(sh_basis_gradient(n).numpy(), auto.permute(1, 0, 2).numpy(), atol=1e-14)
 
 
 def test_robust_weights():
@@ -178,8 +173,6 @@ def test_robust_weights():
 
 
 def test_pupils_follow_the_gaze(model, topology, rng):
-    from facetex.fitting.energy import camera_vertices, pupil_points
-
     problem, params, _ = _problem(model, topology, rng)
     straight = params._replace(gaze=torch.zeros(2, dtype=D))
     verts = camera_vertices(straight, problem)

@@ -10,7 +10,7 @@ import torch
 
 from facetex.errors import FittingError, ShapeMismatchError
 from facetex.fitting import FitConfig, VisibilityConfig, fit_face, model_albedo, render_fit
-from facetex.fitting.solver import initial_pose
+from facetex.fitting.initialisation import initial_pose
 from facetex.geometry.camera import pose_rotation
 from facetex.geometry.uv import chart_mask
 

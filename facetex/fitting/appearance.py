@@ -1,0 +1,58 @@
+"""Lighting and albedo of the §3 fit in closed form, with the geometry held fixed.
+
+With albedo fixed the model colour is linear in the SH coefficients, with lighting fixed linear
+in the albedo coefficients: two small weighted least-squares problems, alternated by the solver
+before the full Levenberg–Marquardt steps.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from facetex.fitting.photometric import sample_albedo, sample_image, surface_points
+from facetex.fitting.problem import DTYPE, ColourSamples, EnergyProblem, FitParams
+from facetex.geometry.sh import sh_basis
+
+__all__ = ["solve_albedo", "solve_lighting"]
+
+
+def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
+    """SH lighting (9, 3) minimising w_c·E_c + w_light·E_light given albedo and geometry.
+
+    The model colour is linear in the lighting, so this is a weighted least-squares problem per
+    colour channel.
+    """
+    with torch.no_grad():
+        observed, albedo, normals = _appearance_inputs(params, problem, samples)
+        basis = sh_basis(normals)  # (P, 9)
+        w = problem.w_color * samples.weights[:, None]
+        prior = problem.w_light / problem.light_prior_sigma**2
+        out = torch.empty(9, 3, dtype=DTYPE)
+        for c in range(3):
+            a = basis * albedo[:, c : c + 1]
+            lhs = a.T @ (a * w) + (prior + 1e-12) * torch.eye(9, dtype=DTYPE)
+            rhs = a.T @ (observed[:, c : c + 1] * w) + prior * problem.light_prior[:, c : c + 1]
+            out[:, c] = torch.linalg.solve(lhs, rhs)[:, 0]
+    return out
+
+
+def solve_albedo(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
+    """Albedo coefficients (K_al,) minimising w_c·E_c + w_reg·Σ(α/σ)² given lighting and geometry."""
+    with torch.no_grad():
+        observed, _, normals = _appearance_inputs(params, problem, samples)
+        shading = sh_basis(normals) @ params.sh  # (P, 3)
+        modes = samples.albedo_basis[:, 1:] * shading[:, None, :]  # (P, K, 3)
+        target = observed - samples.albedo_basis[:, 0] * shading  # (P, 3)
+        w = problem.w_color * samples.weights[:, None, None]
+        lhs = torch.einsum("pkc,plc->kl", modes * w, modes)
+        rhs = torch.einsum("pkc,pc->k", modes * w, target)
+        lhs = lhs + torch.diag(problem.w_reg / problem.albedo_std**2)
+        return torch.linalg.solve(lhs, rhs)
+
+
+def _appearance_inputs(
+    params: FitParams, problem: EnergyProblem, samples: ColourSamples
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Observed colours (P, 3), current albedo (P, 3) and unit normals (P, 3) at the samples."""
+    pixels, normals = surface_points(params, problem, samples)
+    return sample_image(problem.image, pixels), sample_albedo(params, samples), normals
