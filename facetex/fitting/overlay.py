@@ -32,7 +32,7 @@ def fitted_eye_centres(fit: FaceFit) -> np.ndarray:
     """The fitted pupils, projected into the photo.
 
     ``fit.pupils`` are the pupils of the eyeballs the fit turns to match mediapipe's iris
-    landmarks (:func:`facetex.fitting.energy.pupil_points`). A fit without them (made
+    landmarks (:func:`facetex.fitting.eyes.pupil_points`). A fit without them (made
     elsewhere) falls back to the centroid of each eye's contour vertices — the centre of the
     eye opening, which lies a few percent of the inter-pupil distance below the pupil.
 
