@@ -15,16 +15,16 @@ import pytest
 import torch
 
 from facetex.errors import DatabaseError
-from facetex.geometry.ict import (
+from facetex.geometry.ict import ict_morphable_model, load_ict_face
+from facetex.geometry.ict_files import (
     EXPRESSION_NAMES,
     FACE_VERTICES,
     IctModelError,
     file_sha256,
     ict_dir,
-    ict_morphable_model,
-    load_ict_face,
     read_ict_arrays,
 )
+from facetex.geometry.ict_obj import read_ict_obj
 from facetex.geometry.topology import load_face_mesh, validate_topology
 from facetex.paths import data_dir
 
@@ -267,8 +267,6 @@ def test_correspondence_reproduces_its_stored_residual(face, correspondence):
 
 
 def test_iris_points_lie_on_the_eyeballs(correspondence, ict_folder):
-    from facetex.geometry.ict import read_ict_obj
-
     v = read_ict_obj(ict_folder).vertices
     rec = correspondence
     for start, name, (lo, hi) in ((468, "right", (23021, 24590)), (473, "left", (21451, 23020))):
@@ -312,7 +310,7 @@ def test_script_reproduces_the_file_bit_for_bit():
 def test_docstring_examples_run():
     import doctest
 
-    import facetex.geometry.ict as module
+    import facetex.geometry.ict_obj as module
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
