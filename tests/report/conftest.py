@@ -10,8 +10,8 @@ from skimage.transform import resize
 from facetex.geometry.topology import load_face_mesh
 from facetex.render.export import export_mesh
 from facetex.render.export_config import ExportConfig
-from facetex.render.textured_mesh import make_textured_mesh
 from facetex.render.maps import detail_maps
+from facetex.render.textured_mesh import make_textured_mesh
 
 TEXTURE_SIDE = 128
 

@@ -14,7 +14,8 @@ from skimage import data
 
 from facetex.errors import InputImageError
 from facetex.report import SubjectWeight, find_three, map_panels, write_report
-from facetex.report.html import ASSETS_DIR, VIEWER_MODULES
+from facetex.report.layout import ASSETS_DIR
+from facetex.report.viewer_bundle import VIEWER_MODULES
 from facetex.types import PartialAlbedo
 
 SECTIONS = ["summary", "input", "maps", "viewer-section", "renders", "subjects", "timings"]
