@@ -109,7 +109,7 @@ from facetex.texture.analysis import blend_grams, compute_grams
 from facetex.texture.color import luminance
 from facetex.texture.config import Stage
 from facetex.texture.gram import gram
-from facetex.texture.inference import exemplar_detail, stage_start
+from facetex.texture.starts import exemplar_detail, stage_start
 from facetex.texture.resample import resize
 from facetex.texture.synthesis import make_targets, synthesize_texture
 from facetex.texture.vgg import load_vgg19

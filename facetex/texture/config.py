@@ -27,7 +27,7 @@ __all__ = ["SOLVERS", "STARTS", "Stage", "TextureConfig", "format_schedule", "pa
 SOLVERS = ("convex", "linear", "closest")
 
 #: Where synthesis starts (§5): the low-frequency albedo (the paper's), or that plus the
-#: weighted exemplars' high-pass detail (``facetex.texture.inference.stage_start``).
+#: weighted exemplars' high-pass detail (``facetex.texture.starts.stage_start``).
 STARTS = ("lowfreq", "exemplar_detail")
 
 #: Smallest synthesis / analysis resolution: relu5_1 sits 16× below the input.
@@ -124,7 +124,7 @@ class TextureConfig:
         albedo I(α_al) (the paper's §5; later stages from the previous one's result), or
         ``"exemplar_detail"``, that plus the §4-weighted high-pass of the exemplars, each later
         stage adding the band its coarser predecessor could not hold
-        (:func:`facetex.texture.inference.stage_start`). Only the start changes, not the
+        (:func:`facetex.texture.starts.stage_start`). Only the start changes, not the
         objective.
     start_highpass_sigma : Gaussian σ of that high-pass as a fraction of the stage's side R
         (1/128: 2 px at 256², 4 px at 512², near the evaluation's detail cut-off R/100).

@@ -8,7 +8,7 @@ detail only above that band and in hidden texels.
 
 Bands
     Octaves of cycles per UV width R, split by Gaussian low-passes with σ = R / (2π f)
-    (:func:`band_split`): a low-pass below ``LOWEST`` (16 c/R), then [16, 32), [32, 64), … up
+    (:func:`facetex.texture.bands.band_split`): a low-pass below ``LOWEST`` (16 c/R), then [16, 32), [32, 64), … up
     to R/2, and the rest above the last edge. The bands sum to the image exactly.
 What the photo resolves, per texel and band (:func:`photo_band_weights`)
     * sampling: the photo holds at most 0.5 × ``pixels_per_texel`` × R cycles per R at a texel
@@ -46,86 +46,30 @@ from scipy.ndimage import gaussian_filter
 from scipy.optimize import nnls
 
 from facetex.errors import ShapeMismatchError
+from facetex.texture.bands import (
+    LOWEST,
+    band_edges,
+    band_split,
+    filtered,
+    lowpass,
+    radial_average,
+    resolved_fraction,
+    skin_spectrum,
+)
 
 __all__ = [
-    "LOWEST",
     "BandTransfer",
-    "band_edges",
-    "band_split",
     "blurred_band_transfer",
-    "radial_average",
     "estimate_transfer",
     "keep_observed_detail",
     "normalised_fill",
     "photo_band_weights",
-    "sampling_cutoff",
-    "skin_spectrum",
 ]
 
-#: Lowest band edge, cycles per UV width: below it everything is "low-pass".
-LOWEST = 16.0
 #: The restoration never amplifies a frequency more than 1 / MIN_TRANSFER.
 MIN_TRANSFER = 0.1
 #: Below this many resolved texels a band's transfer is not estimated (taken as not held).
 _MIN_TEXELS = 64
-
-
-def band_edges(resolution: int) -> tuple[float, ...]:
-    """Octave edges LOWEST, 2·LOWEST, … (cycles per R), each ≤ R/2.
-
-    >>> band_edges(512)
-    (16.0, 32.0, 64.0, 128.0, 256.0)
-    >>> band_edges(64)
-    (16.0, 32.0)
-    """
-    edges = []
-    f = LOWEST
-    while f <= resolution / 2:
-        edges.append(f)
-        f *= 2.0
-    return tuple(edges)
-
-
-def _lowpass(image: np.ndarray, frequency: float) -> np.ndarray:
-    return gaussian_filter(image, sigma=image.shape[0] / (2.0 * np.pi * frequency), mode="reflect")
-
-
-def band_split(image: np.ndarray, edges: Sequence[float]) -> list[np.ndarray]:
-    """Split an (R, R) image into ``len(edges) + 1`` bands that sum to it.
-
-    Returns
-    -------
-    [G_{e0} X, G_{e1} X − G_{e0} X, …, X − G_{e_last} X], float64, with G_f a Gaussian
-    low-pass of σ = R / (2π f) (the same bands as the evaluation's band-pass correlation).
-    With no edges, [X].
-    """
-    x = np.asarray(image, dtype=np.float64)
-    lows = [_lowpass(x, f) for f in edges]
-    bands = [lows[0]] if lows else []
-    bands += [b - a for a, b in zip(lows, lows[1:])]
-    bands.append(x - lows[-1] if lows else x)
-    return bands
-
-
-def sampling_cutoff(pixels_per_texel: np.ndarray | None, resolution: int) -> np.ndarray:
-    """Highest frequency the photo samples at each texel, cycles per R: 0.5 × density × R.
-
-    ``None`` (density unknown) gives R/2 everywhere.
-    """
-    if pixels_per_texel is None:
-        return np.full((resolution, resolution), resolution / 2.0)
-    density = np.asarray(pixels_per_texel, dtype=np.float64)
-    if density.shape != (resolution, resolution):
-        raise ShapeMismatchError(f"pixels_per_texel is {density.shape}, expected {(resolution, resolution)}")
-    return 0.5 * density * resolution
-
-
-def _resolved(cutoff: np.ndarray, low: float, high: float) -> np.ndarray:
-    """How much of the band [low, high) a texel's sampling limit resolves: 0 at or below
-    ``low``, 1 at or above ``high``, linear in log frequency between."""
-    with np.errstate(divide="ignore"):
-        t = (np.log2(np.maximum(cutoff, 1e-9)) - np.log2(low)) / np.log2(high / low)
-    return np.clip(t, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -214,44 +158,6 @@ _FIT_TOLERANCE = 0.01
 _QUANTISATION_VARIANCE = (1.0 / 255.0) ** 2 / 12.0
 #: Blurs tried when fitting :class:`BandTransfer`, as fractions of R (0 and 1/2048 … 1/24).
 _BLUR_GRID = np.concatenate([[0.0], np.geomspace(1.0 / 2048.0, 1.0 / 24.0, 40)])
-
-
-def skin_spectrum(images: Sequence[np.ndarray], weights: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """Weighted mean power spectrum of the images on a window (the texels a photo observed), so
-    chart edges and the off-chart fill do not enter.
-
-    Parameters
-    ----------
-    images : K (R, R) float luminances in [0, 1].
-    weights : (K,) float ≥ 0, not all zero.
-    window : (R, R) float in [0, 1], smooth.
-
-    Returns
-    -------
-    (R, R) float64 |FFT((Y − mean) · window)|² · R² / Σ window² (unshifted): white noise of
-    variance v has the flat spectrum v · R² on this scale.
-    """
-    r = window.shape[0]
-    win = np.asarray(window, dtype=np.float64)
-    norm = float(np.sum(win**2))
-    w = np.asarray(weights, dtype=np.float64)
-    w = w / w.sum()
-    power = np.zeros((r, r))
-    for wk, y in zip(w, images):
-        y = np.asarray(y, dtype=np.float64)
-        mean = float(np.sum(y * win) / np.sum(win))
-        power += wk * np.abs(np.fft.fft2((y - mean) * win)) ** 2
-    return power * r * r / max(norm, 1e-12)
-
-
-def radial_average(power: np.ndarray) -> np.ndarray:
-    """(R/2 + 1,) mean of an unshifted (R, R) spectrum in rings of 1 cycle per R."""
-    r = power.shape[0]
-    f = np.fft.fftfreq(r) * r
-    ring = np.rint(np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)).astype(np.int64).ravel()
-    keep = ring <= r // 2
-    total = np.bincount(ring[keep], weights=power.ravel()[keep], minlength=r // 2 + 1)
-    return total / np.maximum(np.bincount(ring[keep], minlength=r // 2 + 1), 1)
 
 
 def blurred_band_transfer(
@@ -355,7 +261,7 @@ def estimate_transfer(
     measured = np.full(len(edges), np.nan)
     for i, low in enumerate(edges):
         high = edges[i + 1] if i + 1 < len(edges) else r / 2.0
-        region = inside & (_resolved(cutoff, low, high) >= 1.0) if high > low else inside & (cutoff >= low)
+        region = inside & (resolved_fraction(cutoff, low, high) >= 1.0) if high > low else inside & (cutoff >= low)
         if region.sum() < _MIN_TEXELS:
             continue
         power_ref = sum(wk * float(np.mean(bands[i][region] ** 2)) for wk, bands in zip(w, theirs))
@@ -439,21 +345,9 @@ def photo_band_weights(mask: np.ndarray, cutoff: np.ndarray, edges: Sequence[flo
     weights = [blended(edges[0] / 2.0) if edges else m]
     for i, low in enumerate(edges):
         high = edges[i + 1] if i + 1 < len(edges) else r / 2.0
-        resolved = _resolved(cutoff, low, high) if high > low else (cutoff >= low).astype(np.float64)
+        resolved = resolved_fraction(cutoff, low, high) if high > low else (cutoff >= low).astype(np.float64)
         weights.append(blended(low) * resolved)
     return weights
-
-
-def _filtered(image: np.ndarray, response) -> np.ndarray:
-    """``image`` (R, R) filtered in the Fourier domain by ``response(|f|)`` (|f| in cycles per
-    texel), with R/8 texels of reflected padding against wrap-around."""
-    r = image.shape[0]
-    pad = max(4, r // 8)
-    padded = np.pad(image, pad, mode="reflect")
-    f = np.fft.fftfreq(padded.shape[0])
-    magnitude = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-    out = np.real(np.fft.ifft2(np.fft.fft2(padded) * response(magnitude)))
-    return out[pad : pad + r, pad : pad + r]
 
 
 def keep_observed_detail(
@@ -506,8 +400,8 @@ def keep_observed_detail(
     # neither the restoration nor the band split meets a step there (a step rings when restored).
     photo = normalised_fill(p, observed, r / (2 * np.pi * LOWEST))
     mean = float(photo[observed].mean())
-    restored = mean + _filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
-    missing = _filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
+    restored = mean + filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
+    missing = filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
     weights = photo_band_weights(observed, cutoff, edges)
     photo_bands = band_split(restored, edges)
     missing_bands = band_split(missing, edges)
@@ -516,7 +410,7 @@ def keep_observed_detail(
     wide = r / (2 * np.pi * LOWEST / 2)
     offset = normalised_fill(np.where(observed, p - s, 0.0), observed, wide)
     reach = gaussian_filter(observed.astype(np.float64), sigma=wide, mode="constant")
-    synth_low = synth_bands[0] + _lowpass(offset * np.clip(2.0 * reach, 0.0, 1.0), edges[0])
+    synth_low = synth_bands[0] + lowpass(offset * np.clip(2.0 * reach, 0.0, 1.0), edges[0])
     out = weights[0] * photo_bands[0] + (1.0 - weights[0]) * synth_low
     for w, pb, mb, sb in zip(weights[1:], photo_bands[1:], missing_bands[1:], synth_bands[1:]):
         out += w * (pb + scale * mb) + (1.0 - w) * scale * sb

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
 from facetex.texture.analysis import (
@@ -32,15 +31,10 @@ from facetex.texture.analysis import (
 )
 from facetex.texture.color import luminance, replace_luminance
 from facetex.texture.config import TextureConfig
-from facetex.texture.fusion import (
-    BandTransfer,
-    band_edges,
-    estimate_transfer,
-    keep_observed_detail,
-    normalised_fill,
-    sampling_cutoff,
-)
+from facetex.texture.bands import band_edges, sampling_cutoff
+from facetex.texture.fusion import BandTransfer, estimate_transfer, keep_observed_detail, normalised_fill
 from facetex.texture.resample import density_at, resize, visible_at
+from facetex.texture.starts import exemplar_detail, observed_start, stage_start
 from facetex.texture.synthesis import synthesize_texture
 from facetex.texture.vgg import VGG19
 from facetex.types import BlendResult, GramSource, SynthesisResult
@@ -49,11 +43,8 @@ __all__ = [
     "ExemplarBlend",
     "TextureInference",
     "complete_texture",
-    "exemplar_detail",
     "fit_exemplar_blend",
     "infer_texture",
-    "observed_start",
-    "stage_start",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,72 +76,6 @@ class TextureInference:
     candidates: np.ndarray
     timings: dict[str, float]
     transfer: BandTransfer | None = None
-
-
-def exemplar_detail(exemplars_y: Sequence[np.ndarray], weights: np.ndarray, sigma: float) -> np.ndarray:
-    """The §4-weighted high-pass detail of the exemplars: Σ_k w_k H(Y_k) / ‖w‖₂.
-
-    H is a Gaussian high-pass (Y − G_σ * Y) of each exemplar's luminance, on the shared UV
-    layout. The detail of different faces is not aligned, so a weighted sum has about ‖w‖₂
-    times the amplitude of one; dividing by ‖w‖₂ restores it.
-
-    Parameters
-    ----------
-    exemplars_y : K (R, R) float exemplar luminances in [0, 1], one resolution.
-    weights : (K,) float, their §4 weights, not all zero (≥ 0 for the convex and closest
-        solvers; the unconstrained linear baseline's may be negative).
-    sigma : Gaussian σ of the high-pass, in pixels.
-
-    Returns
-    -------
-    (R, R) float32 detail (zero low-pass), luminance units.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    if len(exemplars_y) != w.size or w.size == 0:
-        raise ShapeMismatchError(f"{len(exemplars_y)} exemplars but {w.size} weights")
-    norm = float(np.sqrt(np.sum(w**2)))
-    if not norm > 0.0:
-        raise ValueError("the exemplar weights are all zero")
-    shape = np.shape(exemplars_y[0])
-    detail = np.zeros(shape, dtype=np.float64)
-    for weight, y in zip(w, exemplars_y):
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape != shape or y.ndim != 2:
-            raise ShapeMismatchError(f"exemplar luminances must share one (R, R) shape, got {y.shape} and {shape}")
-        detail += weight * (y - gaussian_filter(y, sigma=sigma, mode="reflect"))
-    return (detail / norm).astype(np.float32)
-
-
-def stage_start(
-    init_luminance: np.ndarray,
-    previous: np.ndarray | None,
-    detail: np.ndarray | None,
-) -> np.ndarray:
-    """Where a synthesis stage starts, (R, R) float32 in [0, 1].
-
-    Without ``detail`` (the paper's §5): the low-frequency albedo's luminance for the first
-    stage, the previous stage's result upsampled for later ones. With ``detail`` (an
-    :func:`exemplar_detail` at R): the first stage starts at the init plus that detail; a later
-    stage gets only the band the previous, coarser stage could not hold, ``detail − up(down(
-    detail))``, added to its upsampled result. The low-pass stays the init's, and the §5
-    objective is unchanged.
-
-    Parameters
-    ----------
-    init_luminance : (R, R) float, Y of the low-frequency albedo at this stage's size.
-    previous : (r, r) float luminance of the previous stage (r < R), or None for the first.
-    detail : (R, R) float exemplar detail, or None.
-    """
-    size = init_luminance.shape[0]
-    if previous is None:
-        start = np.asarray(init_luminance, dtype=np.float32)
-        if detail is not None:
-            start = start + detail
-    else:
-        start = resize(previous, size)
-        if detail is not None:
-            start = start + detail - resize(resize(detail, previous.shape[0]), size)
-    return np.clip(start, 0.0, 1.0).astype(np.float32)
 
 
 def _exemplar_luminance(image: np.ndarray, name: str) -> np.ndarray:
@@ -488,26 +413,6 @@ def complete_texture(
     return TextureInference(
         blend=result_blend, synthesis=final, candidates=blend.candidates, timings=timings, transfer=transfer
     )
-
-
-def observed_start(start: np.ndarray, photo_y: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """A stage's start with the photo's luminance on observed texels (issue 16): no exemplar's
-    spatially aligned marks enter what the photo shows.
-
-    Parameters
-    ----------
-    start : (R, R) float32 start from :func:`stage_start`.
-    photo_y : (R, R) float luminance of the partial albedo (filled off the mask).
-    coverage : (R, R) float in [0, 1], the observed mask resized to R.
-
-    Returns
-    -------
-    (R, R) float32 in [0, 1]: the photo where fully observed, blended over ~2 texels at the
-    mask's edge (the mask blurred and remapped to reach 0 at its edge).
-    """
-    soft = gaussian_filter(np.asarray(coverage, dtype=np.float32), sigma=1.0, mode="constant")
-    w = np.clip(2.0 * soft - 1.0, 0.0, 1.0) * (coverage > 0.5)
-    return np.clip(w * photo_y + (1.0 - w) * start, 0.0, 1.0).astype(np.float32)
 
 
 def _check_detail_map(detail_map: np.ndarray, size: int) -> np.ndarray:

@@ -16,10 +16,10 @@ from facetex.texture.analysis import (
     masked_blend_problem,
     shortlist_exemplars,
     solve_blend,
-    solve_simplex_qp,
 )
 from facetex.texture.color import mask_out
 from facetex.texture.config import TextureConfig
+from facetex.texture.simplex_qp import solve_simplex_qp
 from facetex.types import GramSet
 
 LAYERS = TextureConfig().gram_layers

@@ -10,13 +10,8 @@ from facetex.errors import InputImageError, ShapeMismatchError
 from facetex.fitting.unwrap import sampling_density
 from facetex.texture.color import luminance
 from facetex.texture.config import Stage, TextureConfig
-from facetex.texture.fusion import (
-    band_edges,
-    band_split,
-    estimate_transfer,
-    keep_observed_detail,
-    sampling_cutoff,
-)
+from facetex.texture.bands import band_edges, band_split, sampling_cutoff
+from facetex.texture.fusion import estimate_transfer, keep_observed_detail
 from facetex.texture.inference import infer_texture
 
 

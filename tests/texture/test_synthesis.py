@@ -9,7 +9,8 @@ from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
 from facetex.texture.analysis import compute_grams
 from facetex.texture.color import luminance, rgb_to_yiq
 from facetex.texture.config import Stage, TextureConfig
-from facetex.texture.inference import exemplar_detail, infer_texture, stage_start
+from facetex.texture.inference import infer_texture
+from facetex.texture.starts import exemplar_detail, stage_start
 from facetex.texture.resample import resize
 from facetex.texture.synthesis import synthesize_texture
 from facetex.types import GramSet
