@@ -24,7 +24,7 @@ and the face detector are loaded before the clock starts, as ``facetex infer`` d
 first photo). Per run it records the pipeline's per-stage seconds (``InferenceResult.timings``),
 the time of writing the outputs (``facetex.outputs.write_result``: meshes, maps, report),
 peak memory, the 1-minute load average before and after, and quality figures of the albedo
-against the subject's own database texture (``facetex.evaluation.protocol.score_texture``:
+against the subject's own database texture (``facetex.evaluation.scoring.score_texture``:
 mesoscopic power-spectrum error, SSIM of the low-pass, RMSE and high-pass RMSE on observed /
 hidden texels, detail ratios, the ONet Gram distance of the detail per region
 (``facetex.evaluation.onet``), and dlib identity similarity of renders when dlib is installed).
@@ -95,7 +95,10 @@ from facetex.database.holdout import model_without
 from facetex.database.store import TextureDatabase, load_database
 from facetex.detect import Detector
 from facetex.errors import MissingDependencyError
-from facetex.evaluation import protocol as P
+from facetex.evaluation.config import ProtocolConfig
+from facetex.evaluation.prepare import PreparedSubject
+from facetex.evaluation.scoring import ground_truth_reference, score_texture
+from facetex.evaluation.subjects import neutral_subject, photo_path, select_persons
 from facetex.evaluation.identity import IdentityEmbedder
 from facetex.evaluation.metrics import lowpass, lowpass_sigma
 from facetex.evaluation.onet import ONetGrams
@@ -201,8 +204,8 @@ def _worker(task: dict[str, Any]) -> dict[str, Any]:
     config = _config(task["setting"], task["size"], task["paper_iterations"], task.get("changes"))
     database = load_database(task["db"])
     model = model_without(database, (task["person"],))  # no leak through the low-frequency albedo
-    record = P.neutral_subject(database, task["person"])
-    photo = load_photo(P.photo_path(database, record))
+    record = neutral_subject(database, task["person"])
+    photo = load_photo(photo_path(database, record))
     vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
     out: dict[str, Any] = {"person": task["person"], "subject": record.subject_id, "setting": task["setting"]}
     with Detector(config.detect) as detector:
@@ -252,12 +255,12 @@ def _score(
     truth_observed = (fill == OBSERVED)[np.ix_(idx, idx)] & result.partial.chart
     regions = {"truth": truth_observed, "observed": truth_observed & result.partial.mask,
                "hidden": truth_observed & ~result.partial.mask}
-    prepared = P.PreparedSubject(
+    prepared = PreparedSubject(
         person=task["person"], subject_id=subjects[row].subject_id, sharp=result.photo, degraded=result.photo,
         detection=result.detection, fit=result.fit, model=model, partial=result.partial, truth=truth,
         regions=regions, exemplar_ids=result.subject_ids, seconds=0.0,
     )
-    config = P.ProtocolConfig(size=size, identity=task["identity"])
+    config = ProtocolConfig(size=size, identity=task["identity"])
     embedder = None
     if task["identity"]:
         try:
@@ -268,8 +271,8 @@ def _score(
         onet = ONetGrams()
     except MissingDependencyError:
         onet = None
-    reference = P.ground_truth_reference(prepared, config, embedder, onet)
-    return P.score_texture(result.albedo, prepared, config, reference, embedder, onet)
+    reference = ground_truth_reference(prepared, config, embedder, onet)
+    return score_texture(result.albedo, prepared, config, reference, embedder, onet)
 
 
 def _median(values: list[float]) -> float:
@@ -384,8 +387,8 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     base = InferConfig().with_resolution(size)
     config = dataclasses.replace(base, texture=base.texture.replace(schedule=(dataclasses.replace(base.texture.schedule[-1], iterations=0),)))
     vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
-    record = P.neutral_subject(database, task["person"])
-    result = infer(load_photo(P.photo_path(database, record)), database, config, vgg=vgg,
+    record = neutral_subject(database, task["person"])
+    result = infer(load_photo(photo_path(database, record)), database, config, vgg=vgg,
                    exclude_persons=(task["person"],), model=model_without(database, (task["person"],)),
                    progress=False)
     weights = result.blend.weights
@@ -593,7 +596,7 @@ def main() -> None:
         return
 
     database = open_database(args.db)
-    persons = P.select_persons(database, args.count, tuple(args.persons))
+    persons = select_persons(database, args.count, tuple(args.persons))
     env = dict(os.environ)
     if args.omp_wait_policy:
         env.setdefault("OMP_WAIT_POLICY", args.omp_wait_policy)

@@ -34,7 +34,7 @@ from facetex.database.holdout import model_without
 from facetex.database.store import load_database
 from facetex.api import open_database
 from facetex.detect import Detector
-from facetex.evaluation import protocol as P
+from facetex.evaluation.subjects import neutral_subject, photo_path
 from facetex.evaluation.fidelity import band_fidelity, sameness
 from facetex.io.images import load_photo
 from facetex.pipeline import infer
@@ -70,7 +70,7 @@ def main() -> None:
     with Detector(base.detect) as detector:
         for n, person in enumerate(args.persons):
             model = model_without(database, (person,))
-            photo = load_photo(P.photo_path(database, P.neutral_subject(database, person)))
+            photo = load_photo(photo_path(database, neutral_subject(database, person)))
             row, scores = [], {}
             for name, config in settings.items():
                 clock = time.perf_counter()

@@ -12,6 +12,8 @@ MODULES = [
     "facetex.cli.arguments",
     "facetex.cli.options",
     "facetex.evaluation.fidelity",
+    "facetex.evaluation.prepare",
+    "facetex.evaluation.textures",
     "facetex.geometry.uv",
     "facetex.stages",
     "facetex.texture.bands",

@@ -1,4 +1,4 @@
-"""``facetex evaluate``: protocol A over held-out database subjects (DESIGN §6, issue 6)."""
+"""``facetex evaluate``: protocol A over held-out database subjects (``docs/evaluation.md``)."""
 
 from __future__ import annotations
 

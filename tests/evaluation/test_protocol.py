@@ -18,7 +18,21 @@ from facetex.database.store import (
     write_database,
 )
 from facetex.errors import DatabaseError
-from facetex.evaluation import protocol as P
+from facetex.evaluation.config import ProtocolConfig
+from facetex.evaluation.degrade import DegradeConfig
+from facetex.evaluation.prepare import PreparedSubject, SubjectRegions
+from facetex.evaluation.results import FidelityMaps, SubjectResult
+from facetex.evaluation.run import aggregate, protocol_sameness, run_protocol
+from facetex.evaluation.scoring import METRICS, fidelity_scores, ground_truth_reference, score_texture
+from facetex.evaluation.subjects import (
+    exemplar_rows,
+    held_out_model,
+    neutral_subject,
+    photo_path,
+    select_persons,
+)
+from facetex.evaluation.textures import texture_variants
+from facetex.evaluation.variants import GRAM_LAYERS, PIPELINE_VARIANTS, VARIANTS, Variant, build_variants
 from facetex.evaluation.bootstrap import Summary
 from facetex.evaluation.onet import ONetGrams
 from facetex.evaluation.textures import top_k_weights
@@ -30,46 +44,46 @@ from facetex.types import MeshTopology, MorphableModel, PartialAlbedo
 
 
 def test_variants_of_each_ablation():
-    names = [v.name for v in P.build_variants(P.VARIANTS)]
-    assert names == list(P.VARIANTS)
-    layers = P.build_variants(("pca",), "layers")
+    names = [v.name for v in build_variants(VARIANTS)]
+    assert names == list(VARIANTS)
+    layers = build_variants(("pca",), "layers")
     assert [v.name for v in layers] == ["pca", "convex", "layers=1", "layers=2", "layers=3", "layers=4"]
-    assert layers[2].layers == ("relu1_1",) and layers[5].layers == P.GRAM_LAYERS[:4]
-    assert [v.top_k for v in P.build_variants(("convex",), "subjects")] == [None, 1, 2, 4, 8]
-    assert [v.alpha for v in P.build_variants(("convex",), "alpha")] == [None, 1.0, 10.0, 1000.0]
-    assert [v.recipe for v in P.build_variants(("convex",), "recipe")] == [None, "fast", "paper"]
-    pipeline = P.build_variants(P.PIPELINE_VARIANTS)
+    assert layers[2].layers == ("relu1_1",) and layers[5].layers == GRAM_LAYERS[:4]
+    assert [v.top_k for v in build_variants(("convex",), "subjects")] == [None, 1, 2, 4, 8]
+    assert [v.alpha for v in build_variants(("convex",), "alpha")] == [None, 1.0, 10.0, 1000.0]
+    assert [v.recipe for v in build_variants(("convex",), "recipe")] == [None, "fast", "paper"]
+    pipeline = build_variants(PIPELINE_VARIANTS)
     assert [(v.name, v.recipe, v.keep_observed) for v in pipeline] == [
         ("default", "fast", True), ("default-paste", "fast", False)]
-    assert not set(P.PIPELINE_VARIANTS) & {v.name for v in P.build_variants(P.VARIANTS)}  # only when named
+    assert not set(PIPELINE_VARIANTS) & {v.name for v in build_variants(VARIANTS)}  # only when named
     with pytest.raises(ValueError, match="recipe"):
-        P.Variant("x", "synthesis", keep_observed=True)
+        Variant("x", "synthesis", keep_observed=True)
     with pytest.raises(ValueError, match="unknown variants"):
-        P.build_variants(("best",))
+        build_variants(("best",))
     with pytest.raises(ValueError):
-        P.build_variants(("pca",), "dropout")
+        build_variants(("pca",), "dropout")
 
 
 def test_texture_config_per_variant():
-    config = P.ProtocolConfig(size=128, iterations=7, paper_iterations=40)
-    fast = config.texture_config(P.Variant("linear", "synthesis", solver="linear", layers=P.GRAM_LAYERS[:2], alpha=5.0))
+    config = ProtocolConfig(size=128, iterations=7, paper_iterations=40)
+    fast = config.texture_config(Variant("linear", "synthesis", solver="linear", layers=GRAM_LAYERS[:2], alpha=5.0))
     assert fast.schedule == (Stage(128, 7),) and fast.solver == "linear"
     assert fast.gram_layers == ("relu1_1", "relu2_1") and fast.alpha == 5.0
     assert fast.early_stop_tolerance == TextureConfig().early_stop_tolerance
-    pipeline = config.texture_config(P.Variant("fast", "synthesis", recipe="fast"))
+    pipeline = config.texture_config(Variant("fast", "synthesis", recipe="fast"))
     assert pipeline.schedule == (Stage(64, 100, True), Stage(128, 30, True))  # `facetex infer`'s, scaled
     assert pipeline.start == "exemplar_detail" and pipeline.preselect_count == TextureConfig().preselect_count
     # `facetex infer`'s texture config, with and without keeping the photo's observed detail
     for name, keep in (("default", True), ("default-paste", False)):
-        variant = P.build_variants((name,))[0]
+        variant = build_variants((name,))[0]
         tex = config.texture_config(variant)
         assert tex == TextureConfig().with_size(128).replace(keep_observed=keep), name
-    paper = config.texture_config(P.Variant("paper", "synthesis", recipe="paper"))
+    paper = config.texture_config(Variant("paper", "synthesis", recipe="paper"))
     assert paper.schedule == (Stage(128, 40),) and paper.early_stop_tolerance == 0.0 and not paper.bf16_grams
     assert config.patch_size == 16
     for bad in ({"size": 100}, {"subjects": 0}, {"variants": ("nope",)}, {"patch": 4}):
         with pytest.raises(ValueError):
-            P.ProtocolConfig(**bad)
+            ProtocolConfig(**bad)
 
 
 def test_top_k_keeps_the_largest_weights_renormalised():
@@ -116,7 +130,7 @@ def tiny_db(tmp_path_factory):
 
 def test_exemplar_rows_leave_out_both_photos_of_the_person(tiny_db):
     for person in PERSONS:
-        rows = P.exemplar_rows(tiny_db, person)
+        rows = exemplar_rows(tiny_db, person)
         kept = [tiny_db.subjects()[r] for r in rows]
         assert len(kept) == 4 and all(s.person_id != person for s in kept)
 
@@ -129,17 +143,17 @@ def test_exemplar_rows_refuse_a_leaky_query(tiny_db):
             return tiny_db.subjects()  # ignores the exclusion
 
     with pytest.raises(DatabaseError, match="still returns photos of 002"):
-        P.exemplar_rows(Leaky(), "002")
+        exemplar_rows(Leaky(), "002")
 
 
 def test_held_out_model_is_learned_without_the_person(tiny_db):
-    rows = P.exemplar_rows(tiny_db, "002")  # subjects 0, 1, 4, 5 → levels 1, 2, 5, 6 (/8)
-    model = P.held_out_model(tiny_db, rows)
+    rows = exemplar_rows(tiny_db, "002")  # subjects 0, 1, 4, 5 → levels 1, 2, 5, 6 (/8)
+    model = held_out_model(tiny_db, rows)
     np.testing.assert_allclose(model.albedo_mean, np.mean([1, 2, 5, 6]) / 8, atol=1 / 255)
     vertices = tiny_db.vertices().astype(np.float64)
     np.testing.assert_allclose(model.topology.vertices, (vertices[0] + vertices[4]) / 2, atol=1e-5)  # neutral meshes
     assert model.shape_basis.shape[0] == 1 and model.expression_basis.shape[0] == 2
-    full = P.held_out_model(tiny_db, np.arange(6))
+    full = held_out_model(tiny_db, np.arange(6))
     np.testing.assert_allclose(full.albedo_mean, np.mean(np.arange(1, 7)) / 8, atol=1 / 255)
 
 
@@ -147,7 +161,7 @@ def test_model_without_a_person_matches_the_protocols_held_out_model(tiny_db):
     from facetex.database.holdout import model_without
 
     model = model_without(tiny_db, ["002"])  # what `facetex infer --exclude-person 002` fits with
-    reference = P.held_out_model(tiny_db, P.exemplar_rows(tiny_db, "002"))
+    reference = held_out_model(tiny_db, exemplar_rows(tiny_db, "002"))
     np.testing.assert_array_equal(model.albedo_mean, reference.albedo_mean)
     np.testing.assert_array_equal(model.shape_basis, reference.shape_basis)
     with pytest.raises(DatabaseError, match="no person 999"):
@@ -155,16 +169,16 @@ def test_model_without_a_person_matches_the_protocols_held_out_model(tiny_db):
 
 
 def test_person_selection_and_photos(tiny_db):
-    assert P.select_persons(tiny_db, 2) == ("001", "003")
-    assert P.select_persons(tiny_db, 10) == PERSONS
-    assert P.select_persons(tiny_db, 1, ("003", "001")) == ("003", "001")
+    assert select_persons(tiny_db, 2) == ("001", "003")
+    assert select_persons(tiny_db, 10) == PERSONS
+    assert select_persons(tiny_db, 1, ("003", "001")) == ("003", "001")
     with pytest.raises(DatabaseError):
-        P.select_persons(tiny_db, 1, ("999",))
-    assert P.neutral_subject(tiny_db, "002").subject_id == "002_03"
+        select_persons(tiny_db, 1, ("999",))
+    assert neutral_subject(tiny_db, "002").subject_id == "002_03"
     with pytest.raises(DatabaseError):
-        P.neutral_subject(tiny_db, "999")
+        neutral_subject(tiny_db, "999")
     with pytest.raises(DatabaseError, match="not found"):
-        P.photo_path(tiny_db, SubjectRecord("x_03", "x", "neutral", "no-such-photo.jpg"))
+        photo_path(tiny_db, SubjectRecord("x_03", "x", "neutral", "no-such-photo.jpg"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -203,18 +217,18 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     size = 64
     partial, _ = _partial_from(face_crops[0], size)
     exemplars = np.stack([resize(c, size) for c in face_crops[1:]])
-    complete = compute_grams(luminance(exemplars), vgg, layers=P.GRAM_LAYERS)
+    complete = compute_grams(luminance(exemplars), vgg, layers=GRAM_LAYERS)
     # The shared variants start at the low-frequency albedo (§5); so does "fast" here.
     infer = InferConfig()
-    config = P.ProtocolConfig(size=size, iterations=2,
+    config = ProtocolConfig(size=size, iterations=2,
                               infer=dataclasses.replace(infer, texture=infer.texture.replace(start="lowfreq")))
-    assert P.ProtocolConfig().texture_config(P.Variant("convex", "synthesis")).start == "lowfreq"
-    assert P.ProtocolConfig().texture_config(P.Variant("fast", "synthesis", recipe="fast")).start == "exemplar_detail"
-    variants = P.build_variants(P.VARIANTS) + (
-        P.Variant("top-1", "synthesis", top_k=1),
-        P.Variant("fast", "synthesis", recipe="fast"),  # the pipeline's own texture stage
+    assert ProtocolConfig().texture_config(Variant("convex", "synthesis")).start == "lowfreq"
+    assert ProtocolConfig().texture_config(Variant("fast", "synthesis", recipe="fast")).start == "exemplar_detail"
+    variants = build_variants(VARIANTS) + (
+        Variant("top-1", "synthesis", top_k=1),
+        Variant("fast", "synthesis", recipe="fast"),  # the pipeline's own texture stage
     )
-    out = P.texture_variants(partial, exemplars, complete, variants, config, vgg)
+    out = texture_variants(partial, exemplars, complete, variants, config, vgg)
     assert set(out.textures) == {v.name for v in variants}
     for name, tex in out.textures.items():
         assert tex.shape == (size, size, 3) and tex.dtype == np.float32 and 0 <= tex.min() and tex.max() <= 1, name
@@ -235,7 +249,7 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
 
     tex_config = config.texture_config(variants[3])
     used = np.flatnonzero(convex)
-    target = blend_grams(convex[used], complete.take(used, P.GRAM_LAYERS))
+    target = blend_grams(convex[used], complete.take(used, GRAM_LAYERS))
     direct = synthesize_texture(partial.lowfreq, target, vgg, tex_config, iterations=config.iterations, progress=False)
     np.testing.assert_array_equal(out.textures["convex"], on_chart(direct.rgb, partial.chart))
     assert out.info["convex"].iterations == len(direct.losses) - 1
@@ -245,18 +259,18 @@ def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
     size = 128
     partial, truth = _partial_from(face_crops[1], size)
     regions = {"truth": partial.chart, "observed": partial.mask, "hidden": partial.chart & ~partial.mask}
-    prepared = P.PreparedSubject(person="001", subject_id="001_03", sharp=None, degraded=None, detection=None,
+    prepared = PreparedSubject(person="001", subject_id="001_03", sharp=None, degraded=None, detection=None,
                                  fit=None, model=None, partial=partial, truth=truth, regions=regions,
                                  exemplar_ids=(), seconds=0.0)
-    config = P.ProtocolConfig(size=size)
+    config = ProtocolConfig(size=size)
     onet = ONetGrams()
-    reference = P.ground_truth_reference(prepared, config, onet=onet)
-    perfect = P.score_texture(truth, prepared, config, reference, onet=onet)
+    reference = ground_truth_reference(prepared, config, onet=onet)
+    perfect = score_texture(truth, prepared, config, reference, onet=onet)
     assert perfect["spectrum_error"] == 0.0 and perfect["spectrum_error_hidden"] == 0.0
     assert perfect["ssim_lowpass"] == pytest.approx(1.0) and perfect["rmse_hidden"] == 0.0
     assert perfect["onet_gram_observed"] == 0.0 and perfect["onet_gram_hidden"] == 0.0
     assert math.isnan(perfect["identity"])  # no embedder
-    blurry = P.score_texture(partial.lowfreq, prepared, config, reference, onet=onet)
+    blurry = score_texture(partial.lowfreq, prepared, config, reference, onet=onet)
     assert blurry["spectrum_ratio"] < -0.5 and blurry["detail_hidden"] < 0.5 and blurry["rmse_hidden"] > 0
     # a 128² crop, upsampled to ONet's 512², holds little texel-scale detail: 0.13 and 0.14
     assert blurry["onet_gram_observed"] > 0.08 and blurry["onet_gram_hidden"] > 0.08
@@ -268,13 +282,13 @@ def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
     assert math.isnan(perfect["corr_observed_64-128"])  # above the Nyquist limit of 128²
     assert blurry["corr_observed_16-32"] > blurry["corr_observed_32-64"]
     # the input's own partial albedo (0.5 off its mask) is scored on the observed texels only
-    inputs = P.fidelity_scores(partial.albedo, prepared, ("observed",))
+    inputs = fidelity_scores(partial.albedo, prepared, ("observed",))
     assert set(inputs) == {f"{k}_observed_{b}" for k in ("corr", "logratio") for b in
                            ("16-32", "32-64", "64-128", "128-256")}
     # on the observed texels the partial is the low-pass: the same up to the eroded border
     assert inputs["corr_observed_16-32"] == pytest.approx(blurry["corr_observed_16-32"], abs=0.03)
     # without the network the distance is left out
-    assert math.isnan(P.score_texture(truth, prepared, config, P.ground_truth_reference(prepared, config))[
+    assert math.isnan(score_texture(truth, prepared, config, ground_truth_reference(prepared, config))[
         "onet_gram_observed"])
 
 
@@ -284,36 +298,36 @@ def test_sameness_over_a_run(face_crops):
     size = 128
     observed = np.ones((size, size), bool)
     observed[:, : size // 3] = False
-    regions = P.SubjectRegions(truth=np.ones_like(observed), observed=observed, hidden=~observed)
+    regions = SubjectRegions(truth=np.ones_like(observed), observed=observed, hidden=~observed)
     truths = [luminance(c[::2, ::2]).astype(np.float32) for c in face_crops]
     subjects = []
     for i, truth in enumerate(truths):
-        maps = P.FidelityMaps(
+        maps = FidelityMaps(
             luminance={"truth": truth, "input": truth, "honest": truth, "pasted": 0.5 * truth + 0.5 * truths[0]},
             regions=regions,
         )
-        subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", {}, {}, {}, {}, maps=maps))
-    same = P.protocol_sameness(subjects, ["input", "honest", "pasted"])
+        subjects.append(SubjectResult(f"00{i}", f"00{i}_03", {}, {}, {}, {}, maps=maps))
+    same = protocol_sameness(subjects, ["input", "honest", "pasted"])
     assert set(same["input"]) == {"observed"} and set(same["pasted"]) == {"observed", "hidden"}
     for band in ("16-32", "32-64"):
         assert same["honest"]["hidden"][band].difference == 0.0 and same["honest"]["observed"][band].pairs == 6
         assert same["pasted"]["observed"][band].difference > 0.2
-    assert P.protocol_sameness(subjects[:1], ["honest"]) == {}  # one person: undefined
+    assert protocol_sameness(subjects[:1], ["honest"]) == {}  # one person: undefined
 
 
 def test_aggregate_orients_the_paper_ordering():
-    variants = P.build_variants(("pca", "closest", "linear", "convex"))
+    variants = build_variants(("pca", "closest", "linear", "convex"))
     rng = np.random.default_rng(0)
     subjects = []
     for i in range(12):
-        base = {m: float(rng.normal()) for m in P.METRICS}
+        base = {m: float(rng.normal()) for m in METRICS}
         metrics = {
             v.name: {**base, "identity": 0.9 - 0.05 * k + 0.001 * i, "rmse_hidden": 0.1 + 0.01 * k,
                      "detail_hidden": 1.0 - 0.2 * k, "spectrum_ratio": -0.1 * k}
             for k, v in enumerate(reversed(variants))  # convex k = 0 is best
         }
-        subjects.append(P.SubjectResult("p", "s", metrics, {}, {}, {}))
-    summary, comparisons = P.aggregate(subjects, variants)
+        subjects.append(SubjectResult("p", "s", metrics, {}, {}, {}))
+    summary, comparisons = aggregate(subjects, variants)
     assert list(comparisons) == ["convex>linear", "linear>closest", "closest>pca"]
     for pair in comparisons.values():
         for metric in ("identity", "rmse_hidden", "detail_hidden", "spectrum_ratio"):
@@ -334,12 +348,12 @@ def test_run_protocol_end_to_end(eval_db, tmp_path):
     from facetex.evaluation.tables import write_results
 
     database = load_database(eval_db)
-    config = P.ProtocolConfig(persons=("002",), size=64, iterations=1, degrade=P.DegradeConfig(hide="turn"))
-    result = P.run_protocol(database, config, progress=False)
+    config = ProtocolConfig(persons=("002",), size=64, iterations=1, degrade=DegradeConfig(hide="turn"))
+    result = run_protocol(database, config, progress=False)
     assert not result.failures and len(result.subjects) == 1
     subject = result.subjects[0]
     assert subject.subject_id == "002_03"
-    for name in P.VARIANTS:
+    for name in VARIANTS:
         assert np.isfinite(subject.metrics[name]["identity"]) and -1 <= subject.metrics[name]["identity"] <= 1
         assert 0 < subject.metrics[name]["ssim_lowpass"] <= 1
     for name in ("closest", "linear", "convex"):  # leave-one-out: no weight on a photo of 002
@@ -362,9 +376,9 @@ def test_fidelity_of_the_pipeline_variants_on_sharp_input(eval_db, tmp_path):
     from facetex.evaluation.tables import write_results
 
     database = load_database(eval_db)
-    config = P.ProtocolConfig(persons=("001", "003"), size=64, variants=("pca", "default", "default-paste"),
-                              degrade=P.DegradeConfig(detail="none"), identity=False)
-    result = P.run_protocol(database, config, progress=False)
+    config = ProtocolConfig(persons=("001", "003"), size=64, variants=("pca", "default", "default-paste"),
+                              degrade=DegradeConfig(detail="none"), identity=False)
+    result = run_protocol(database, config, progress=False)
     assert not result.failures and len(result.subjects) == 2
     for subject in result.subjects:
         assert subject.info["default-paste"].iterations > 0

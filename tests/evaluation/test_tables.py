@@ -12,37 +12,41 @@ import pytest
 
 from facetex.cli import main
 from facetex.evaluation import fidelity as F
-from facetex.evaluation import protocol as P
+from facetex.evaluation.config import ProtocolConfig
+from facetex.evaluation.results import ProtocolResult, SubjectResult, VariantInfo
+from facetex.evaluation.run import aggregate
+from facetex.evaluation.scoring import FIDELITY_REGIONS, METRICS, fidelity_metric
+from facetex.evaluation.variants import build_variants
 from facetex.evaluation import tables as T
 from facetex.evaluation.bootstrap import Summary, summarize
 
 
-def _result(with_images: bool = True, ablation: str = "none") -> P.ProtocolResult:
-    variants = P.build_variants(("pca", "convex"), ablation)
+def _result(with_images: bool = True, ablation: str = "none") -> ProtocolResult:
+    variants = build_variants(("pca", "convex"), ablation)
     subjects = []
     for i in range(3):
         metrics = {
-            v.name: {m: (float("nan") if m == "spectrum_error_hidden" else 0.5 + 0.1 * k + 0.01 * i) for m in P.METRICS}
+            v.name: {m: (float("nan") if m == "spectrum_error_hidden" else 0.5 + 0.1 * k + 0.01 * i) for m in METRICS}
             for k, v in enumerate(variants)
         }
-        info = {v.name: P.VariantInfo(seconds=1.0) for v in variants}
+        info = {v.name: VariantInfo(seconds=1.0) for v in variants}
         images = {}
         if with_images and i < 2:
             images = {name: np.full((32, 32, 3), 0.2 * j, np.float32)
                       for j, name in enumerate(["input", "partial", "truth", "pca", "convex"])}
-        inputs = {P.fidelity_metric(k, "observed", b): 0.25 + 0.01 * i
+        inputs = {fidelity_metric(k, "observed", b): 0.25 + 0.01 * i
                   for k in ("corr", "logratio") for b in F.FIDELITY_BANDS}
-        subjects.append(P.SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images,
+        subjects.append(SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images,
                                         input_metrics=inputs))
-    summary, comparisons = P.aggregate(subjects, variants)
+    summary, comparisons = aggregate(subjects, variants)
     input_summary = {m: summarize([s.input_metrics[m] for s in subjects]) for m in subjects[0].input_metrics}
     bands = F.bands_at(256)
     sameness = {
         row: {region: {F.band_label(b): F.Sameness(0.4, 0.1, 0.3, 3) for b in bands} for region in regions}
-        for row, regions in (("input", ("observed",)), *((v.name, P.FIDELITY_REGIONS) for v in variants))
+        for row, regions in (("input", ("observed",)), *((v.name, FIDELITY_REGIONS) for v in variants))
     }
-    return P.ProtocolResult(
-        config=P.ProtocolConfig(subjects=3, variants=("pca", "convex"), ablation=ablation, paper_iterations=500),
+    return ProtocolResult(
+        config=ProtocolConfig(subjects=3, variants=("pca", "convex"), ablation=ablation, paper_iterations=500),
         variants=variants, subjects=tuple(subjects),
         failures=(("009", "no face found"),), summary=summary, comparisons=comparisons,
         database={"name": "london", "path": "/x.h5", "subjects": 8, "persons": 4, "attribution": "CC BY 4.0 test"},
@@ -102,7 +106,7 @@ def test_csv_and_json_are_complete_and_strict():
     assert rows[2]["identity"] == "" and rows[2]["seconds"] == ""
     assert float(rows[1]["identity"]) == pytest.approx(0.6)
     summary = list(csv.DictReader(io.StringIO(T.summary_csv(result))))
-    assert len(summary) == 2 * len(P.METRICS) + 8  # and the input's 4 bands × (corr, log-ratio)
+    assert len(summary) == 2 * len(METRICS) + 8  # and the input's 4 bands × (corr, log-ratio)
     data = T.results_json(result)
     text = json.dumps(data, allow_nan=False)  # NaN became null
     loaded = json.loads(text)
