@@ -29,7 +29,7 @@ from facetex.checks import SettingValueError, setting
 from facetex.detect import DetectConfig
 from facetex.errors import FacetexError
 from facetex.fitting.config import FitConfig, UnwrapConfig
-from facetex.render.export import ExportConfig
+from facetex.render.export_config import ExportConfig
 from facetex.render.maps import DetailMapConfig
 from facetex.render.mitsuba_render import RenderConfig
 from facetex.texture.config import Stage, TextureConfig

@@ -42,9 +42,12 @@ from facetex.fitting.outputs import fit_summary
 from facetex.fitting.overlay import draw_overlay
 from facetex.geometry.uv import resized_chart
 from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
-from facetex.render.export import export_mesh, make_textured_mesh, model_frame_vertices, padded_textures
+from facetex.render.export import export_mesh
+from facetex.render.mesh_prep import padded_textures
+from facetex.render.textured_mesh import make_textured_mesh, model_frame_vertices
 from facetex.render.mitsuba_render import render_views, select_variant
-from facetex.report.html import SubjectWeight, write_report
+from facetex.report.html import write_report
+from facetex.report.inputs import SubjectWeight
 from facetex.types import InferenceResult, MorphableModel
 
 __all__ = ["check_result_folders", "result_folder_names", "write_result"]

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from facetex.detect.detector import DetectConfig, Detector
+from facetex.detect.config import DetectConfig
+from facetex.detect.detector import Detector
 from facetex.fitting.config import FitConfig, UnwrapConfig
 from facetex.fitting.crop import FaceCrop
 from facetex.fitting.solver import fit_face

@@ -247,7 +247,7 @@ def register(mp_vertices, mp_faces, surface, anchors_mp, anchors_ict):
 def eyeball_points(obj, material: str, iris_material: str):
     """Step 5 for one eye: (points' ICT polygon, ICT vertex ids, bary, position), centre, radius,
     limbus radius."""
-    from facetex.geometry.ict import triangulate
+    from facetex.geometry.ict_obj import triangulate
 
     sel = np.nonzero(obj.polygon_material == obj.materials.index(material))[0]
     faces, poly = triangulate(obj.polygon_vertices[sel])
@@ -285,15 +285,9 @@ def build_record(previous: dict | None) -> tuple[dict, str]:
     """The record and its text; the date of ``previous`` (the stored record) is kept when
     nothing else differs."""
     from facetex.detect.landmarks import FACE_OVAL
-    from facetex.geometry.ict import (
-        INDICES_NAME,
-        NPZ_NAME,
-        OBJ_NAME,
-        file_sha256,
-        ict_dir,
-        load_ict_face,
-        read_ict_obj,
-    )
+    from facetex.geometry.ict import load_ict_face
+    from facetex.geometry.ict_files import file_sha256, ict_dir, INDICES_NAME, NPZ_NAME, OBJ_NAME
+    from facetex.geometry.ict_obj import read_ict_obj
     from facetex.geometry.topology import load_face_mesh
 
     folder = ict_dir()

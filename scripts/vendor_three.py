@@ -6,7 +6,7 @@ version pinned in ``package.json``/``package-lock.json``), but an installed whee
 ``node_modules``, so the package ships a copy of exactly the modules the viewer loads —
 ``facetex.report.html.VIEWER_MODULES`` and everything they import — byte for byte, at their
 paths inside the npm package, with three.js's MIT ``LICENSE`` and its ``package.json`` (which
-names the version) beside them. ``facetex.report.html.find_three`` falls back to this copy.
+names the version) beside them. ``facetex.report.viewer_bundle.find_three`` falls back to this copy.
 
 Usage (after ``npm ci``; run again whenever the pinned three version changes)::
 
@@ -29,7 +29,7 @@ TARGET = REPO / "facetex" / "report" / "assets" / "three"
 
 def wanted_files(three: Path) -> list[str]:
     """Paths inside the npm package that the vendored copy holds."""
-    from facetex.report.html import viewer_module_files
+    from facetex.report.viewer_bundle import viewer_module_files
 
     return sorted(viewer_module_files(three)) + ["LICENSE", "package.json"]
 

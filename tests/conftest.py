@@ -61,7 +61,8 @@ def small_config():
 @pytest.fixture(scope="session")
 def built(shared_data, tmp_path_factory, small_config):
     """(summary, database path, work folder, sources) of the session's small database."""
-    from facetex.database.build import build_database, collect_photos
+    from facetex.database.build import build_database
+    from facetex.database.photos import collect_photos
 
     london = shared_data / "london"
     photos = [london / folder / f"{person}_{code}.jpg"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from facetex.report.html import VENDORED_THREE, viewer_module_files
+from facetex.report.viewer_bundle import VENDORED_THREE, viewer_module_files
 
 REPO = Path(__file__).resolve().parents[1]
 THREE_FILES = sorted(viewer_module_files(VENDORED_THREE)) + ["LICENSE", "package.json"]

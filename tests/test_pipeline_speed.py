@@ -10,15 +10,10 @@ import skimage.data
 
 from facetex.config import InferConfig
 from facetex.errors import DatabaseError
-from facetex.database.store import (
-    LONDON_ATTRIBUTION,
-    DatabaseContents,
-    SourceFile,
-    SubjectRecord,
-    load_database,
-    pack_gram,
-    write_database,
-)
+from facetex.database.packing import pack_gram
+from facetex.database.schema import LONDON_ATTRIBUTION, SourceFile, SubjectRecord
+from facetex.database.store import load_database
+from facetex.database.write import DatabaseContents, write_database
 from facetex.fitting import FitConfig, generic_model
 from facetex.geometry.topology import load_face_mesh
 from facetex.geometry.uv import chart_mask

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from facetex.detect.detector import DetectConfig, Detector, detect_face
+from facetex.detect.config import DetectConfig
+from facetex.detect.detector import detect_face, Detector
 from facetex.errors import NoFaceError
 from facetex.fitting import FitConfig, UnwrapConfig, fit_face, generic_model, unwrap_albedo
 from facetex.geometry.topology import load_face_mesh

@@ -50,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from facetex.database.build import build_database, collect_photos, london_photos
+    from facetex.database.build import build_database
+    from facetex.database.photos import collect_photos, london_photos
 
     config: DatabaseConfig = resolve(args, DatabaseConfig(), OPTIONS)
     sources = collect_photos(args.photos or london_photos(), limit=args.limit)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from facetex.checks import SettingValueError, check_integer, check_number, setting_kind
+from facetex.checks import SettingValueError, check_integer, check_number
 from facetex.config import ConfigError, config_from_dict, load_config
 
 __all__ = ["Option", "add_config_flag", "add_options", "default_text", "given", "resolve"]

@@ -24,9 +24,8 @@ import numpy as np
 from facetex.database.cache import PhotoResult, config_record
 from facetex.database.config import DatabaseConfig
 from facetex.database.learn import final_coefficients, learn_model
-from facetex.database.lighting import global_lighting
 from facetex.database.packing import PackedGrams
-from facetex.database.photos import PhotoSource, attribution_text, collect_photos, file_sha256, london_photos
+from facetex.database.photos import PhotoSource, attribution_text, collect_photos, file_sha256
 from facetex.database.rounds import RoundReport, run_rounds, worker_pool
 from facetex.database.schema import SCHEMA_VERSION, SourceFile, SubjectRecord
 from facetex.database.write import DatabaseContents, write_database
@@ -35,12 +34,7 @@ from facetex.io.atomic import check_output_file, write_text
 from facetex.paths import cache_dir
 
 __all__ = [
-    "PhotoSource",
-    "RoundReport",
     "BuildSummary",
-    "collect_photos",
-    "london_photos",
-    "global_lighting",
     "build_database",
 ]
 

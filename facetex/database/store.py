@@ -18,20 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facetex.database.packing import PackedGrams, pack_gram, unpack_gram
+from facetex.database.packing import PackedGrams, unpack_gram
 from facetex.database.schema import (
     BLOCK,
     FORMAT_NAME,
-    LONDON_ATTRIBUTION,
     MODEL_ARRAYS,
     REQUIRED_DATASETS,
     SCHEMA_VERSION,
-    SourceFile,
     SubjectRecord,
     content_digest,
     h5py_module,
 )
-from facetex.database.write import DatabaseContents, write_database
 from facetex.errors import DatabaseError
 from facetex.texture.color import luminance
 from facetex.types import GramSet, MeshTopology, MorphableModel
@@ -40,19 +37,9 @@ if TYPE_CHECKING:
     import h5py
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "FORMAT_NAME",
-    "LONDON_ATTRIBUTION",
-    "SubjectRecord",
-    "SourceFile",
-    "DatabaseContents",
     "TextureDatabase",
     "StoredGrams",
-    "write_database",
     "load_database",
-    "PackedGrams",
-    "pack_gram",
-    "unpack_gram",
 ]
 
 

@@ -72,7 +72,12 @@ from facetex.errors import (
 from facetex.io.images import downscale_for_fitting
 from facetex.types import Detection, Photo
 
-__all__ = ["DetectConfig", "Detector", "detect_face", "detect_faces", "select_face"]
+__all__ = [
+    "Detector",
+    "detect_face",
+    "detect_faces",
+    "select_face",
+]
 
 logger = logging.getLogger("facetex.detect")
 

@@ -16,7 +16,8 @@ import numpy as np
 from facetex.database import holdout
 from facetex.database.fill import OBSERVED
 from facetex.database.pca import downsample_textures
-from facetex.database.store import SubjectRecord, TextureDatabase
+from facetex.database.schema import SubjectRecord
+from facetex.database.store import TextureDatabase
 from facetex.errors import DatabaseError
 from facetex.evaluation.variants import GRAM_LAYERS
 from facetex.paths import london_dir

@@ -17,7 +17,9 @@ from facetex.fitting.overlay import draw_overlay, draw_visibility, fitted_eye_ce
 from facetex.fitting.visibility import ImageVisibility
 from facetex.geometry.camera import MODEL_TO_CAMERA_AXES
 from facetex.io.atomic import write_image, write_json
-from facetex.render.export import ExportConfig, export_mesh, make_textured_mesh, model_frame_vertices
+from facetex.render.export import export_mesh
+from facetex.render.export_config import ExportConfig
+from facetex.render.textured_mesh import make_textured_mesh, model_frame_vertices
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
 __all__ = ["FIT_FILES", "fit_summary", "write_fit_files"]

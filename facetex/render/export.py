@@ -24,17 +24,11 @@ from facetex.render.export_config import ExportConfig
 from facetex.render.gltf_writer import padded_glb_bytes
 from facetex.render.mesh_prep import padded_textures, subdivide_textured_mesh
 from facetex.render.obj_writer import write_padded_obj
-from facetex.render.textured_mesh import TexturedMesh, make_textured_mesh, model_frame_vertices
+from facetex.render.textured_mesh import TexturedMesh
 
 __all__ = [
     "ExportedFiles",
     "export_mesh",
-    # from the modules above, for facetex.config, facetex.outputs and facetex.fitting.outputs
-    "ExportConfig",
-    "TexturedMesh",
-    "make_textured_mesh",
-    "model_frame_vertices",
-    "padded_textures",
 ]
 
 

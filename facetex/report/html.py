@@ -41,7 +41,7 @@ from facetex import __version__
 from facetex.errors import OutputError
 from facetex.io.atomic import atomic_dir, write_text
 from facetex.report.images import ImageWriter
-from facetex.report.inputs import SubjectWeight, check_image, check_numbers, map_panels
+from facetex.report.inputs import SubjectWeight, check_image, check_numbers
 from facetex.report.layout import ASSETS_DIR, REPORT_NAME
 from facetex.report.sections import (
     escape,
@@ -52,24 +52,9 @@ from facetex.report.sections import (
     timings_section,
     viewer_section,
 )
-from facetex.report.viewer_bundle import (
-    VENDORED_THREE,
-    VIEWER_MODULES,
-    find_three,
-    three_package_version,
-    viewer_module_files,
-    write_viewer_files,
-)
+from facetex.report.viewer_bundle import find_three, three_package_version, write_viewer_files
 
 __all__ = [
-    "ASSETS_DIR",
-    "REPORT_NAME",
-    "VIEWER_MODULES",
-    "SubjectWeight",
-    "VENDORED_THREE",
-    "find_three",
-    "viewer_module_files",
-    "map_panels",
     "write_report",
 ]
 

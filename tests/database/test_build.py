@@ -206,16 +206,3 @@ def test_a_database_of_neutral_photos_only_builds_and_fits(shared_data, small_co
     assert fit.diagnostics["landmark_rmse_iod"] < 0.1
     partial = unwrap_albedo(photo, detection, fit, model, UnwrapConfig(resolution=64))
     assert partial.mask.sum() > 0.2 * partial.chart.sum()
-
-
-def test_the_old_import_paths_still_work():
-    """facetex.database.build and .store were split; the names other packages import from them
-    (api, pipeline, evaluation, cli, the shared test fixtures) stay importable there."""
-    from facetex.database import build, lighting, photos, rounds, store, write
-
-    assert build.collect_photos is photos.collect_photos and build.london_photos is photos.london_photos
-    assert build.PhotoSource is photos.PhotoSource and build.global_lighting is lighting.global_lighting
-    assert build.RoundReport is rounds.RoundReport
-    assert store.write_database is write.write_database and store.DatabaseContents is write.DatabaseContents
-    for name in store.__all__:
-        assert getattr(store, name) is not None

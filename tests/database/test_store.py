@@ -8,17 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from facetex.database.store import (
-    LONDON_ATTRIBUTION,
-    SCHEMA_VERSION,
-    DatabaseContents,
-    SourceFile,
-    SubjectRecord,
-    load_database,
-    pack_gram,
-    unpack_gram,
-    write_database,
-)
+from facetex.database.packing import pack_gram, unpack_gram
+from facetex.database.schema import LONDON_ATTRIBUTION, SCHEMA_VERSION, SourceFile, SubjectRecord
+from facetex.database.store import load_database
+from facetex.database.write import DatabaseContents, write_database
 from facetex.errors import DatabaseError
 from facetex.types import MeshTopology, MorphableModel
 

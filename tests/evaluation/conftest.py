@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facetex.database.build import build_database, collect_photos
+from facetex.database.build import build_database
+from facetex.database.photos import collect_photos
 from facetex.database.config import DatabaseConfig
 
 

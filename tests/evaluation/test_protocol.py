@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 
 from facetex.config import InferConfig
-from facetex.database.store import (
-    LONDON_ATTRIBUTION,
-    DatabaseContents,
-    SourceFile,
-    SubjectRecord,
-    load_database,
-    write_database,
-)
+from facetex.database.schema import LONDON_ATTRIBUTION, SourceFile, SubjectRecord
+from facetex.database.store import load_database
+from facetex.database.write import DatabaseContents, write_database
 from facetex.errors import DatabaseError
 from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.degrade import DegradeConfig
