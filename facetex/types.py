@@ -37,6 +37,7 @@ import numpy as np
 __all__ = [
     "Photo",
     "Detection",
+    "LandmarkMap",
     "MeshTopology",
     "MorphableModel",
     "FaceFit",
@@ -94,6 +95,40 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class LandmarkMap:
+    """Where mediapipe's mesh landmarks lie on a mesh that is not mediapipe's own.
+
+    Landmark i (0 … L − 1, mediapipe's order) is the fixed surface point
+    ``Σ_k barycentrics[i, k] · vertices_of_mesh[vertices[i, k]]``. The iris landmarks (468–477)
+    are not on a face surface; fitting matches them with its eyeballs' pupils.
+
+    Attributes
+    ----------
+    vertices : (L, 3) int64, the mesh vertices of each landmark's triangle.
+    barycentrics : (L, 3) float64, their weights (sum 1).
+    rigid_weights : (L,) float64 ≥ 0, weights of the landmarks in the rigid alignment that
+        starts a fit (mediapipe's Procrustes weights).
+    contour : (C,) int64, the landmarks that lie on the face's outline in a photo (the
+        jawline): fitting lets them slide along the mesh's silhouette instead of tying them to
+        their stored point.
+    contour_candidates : (S,) int64, the mesh vertices a contour landmark may slide to.
+    contour_reach : (C, S) bool, which candidates each contour landmark may take (those near
+        its stored point on the mean shape).
+    """
+
+    vertices: np.ndarray
+    barycentrics: np.ndarray
+    rigid_weights: np.ndarray
+    contour: np.ndarray
+    contour_candidates: np.ndarray
+    contour_reach: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.vertices.shape[0])
+
+
+@dataclass(frozen=True)
 class MeshTopology:
     """A triangle mesh template with a UV chart.
 
@@ -103,12 +138,18 @@ class MeshTopology:
     uvs : (V, 2) float64 in [0, 1], (u, v) with v = 1 at the top of the texture (see module doc).
     faces : (F, 3) int64, counter-clockwise when seen from outside the face.
     landmark_weights : (V,) float64 ≥ 0, weights of vertices in rigid (Procrustes) alignment.
+    landmark_map : where mediapipe's landmarks lie on this mesh; None (the default): vertex i
+        is mediapipe landmark i (mediapipe's own mesh).
+    fit_faces : (F,) bool, the triangles whose pixels enter the photometric term of a fit (the
+        rest still hide what lies behind them); None (the default): every triangle.
     """
 
     vertices: np.ndarray
     uvs: np.ndarray
     faces: np.ndarray
     landmark_weights: np.ndarray
+    landmark_map: LandmarkMap | None = None
+    fit_faces: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +171,11 @@ class MorphableModel:
     albedo_mean : (r, r, 3) float32 UV map in [0, 1] (r small, e.g. 64 or 128).
     albedo_basis : (K_al, r, r, 3) float32.
     albedo_std : (K_al,) float64.
+    expression_range : (low, high) bounds of every expression coefficient (blendshape weights
+        in [0, 1]), which fitting keeps them in; None (the default): unbounded.
+    expression_prior : ``"gaussian"`` (the default): E_reg holds Σ (α_ex / σ)²;
+        ``"laplace"``: Σ |α_ex| / σ, a sparse prior (few active blendshapes).
+    expression_names : a name per expression coefficient (e.g. ARKit's), or None.
     """
 
     name: str
@@ -141,6 +187,9 @@ class MorphableModel:
     albedo_mean: np.ndarray
     albedo_basis: np.ndarray
     albedo_std: np.ndarray
+    expression_range: tuple[float, float] | None = None
+    expression_prior: str = "gaussian"
+    expression_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

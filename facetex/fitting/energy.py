@@ -26,8 +26,16 @@ from __future__ import annotations
 import torch
 
 from facetex.fitting.eyes import pupil_jacobian
-from facetex.fitting.landmark_terms import depth_residuals, landmark_points
-from facetex.fitting.mesh import camera_vertices, vertex_jacobians
+from facetex.fitting.landmark_terms import (
+    depth_residuals,
+    landmark_points,
+    landmark_row_scale,
+    mesh_landmark_depth_jacobian,
+    mesh_landmark_depths,
+    mesh_landmark_jacobian,
+    mesh_landmarks,
+)
+from facetex.fitting.mesh import camera_vertices, restrict_to_used, vertex_jacobians
 from facetex.fitting.photometric import bilinear, sample_albedo, sample_colours, sh_basis_gradient
 from facetex.fitting.problem import GEOMETRY_FIELDS, ColourSamples, EnergyProblem, FitParams, ParameterLayout
 from facetex.geometry.camera import project
@@ -62,7 +70,9 @@ def residuals(
     points, targets = landmark_points(params, problem)
     lan_scale = (problem.w_landmark / targets.shape[0]) ** 0.5 / problem.landmark_unit
     landmark_xy = project(points, torch.exp(params.log_focal), problem.principal_point)
-    parts.append(((landmark_xy - targets) * lan_scale).reshape(-1))
+    rows = (landmark_xy - targets) * lan_scale
+    row_scale = landmark_row_scale(problem)
+    parts.append((rows if row_scale is None else rows * row_scale).reshape(-1))
     if problem.uses_depth:
         parts.append(depth_residuals(params, problem, camera_vertices(params, problem)))
     reg = problem.w_reg**0.5
@@ -95,7 +105,9 @@ def energy_terms(
             e_c = float((samples.weights[:, None] * (observed - predicted) ** 2).sum())
         points, targets = landmark_points(params, problem)
         xy = project(points, torch.exp(params.log_focal), problem.principal_point)
-        e_lan = float((((xy - targets) / problem.landmark_unit) ** 2).sum(dim=1).mean())
+        squared = (((xy - targets) / problem.landmark_unit) ** 2).sum(dim=1)
+        row_scale = landmark_row_scale(problem)
+        e_lan = float(squared.mean() if row_scale is None else (squared * row_scale[:, 0] ** 2).mean())
         e_depth = 0.0
         if problem.uses_depth:
             rows = depth_residuals(params, problem, camera_vertices(params, problem))
@@ -106,6 +118,8 @@ def energy_terms(
             + ((params.albedo / problem.albedo_std) ** 2).sum()
             + ((params.gaze / problem.gaze_std) ** 2).sum()
         )
+        if problem.expression_l1 is not None:
+            e_reg += float((problem.expression_l1 * params.expression.abs()).sum()) / problem.w_reg
         e_focal = float(((params.log_focal - problem.log_focal_prior) / problem.focal_prior_sigma) ** 2)
         e_light = float((((params.sh - problem.light_prior) / problem.light_prior_sigma) ** 2).sum())
     total = (
@@ -147,6 +161,7 @@ def linearize(
     """
     if bool((params.rotation != 0).any()):
         raise ValueError("linearize needs params.rotation == 0; fold it into problem.base_rotation")
+    problem, samples = restrict_to_used(problem, samples)
     dtype = params.translation.dtype
     cols = layout.slices
     n_cols = layout.size
@@ -208,31 +223,39 @@ def linearize(
             colour_j[:, cols["albedo"]] = d_al.reshape(3 * p, -1)
         blocks_j.append(colour_j)
 
-    idx = problem.landmark_vertices
     pupils, j_pupils = pupil_jacobian(params, problem, verts, j_verts, moving)
-    lan_points = torch.cat([verts[idx], pupils])
+    mesh_points = mesh_landmarks(verts, problem)
+    lan_points = torch.cat([mesh_points, pupils])
     targets = torch.cat([problem.landmarks, problem.iris_landmarks])
     lan_xy = focal * lan_points[:, :2] / lan_points[:, 2:3] + problem.principal_point
     lan_scale = (problem.w_landmark / targets.shape[0]) ** 0.5 / problem.landmark_unit
+    row_scale = landmark_row_scale(problem)
+    if row_scale is not None:  # (L + 2, 1) per landmark, (L + 2, 1, 1) per Jacobian row pair
+        lan_scale = lan_scale * row_scale
     blocks_r.append(((lan_xy - targets) * lan_scale).reshape(-1))
-    d_xy, d_xy_logf = projection_derivative(lan_points, torch.cat([j_verts[idx], j_pupils]))
-    lan_j = place((d_xy * lan_scale).reshape(2 * targets.shape[0], -1))
+    d_xy, d_xy_logf = projection_derivative(lan_points, torch.cat([mesh_landmark_jacobian(j_verts, problem), j_pupils]))
+    j_scale = lan_scale if row_scale is None else lan_scale[:, :, None]
+    lan_j = place((d_xy * j_scale).reshape(2 * targets.shape[0], -1))
     if "log_focal" in cols:
         lan_j[:, cols["log_focal"]] = (d_xy_logf * lan_scale).reshape(-1, 1)
     blocks_j.append(lan_j)
 
     if problem.uses_depth:
         rows = depth_residuals(params, problem, verts)
-        z_model = verts[idx, 2]
+        z_model = mesh_landmark_depths(verts, problem)
         z_mean = z_model.mean()
-        j_z = j_verts[idx, 2]  # (L, n_moving)
+        j_z = mesh_landmark_depth_jacobian(j_verts, problem)  # (L, n_moving)
         j_mean = j_z.mean(dim=0)
-        depth_scale = (problem.w_depth / idx.shape[0]) ** 0.5 / problem.landmark_unit
+        depth_scale = (problem.w_depth / z_model.shape[0]) ** 0.5 / problem.landmark_unit
         offset = z_model - z_mean
         d_geo = depth_scale * focal * ((j_z - j_mean) / z_mean - offset[:, None] * j_mean[None, :] / z_mean**2)
+        d_logf = depth_scale * focal * offset / z_mean
+        if problem.depth_weights is not None:
+            d_geo = d_geo * problem.depth_weights.sqrt()[:, None]
+            d_logf = d_logf * problem.depth_weights.sqrt()
         depth_j = place(d_geo)
         if "log_focal" in cols:
-            depth_j[:, cols["log_focal"]] = (depth_scale * focal * offset / z_mean)[:, None]
+            depth_j[:, cols["log_focal"]] = d_logf[:, None]
         blocks_r.append(rows)
         blocks_j.append(depth_j)
 

@@ -1,8 +1,10 @@
 """The starting point of the §3 fit: the E_lan unit, the pose, the unknowns and the constants.
 
-The pose comes from the landmarks: a weighted 3D similarity (Umeyama) between the mean shape
-and the first V detected landmarks, which correspond 1:1 to the mesh vertices; the focal length
-starts at ``focal_init`` × the photo's long side, the depth from the similarity's scale.
+The pose comes from the landmarks: a weighted 3D similarity (Umeyama) between the mean shape's
+landmarks and the detected ones — on mediapipe's mesh the first V detected landmarks correspond
+1:1 to the mesh vertices; on another mesh its :class:`facetex.types.LandmarkMap` places them
+(the similarity absorbs the other mesh's origin); the focal length starts at ``focal_init`` ×
+the photo's long side, the depth from the similarity's scale.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from facetex.fitting.config import FitConfig
 from facetex.fitting.problem import DTYPE, EnergyProblem, FitParams
 from facetex.fitting.pyramid import Level
 from facetex.geometry.sh import sh_from_ambient
-from facetex.types import MorphableModel
+from facetex.types import LandmarkMap, MorphableModel
 
-__all__ = ["build_problem", "initial_params", "initial_pose", "inter_ocular_distance"]
+__all__ = ["build_problem", "initial_params", "initial_pose", "inter_ocular_distance", "map_points"]
 
 
 def inter_ocular_distance(landmarks: np.ndarray) -> float:
@@ -80,11 +82,18 @@ def initial_params(
     sh_coeffs: np.ndarray | None,
 ) -> tuple[FitParams, EnergyProblem]:
     """Mean shape and albedo, neutral expression, straight gaze, pose from the landmarks."""
-    n = model.topology.vertices.shape[0]
     principal = problem.principal_point.numpy()
-    rotation, translation = initial_pose(
-        model.topology.vertices, landmarks[:n], model.topology.landmark_weights, focal0, principal
-    )
+    landmark_map = model.topology.landmark_map
+    if landmark_map is None:
+        n = model.topology.vertices.shape[0]
+        rotation, translation = initial_pose(
+            model.topology.vertices, landmarks[:n], model.topology.landmark_weights, focal0, principal
+        )
+    else:
+        points = map_points(model.topology.vertices, landmark_map)
+        rotation, translation = initial_pose(
+            points, landmarks[: landmark_map.size], landmark_map.rigid_weights, focal0, principal
+        )
     lighting = sh_from_ambient(config.light_prior_irradiance) if sh_coeffs is None else np.asarray(sh_coeffs)
     params = FitParams(
         shape=torch.zeros(model.shape_basis.shape[0], dtype=DTYPE),
@@ -113,13 +122,31 @@ def build_problem(
     def t(a: np.ndarray) -> torch.Tensor:
         return torch.tensor(np.asarray(a), dtype=DTYPE)
 
-    n = model.topology.vertices.shape[0]
+    landmark_map = model.topology.landmark_map
+    n = model.topology.vertices.shape[0] if landmark_map is None else landmark_map.size
+    if landmark_map is None:
+        landmark_vertices, barycentrics = torch.arange(n), None
+        eye_contours = torch.tensor([groups.RIGHT_EYE, groups.LEFT_EYE], dtype=torch.int64)
+        weights = depth_weights = None
+    else:
+        landmark_vertices = torch.tensor(landmark_map.vertices, dtype=torch.int64)
+        barycentrics = t(landmark_map.barycentrics)
+        # the eyeballs sit behind the mesh vertex nearest each eye-contour landmark
+        nearest = landmark_map.vertices[np.arange(n), np.argmax(landmark_map.barycentrics, axis=1)]
+        eye_contours = torch.tensor(nearest[[groups.RIGHT_EYE, groups.LEFT_EYE]], dtype=torch.int64)
+        weights = torch.ones(n, dtype=DTYPE)
+        depth_weights = torch.ones(n, dtype=DTYPE)
+        depth_weights[torch.as_tensor(landmark_map.contour)] = 0.0  # a sliding point has no fixed depth
+    expression_std, expression_l1 = t(model.expression_std), None
+    if model.expression_prior == "laplace":
+        expression_l1 = config.w_reg / expression_std
+        expression_std = torch.full_like(expression_std, math.inf)
     return EnergyProblem(
         mean_shape=t(model.topology.vertices),
         shape_basis=t(model.shape_basis),
         shape_std=t(model.shape_std),
         expression_basis=t(model.expression_basis),
-        expression_std=t(model.expression_std),
+        expression_std=expression_std,
         albedo_std=t(model.albedo_std),
         faces=torch.tensor(np.asarray(model.topology.faces), dtype=torch.int64),
         base_rotation=torch.eye(3, dtype=DTYPE),
@@ -127,10 +154,10 @@ def build_problem(
         image=level.image,
         image_scale=level.scale,
         image_offset=level.offset,
-        landmark_vertices=torch.arange(n),
+        landmark_vertices=landmark_vertices,
         landmarks=t(landmarks[:n, :2]),
         landmark_unit=unit,
-        eye_contours=torch.tensor([groups.RIGHT_EYE, groups.LEFT_EYE], dtype=torch.int64),
+        eye_contours=eye_contours,
         iris_landmarks=t(landmarks[[groups.RIGHT_IRIS_CENTER, groups.LEFT_IRIS_CENTER], :2]),
         eyeball_radius=config.eyeball_radius,
         eyeball_depth=config.eyeball_depth,
@@ -146,4 +173,14 @@ def build_problem(
         w_light=config.w_light,
         landmark_depths=t(landmarks[:n, 2]),
         w_depth=config.w_landmark_depth,
+        landmark_barycentrics=barycentrics,
+        landmark_weights=weights,
+        depth_weights=depth_weights,
+        expression_l1=expression_l1,
+        expression_range=model.expression_range,
     )
+
+
+def map_points(vertices: np.ndarray, landmark_map: LandmarkMap) -> np.ndarray:
+    """(L, 3) the landmarks of ``landmark_map`` on mesh vertices (V, 3)."""
+    return (np.asarray(vertices)[landmark_map.vertices] * landmark_map.barycentrics[:, :, None]).sum(axis=1)

@@ -2,7 +2,10 @@
 
 The step solves the damped normal equations (JᵀJ + λ·diag(JᵀJ)) δ = −Jᵀr of the residuals and
 Jacobian of :func:`facetex.fitting.energy.linearize`, with λ adapted by the energy change
-(Marquardt), and folds an accepted rotation increment into the base rotation.
+(Marquardt), and folds an accepted rotation increment into the base rotation. A model with
+bounded expression coefficients (blendshape weights in [0, 1]) has each candidate projected
+onto the bounds before it is tried, and a sparse expression prior Σ c·|α| enters as a linear
+term: −c/2 on the right-hand side, + Σ c·|α| in the energy compared.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.problem import ColourSamples, EnergyProblem, FitParams, ParameterLayout
 from facetex.geometry.camera import rodrigues
 
-__all__ = ["check_in_front", "in_front", "lm_step"]
+__all__ = ["check_in_front", "in_front", "lm_step", "project_expression"]
 
 
 # LM damping bounds and the number of retries with more damping in one step.
@@ -38,9 +41,12 @@ def lm_step(
     its base rotation, and the new damping.
     """
     r, jac = linearize(params, problem, samples, layout)
-    energy = float(r @ r)
+    energy = float(r @ r) + _linear_energy(params, problem)
     hessian = jac.T @ jac
     gradient = jac.T @ r
+    if problem.expression_l1 is not None and "expression" in layout.slices:
+        # d/dα of the sparse prior Σ c·|α| (α ≥ 0 under the bounds), halved as Jᵀr is
+        gradient[layout.slices["expression"]] += 0.5 * problem.expression_l1
     diag = torch.diagonal(hessian)
     diag = diag.clamp(min=1e-12 * float(diag.max()) + 1e-30)
     for _ in range(_RETRIES):
@@ -49,10 +55,10 @@ def lm_step(
         except RuntimeError:  # singular even with damping
             damping = min(damping * 10.0, _MAX_DAMPING)
             continue
-        candidate = layout.apply(params, delta)
+        candidate = project_expression(layout.apply(params, delta), problem)
         with torch.no_grad():
             trial = residuals(candidate, problem, samples)
-        new_energy = float(trial @ trial)
+        new_energy = float(trial @ trial) + _linear_energy(candidate, problem)
         if math.isfinite(new_energy) and new_energy < energy and in_front(candidate, problem):
             base = rodrigues(candidate.rotation) @ problem.base_rotation
             folded = replace(problem, base_rotation=base)
@@ -60,6 +66,22 @@ def lm_step(
             return candidate, folded, max(damping / 3.0, _MIN_DAMPING)
         damping = min(damping * 10.0, _MAX_DAMPING)
     return params, problem, damping
+
+
+def project_expression(params: FitParams, problem: EnergyProblem) -> FitParams:
+    """``params`` with the expression coefficients clamped to ``problem.expression_range``."""
+    if problem.expression_range is None:
+        return params
+    low, high = problem.expression_range
+    return params._replace(expression=params.expression.clamp(low, high))
+
+
+def _linear_energy(params: FitParams, problem: EnergyProblem) -> float:
+    """The sparse expression prior Σ c·|α_ex| (0 without one); not a square, so it is added to
+    the residuals' Σ r² here."""
+    if problem.expression_l1 is None:
+        return 0.0
+    return float((problem.expression_l1 * params.expression.abs()).sum())
 
 
 def in_front(params: FitParams, problem: EnergyProblem) -> bool:

@@ -105,6 +105,19 @@ class EnergyProblem:
     landmark_depths : (L,) detected depth of each landmark (mediapipe's z: full-resolution
         pixel units, smaller is closer), or None; with ``w_depth`` > 0 they enter E_depth.
     w_depth : weight of E_depth (0: no depth rows in the residual vector).
+    landmark_barycentrics : None (the default): landmark i is the vertex
+        ``landmark_vertices[i]``. Otherwise (L, 3): ``landmark_vertices`` is (L, 3) too and
+        landmark i is the surface point Σ_k barycentrics[i, k] · vertex[landmark_vertices[i, k]]
+        (a mesh that is not mediapipe's, :class:`facetex.types.LandmarkMap`).
+    landmark_weights : (L,) weight of each mesh landmark in E_lan (its rows are multiplied by
+        the weight's root), or None: all 1. The pupils always weigh 1.
+    depth_weights : (L,) the same for E_depth, or None: all 1.
+    expression_l1 : (K_ex,) or None. When given, the expression prior is sparse: E_reg holds
+        Σ_k expression_l1[k] / w_reg · |α_ex,k| instead of a square (``expression_std`` is then
+        ∞, so the expression rows of :func:`~facetex.fitting.energy.residuals` are 0), and
+        the Levenberg–Marquardt step adds this linear term to the residuals' squares.
+    expression_range : (low, high) bounds each Levenberg–Marquardt step projects the
+        expression coefficients onto, or None.
     """
 
     mean_shape: torch.Tensor
@@ -138,6 +151,11 @@ class EnergyProblem:
     w_light: float
     landmark_depths: torch.Tensor | None = None
     w_depth: float = 0.0
+    landmark_barycentrics: torch.Tensor | None = None
+    landmark_weights: torch.Tensor | None = None
+    depth_weights: torch.Tensor | None = None
+    expression_l1: torch.Tensor | None = None
+    expression_range: tuple[float, float] | None = None
 
     @property
     def uses_depth(self) -> bool:

@@ -45,11 +45,14 @@ def colour_samples(
     uvs: torch.Tensor,
     config: FitConfig,
     limit: int | None,
+    fit_faces: torch.Tensor | None = None,
 ) -> ColourSamples:
     """Visible skin pixels of the current render at ``level`` as fixed surface samples.
 
     ``albedo_maps`` is :func:`albedo_stack` of the model, ``uvs`` (V, 2) its vertex UVs; at most
-    ``limit`` samples (None: all), with uniform weights summing to 1.
+    ``limit`` samples (None: all), with uniform weights summing to 1. ``fit_faces`` (F,) bool
+    (the model's ``MeshTopology.fit_faces``): only pixels of those triangles are sampled (the
+    others are still drawn, so they hide what lies behind them); None: every triangle.
     """
     with torch.no_grad():
         verts = camera_vertices(params, problem)
@@ -58,6 +61,8 @@ def colour_samples(
         raster = rasterize(torch.cat([xy, verts[:, 2:3]], dim=1), problem.faces, level.size)
         tri = raster.triangle_id.reshape(-1)
         keep = (tri >= 0) & level.mask.reshape(-1)
+        if fit_faces is not None:
+            keep &= fit_faces[tri.clamp(min=0)]
         ranked = level.order[keep[level.order]]  # visible pixels in the level's fixed random order
         corners = problem.faces[tri[ranked]]
         bary = raster.barycentrics.reshape(-1, 3)[ranked]

@@ -8,10 +8,15 @@ Steps of :func:`fit_face`:
    The camera stays that of the full photo: level pixels = (photo pixels − crop origin) × scale.
 2. Image-space visibility (person mask, feature polygons, skin colour) at the finest level,
    shrunk to the others (:mod:`facetex.fitting.visibility`).
-3. Pose from landmarks: a weighted 3D similarity (Umeyama) between the mean shape and the first
-   V detected landmarks, which correspond 1:1 to the mesh vertices; the focal length starts at
+3. Pose from landmarks: a weighted 3D similarity (Umeyama) between the mean shape's landmarks
+   and the detected ones (mediapipe's mesh: vertex i is landmark i; another mesh, e.g. the ICT
+   model's, places them by its ``MeshTopology.landmark_map``); the focal length starts at
    ``focal_init`` × the photo's long side, the depth from the similarity's scale
-   (:mod:`facetex.fitting.initialisation`).
+   (:mod:`facetex.fitting.initialisation`). On a mesh with a landmark map, the jawline
+   landmarks slide along the silhouette, re-assigned before every step
+   (:mod:`facetex.fitting.contour`); bounded expression weights (blendshapes in [0, 1]) are
+   projected onto their bounds in every step, under the model's sparse prior if it has one
+   (:mod:`facetex.fitting.levenberg_marquardt`).
 4. ``landmark_steps`` Levenberg–Marquardt steps on E_lan + E_depth + E_reg only (pose, focal length,
    identity, expression, gaze). Besides the 468 mesh landmarks, E_lan holds the two iris
    centres, matched by the pupils of two eyeballs placed behind the eye openings
@@ -38,9 +43,11 @@ import torch
 from facetex.errors import ShapeMismatchError
 from facetex.fitting.appearance import solve_albedo, solve_lighting
 from facetex.fitting.config import FitConfig
+from facetex.fitting.contour import SlidingContour, slide_contour
 from facetex.fitting.energy import energy_terms
 from facetex.fitting.eyes import pupil_points
 from facetex.fitting.initialisation import build_problem, initial_params, inter_ocular_distance
+from facetex.fitting.landmark_terms import mesh_landmarks
 from facetex.fitting.levenberg_marquardt import check_in_front, lm_step
 from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.model import validate_model
@@ -68,7 +75,8 @@ def fit_face(
     ----------
     photo : the full-resolution photo, (H, W, 3) float32 in [0, 1].
     detection : the face to fit (478 landmarks in photo pixels, person mask).
-    model : any morphable model on the mediapipe mesh (generic or database PCA).
+    model : a morphable model on mediapipe's mesh (generic or database PCA), or on another mesh
+        that carries a ``landmark_map`` (the ICT model, :mod:`facetex.geometry.ict`).
     config : solver settings; ``FitConfig()`` (paper values) if None.
     sh_coeffs : (9, 3) lighting to hold fixed (paper §6: one global lighting for a studio
         database); None to solve for it.
@@ -119,9 +127,15 @@ def _fit(
     params, problem = initial_params(model, problem, landmarks, focal0, config, sh_coeffs)
     albedo_maps = albedo_stack(model)
     uvs = torch.tensor(np.asarray(model.topology.uvs), dtype=DTYPE)
+    fit_faces = model.topology.fit_faces
+    fit_faces = None if fit_faces is None else torch.as_tensor(fit_faces, dtype=torch.bool)
+    contour = SlidingContour.of(model.topology.landmark_map)
 
     def samples_at(level: Level, params: FitParams, problem: EnergyProblem, limit: int | None) -> ColourSamples:
-        return colour_samples(params, problem, level, albedo_maps, uvs, config, limit)
+        return colour_samples(params, problem, level, albedo_maps, uvs, config, limit, fit_faces)
+
+    def slid(params: FitParams, problem: EnergyProblem) -> EnergyProblem:
+        return problem if contour is None else slide_contour(params, problem, contour)
 
     geometry = tuple(n for n in GEOMETRY_FIELDS if config.fit_focal or n != "log_focal")
     appearance = ("albedo",) if sh_coeffs is not None else ("sh", "albedo")
@@ -131,6 +145,7 @@ def _fit(
     damping = config.lm_damping
     landmark_layout = ParameterLayout.of(params, geometry)
     for _ in range(config.landmark_steps):
+        problem = slid(params, problem)
         params, problem, damping = lm_step(params, problem, None, landmark_layout, damping)
         iterations += 1
     check_in_front(params, problem)
@@ -150,11 +165,13 @@ def _fit(
         for _ in range(steps):
             samples = samples_at(level, params, problem, config.max_pixels)
             samples = with_robust_weights(params, problem, samples, config)
+            problem = slid(params, problem)
             params, problem, damping = lm_step(params, problem, samples, layout, damping)
             iterations += 1
         check_in_front(params, problem)
 
     # Diagnostics on the finest level: every visible skin pixel.
+    problem = slid(params, problem)
     final = with_robust_weights(params, problem, samples_at(levels[-1], params, problem, None), config)
     with torch.no_grad():
         verts = camera_vertices(params, problem)
@@ -192,8 +209,9 @@ def _diagnostics(
     with torch.no_grad():
         observed, predicted = sample_colours(params, problem, samples)
         photometric = float(torch.sqrt(((observed - predicted) ** 2).mean()))
-        n = verts.shape[0]
-        xy = torch.exp(params.log_focal) * verts[:, :2] / verts[:, 2:3] + problem.principal_point
+        points = verts if problem.landmark_barycentrics is None else mesh_landmarks(verts, problem)
+        n = points.shape[0]
+        xy = torch.exp(params.log_focal) * points[:, :2] / points[:, 2:3] + problem.principal_point
         lm_err = float(torch.sqrt(((xy - torch.tensor(landmarks[:n, :2])) ** 2).sum(dim=1).mean()))
     return {
         "E": terms["E"],
@@ -224,8 +242,15 @@ def _validate(
             f"detection.person_mask must have shape {photo.size}, got {np.shape(detection.person_mask)}"
         )
     validate_model(model)
-    if model.topology.vertices.shape[0] != 468:
-        raise ShapeMismatchError("the model's mesh must be mediapipe's 468-vertex face mesh (vertex i = landmark i)")
+    landmark_map = model.topology.landmark_map
+    if landmark_map is None and model.topology.vertices.shape[0] != 468:
+        raise ShapeMismatchError(
+            "the model's mesh must be mediapipe's 468-vertex face mesh (vertex i = landmark i) or carry a landmark_map"
+        )
+    if landmark_map is not None and landmark_map.size != 468:
+        raise ShapeMismatchError(
+            f"the model's landmark_map must place mediapipe's 468 mesh landmarks, got {landmark_map.size}"
+        )
     if sh_coeffs is not None and np.shape(sh_coeffs) != (9, 3):
         raise ShapeMismatchError(f"sh_coeffs must have shape (9, 3), got {np.shape(sh_coeffs)}")
     if not config.steps or any(s < 0 for s in config.steps):

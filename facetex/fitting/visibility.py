@@ -44,6 +44,7 @@ from facetex.detect import landmarks as lm
 from facetex.errors import EmptyMaskError, ShapeMismatchError
 from facetex.fitting.config import VisibilityConfig
 from facetex.fitting.crop import FaceCrop, face_crop
+from facetex.geometry.topology import load_face_mesh
 from facetex.types import Detection, MeshTopology, Photo
 
 __all__ = [
@@ -279,7 +280,9 @@ def photo_visibility(
     ----------
     photo, detection : the photo and the face.
     topology : the mesh whose cheek / forehead vertices sample the skin colour
-        (:func:`skin_sample_vertices`); its vertex i is landmark i.
+        (:func:`skin_sample_vertices`) when its vertex i is landmark i; a mesh with a
+        ``landmark_map`` (another mesh than mediapipe's) samples at mediapipe's own mesh's
+        cheek and forehead landmarks instead.
     config : thresholds.
     crop_scale, max_side : the crop (:func:`facetex.fitting.crop.face_crop`).
 
@@ -292,6 +295,8 @@ def photo_visibility(
     landmarks = crop.to_crop(np.asarray(detection.landmarks)[:, :2])
     centres = lm.eye_centers(landmarks)
     unit = float(np.linalg.norm(centres[0] - centres[1]))
+    if topology.landmark_map is not None:
+        topology = load_face_mesh()
     skin = landmarks[skin_sample_vertices(topology)]
     person = crop.cut(np.asarray(detection.person_mask, dtype=np.float32))
     return image_visibility(crop.rgb, landmarks, person, skin, unit, config), crop

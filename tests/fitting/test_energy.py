@@ -185,3 +185,81 @@ def test_pupils_follow_the_gaze(model, topology, rng):
     up = pupil_points(params._replace(gaze=torch.tensor([0.0, 0.3], dtype=D)), problem, verts)
     model_up = (up - pupils) @ rotation  # back to the model frame: the pupils moved up (+y)
     assert (model_up[:, 1] > 0.3).all()
+
+
+# -- landmarks on a mesh that is not mediapipe's (issue 18: the ICT model) ------------------------
+
+
+def _mapped(problem: EnergyProblem, rng, *, sparse: bool) -> EnergyProblem:
+    """``problem`` with its landmarks as barycentric points of random triangles, per-landmark
+    weights (some 0, as unfound contour points) and, if ``sparse``, the Laplace expression prior."""
+    from dataclasses import replace
+
+    n = problem.landmarks.shape[0]
+    tri = torch.tensor(rng.integers(0, problem.faces.shape[0], size=n))
+    weights = torch.tensor(rng.uniform(0.2, 1.0, size=n), dtype=D)
+    weights[:3] = 0.0
+    extra = {}
+    if sparse:
+        extra = {"expression_l1": torch.full((6,), 1e-3, dtype=D),
+                 "expression_std": torch.full((6,), math.inf, dtype=D), "expression_range": (0.0, 1.0)}
+    return replace(
+        problem,
+        landmark_vertices=problem.faces[tri],
+        landmark_barycentrics=torch.tensor(rng.dirichlet(np.ones(3), size=n), dtype=D),
+        landmark_weights=weights,
+        depth_weights=torch.tensor(rng.uniform(0.0, 1.0, size=n), dtype=D),
+        **extra,
+    )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_linearize_with_barycentric_weighted_landmarks_matches_automatic_differentiation(
+    model, topology, rng, sparse
+):
+    problem, params, samples = _problem(model, topology, rng)
+    problem = _mapped(problem, rng, sparse=sparse)
+    for with_samples in (samples, None):
+        layout = ParameterLayout.of(params, FitParams._fields if with_samples is not None else
+                                    ("shape", "expression", "rotation", "translation", "log_focal", "gaze"))
+        r, jac = linearize(params, problem, with_samples, layout)
+        np.testing.assert_allclose(r.numpy(), residuals(params, problem, with_samples).numpy(), atol=1e-13)
+        expected = _autograd_jacobian(params, problem, with_samples, layout)
+        np.testing.assert_allclose(jac.numpy(), expected.numpy(), atol=1e-10 * float(expected.abs().max()))
+
+
+def test_identity_landmark_map_is_the_vertex_path(model, topology, rng):
+    """Barycentric landmarks (i, i, i) with weights (1, 0, 0) and all weights 1 give the residuals
+    and Jacobian of plain vertex landmarks (mediapipe's own mesh, ``landmark_map`` None)."""
+    from dataclasses import replace
+
+    problem, params, samples = _problem(model, topology, rng)
+    n = problem.landmarks.shape[0]
+    mapped = replace(
+        problem,
+        landmark_vertices=problem.landmark_vertices[:, None].expand(-1, 3).clone(),
+        landmark_barycentrics=torch.tensor([[1.0, 0.0, 0.0]], dtype=D).expand(n, -1).clone(),
+        landmark_weights=torch.ones(n, dtype=D),
+        depth_weights=torch.ones(n, dtype=D),
+    )
+    layout = ParameterLayout.of(params, FitParams._fields)
+    r0, j0 = linearize(params, problem, samples, layout)
+    r1, j1 = linearize(params, mapped, samples, layout)
+    np.testing.assert_allclose(r1.numpy(), r0.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(j1.numpy(), j0.numpy(), rtol=0, atol=1e-10 * float(j0.abs().max()))
+    assert energy_terms(params, mapped, samples)["E"] == pytest.approx(energy_terms(params, problem, samples)["E"])
+
+
+def test_large_mesh_path_gives_the_same_linearisation(model, topology, rng, monkeypatch):
+    """A large mesh (the ICT model's) is linearised on the sub-mesh a step uses, its shape
+    summed by matrix products: the same residuals and Jacobian as the whole-mesh path."""
+    import facetex.fitting.mesh as mesh
+
+    problem, params, samples = _problem(model, topology, rng)
+    problem = _mapped(problem, rng, sparse=False)
+    layout = ParameterLayout.of(params, FitParams._fields)
+    r0, j0 = linearize(params, problem, samples, layout)
+    monkeypatch.setattr(mesh, "RESTRICT_ABOVE", 10)
+    r1, j1 = linearize(params, problem, samples, layout)
+    np.testing.assert_allclose(r1.numpy(), r0.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(j1.numpy(), j0.numpy(), rtol=0, atol=1e-10 * float(j0.abs().max()))
