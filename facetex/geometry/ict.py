@@ -37,10 +37,10 @@ Identity prior
 Expression
     The 53 ARKit-named blendshapes, in the kit's order (:data:`EXPRESSION_NAMES`), as offsets
     (cm per unit weight). Their weights live in [0, 1] (0 neutral, 1 the full shape).
-    ``expression_std`` is 1 for every shape, so under the quadratic prior of paper §3 a full
-    blendshape costs as much as a 1σ identity change. The fitting switch should bound the
-    weights to [0, 1] and add a sparse term (λ Σ w, w ≥ 0, as blendshape trackers do) rather
-    than rely on that quadratic prior. No blendshape moves the eyeballs (the kit's rig turns
+    The model bounds them to [0, 1] (``expression_range``) under a sparse prior
+    (``expression_prior = "laplace"``: E_reg holds Σ w / σ with σ = :data:`EXPRESSION_SCALE`,
+    as blendshape trackers use λ Σ w, w ≥ 0), not the quadratic prior of paper §3, under which
+    a full blendshape would cost as much as a 1σ identity change. No blendshape moves the eyeballs (the kit's rig turns
     them): the eye-look shapes (``eyeLook*``) move the lids and the skin around the eyes with
     the gaze (up to 7.7 mm for ``eyeLookDown``), so a gaze fit must drive both.
 Albedo
@@ -58,7 +58,7 @@ with facetex, ``data/ict_mediapipe_478.json``, carries the notice in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +84,7 @@ from facetex.geometry.ict_files import (
     read_ict_arrays,
     read_ict_indices,
 )
+from facetex.geometry.ict_landmarks import ict_fit_faces, ict_landmark_map
 from facetex.geometry.ict_obj import IctObj, read_ict_obj, split_seams, triangulate
 from facetex.geometry.topology import validate_topology
 from facetex.types import MeshTopology, MorphableModel
@@ -98,6 +99,7 @@ __all__ = [
     "NUM_IDENTITY",
     "NUM_EXPRESSION",
     "EXPRESSION_NAMES",
+    "EXPRESSION_SCALE",
     "IctModelError",
     "IctArrays",
     "IctObj",
@@ -120,6 +122,10 @@ __all__ = [
 # and flat per-channel modes.
 _PLACEHOLDER_SKIN = (0.72, 0.55, 0.46)
 _PLACEHOLDER_STD = 0.12
+#: Scale σ of the sparse (Laplace) prior on the blendshape weights: E_reg holds Σ w / σ, so
+#: w_reg / σ = 8.3e-4 per unit weight (docs/ict-model.md#fitting: σ = 1 left neutral photos at
+#: eyeWide 1.0, σ = 0.01 kept smiles at ≤ 0.07).
+EXPRESSION_SCALE = 0.03
 
 
 @dataclass(frozen=True)
@@ -211,8 +217,8 @@ def load_ict_face(directory: str | Path | None = None) -> IctFace:
         ict_vertex=ict_vertex,
         triangle_polygon=triangle_polygon,
         landmark_vertices=landmark_vertices,
-        identity=arrays.identity[:, ict_vertex].astype(np.float64),
-        expression=arrays.expression[:, ict_vertex].astype(np.float64),
+        identity=np.ascontiguousarray(arrays.identity[:, ict_vertex], dtype=np.float64),
+        expression=np.ascontiguousarray(arrays.expression[:, ict_vertex], dtype=np.float64),
         identity_names=arrays.identity_names,
         expression_names=arrays.expression_names,
         source={
@@ -235,10 +241,13 @@ def ict_morphable_model(face: IctFace | None = None, *, albedo_resolution: int =
 
     Returns
     -------
-    MorphableModel: the face mesh; 100 identity modes (the kit's, σ = 1); 53 expression
-    blendshapes (σ = 1, weights meant to stay in [0, 1]); a placeholder albedo — flat mean skin
-    tone, 3 flat per-channel modes, σ = 0.12 — because the kit has no albedo model (see the
-    module doc; the database replaces it).
+    MorphableModel: the face mesh, carrying mediapipe's landmarks (``landmark_map``,
+    :func:`facetex.geometry.ict_landmarks.ict_landmark_map`) and the triangles the photometric
+    term samples (``fit_faces``: inside mediapipe's face oval); 100 identity modes (the kit's,
+    σ = 1); 53 expression blendshapes named as the kit names them, weights bounded to [0, 1]
+    under a sparse (Laplace) prior of scale σ = :data:`EXPRESSION_SCALE`; a placeholder
+    albedo — flat mean skin tone, 3 flat per-channel modes, σ = 0.12 — because the kit has no
+    albedo model (see the module doc; the database replaces it).
     """
     if albedo_resolution < 1:
         raise ValueError(f"albedo_resolution must be positive, got {albedo_resolution}")
@@ -248,14 +257,19 @@ def ict_morphable_model(face: IctFace | None = None, *, albedo_resolution: int =
     basis = np.zeros((3, r, r, 3), dtype=np.float32)
     for c in range(3):
         basis[c, ..., c] = 1.0
+    landmark_map = ict_landmark_map(face.topology)
+    topology = replace(face.topology, landmark_map=landmark_map, fit_faces=ict_fit_faces(face.topology, landmark_map))
     return MorphableModel(
         name="ict",
-        topology=face.topology,
+        topology=topology,
         shape_basis=face.identity,
         shape_std=np.ones(face.identity.shape[0], dtype=np.float64),
         expression_basis=face.expression,
-        expression_std=np.ones(face.expression.shape[0], dtype=np.float64),
+        expression_std=np.full(face.expression.shape[0], EXPRESSION_SCALE, dtype=np.float64),
         albedo_mean=mean,
         albedo_basis=basis,
         albedo_std=np.full(3, _PLACEHOLDER_STD, dtype=np.float64),
+        expression_range=(0.0, 1.0),
+        expression_prior="laplace",
+        expression_names=tuple(face.expression_names),
     )

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from facetex.errors import DatabaseError
-from facetex.geometry.ict import ict_morphable_model, load_ict_face
+from facetex.geometry.ict import EXPRESSION_SCALE, ict_morphable_model, load_ict_face
 from facetex.geometry.ict_files import (
     EXPRESSION_NAMES,
     FACE_VERTICES,
@@ -126,7 +126,10 @@ def test_morphable_model_conventions(face):
     assert model.name == "ict"
     assert model.shape_basis.shape == (100, face.topology.vertices.shape[0], 3)
     assert model.expression_basis.shape[0] == 53 and face.expression_names == EXPRESSION_NAMES
-    assert np.all(model.shape_std == 1.0) and np.all(model.expression_std == 1.0)
+    assert np.all(model.shape_std == 1.0) and np.all(model.expression_std == EXPRESSION_SCALE)
+    # blendshape weights in [0, 1] under a sparse prior, named as the kit names them
+    assert model.expression_range == (0.0, 1.0) and model.expression_prior == "laplace"
+    assert model.expression_names == EXPRESSION_NAMES
     # The placeholder albedo is flat: constant mean, constant per-channel modes.
     assert np.ptp(model.albedo_mean.reshape(-1, 3), axis=0).max() == 0
     assert model.albedo_basis.shape[0] == 3 and np.ptp(model.albedo_basis.reshape(3, -1, 3), axis=1).max() == 0
