@@ -14,6 +14,9 @@ from facetex.config import PrepareConfig
 #: The settings flags of `facetex fit`, made from PrepareConfig's fields (facetex.cli.options).
 OPTIONS: tuple[Option, ...] = (Option("unwrap.resolution", flag="--uv-size"),)
 
+#: The face models `facetex fit --model` can fit.
+MODELS = ("mediapipe", "ict")
+
 
 def _face_index(text: str) -> int:
     try:
@@ -40,6 +43,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
     add_config_flag(p, PrepareConfig, "PrepareConfig (the [detect], [fit] and [unwrap] tables of an infer file)")
     p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
+    p.add_argument("--model", choices=MODELS, default="mediapipe",
+                   help="the face model to fit: mediapipe's face mesh with the generic model (default), or "
+                   "the ICT Face Model's face region (ears, neck; 100 identity modes, 53 named blendshapes; "
+                   "needs ict-facekit/ in the data folder; docs/ict-model.md)")
     add_options(p, PrepareConfig(), OPTIONS)
     p.add_argument("--overwrite", action="store_true",
                    help="replace DIR if it holds an earlier facetex result; a folder facetex did not write "
@@ -71,12 +78,18 @@ def run(args: argparse.Namespace) -> int:
         clock = StageClock(on_stage=advance)
         with clock.stage("load"):
             photo = demo_photo() if args.photo is None else load_photo(args.photo)
-            model = generic_model(load_face_mesh())
+            if args.model == "ict":
+                from facetex.geometry.ict import ict_morphable_model
+
+                model = ict_morphable_model()
+            else:
+                model = generic_model(load_face_mesh())
         prepared = prepare_face(
             photo, model, config.fit, config.unwrap, detect_config=config.detect, face_index=args.face, clock=clock
         )
         with clock.stage("write"):
-            settings = {"fit": dataclasses.asdict(config.fit), "unwrap": dataclasses.asdict(config.unwrap)}
+            settings = {"model": args.model, "fit": dataclasses.asdict(config.fit),
+                        "unwrap": dataclasses.asdict(config.unwrap)}
             write_fit_files(
                 tmp, prepared.photo, prepared.detection, prepared.fit, model, prepared.partial, prepared.visibility,
                 timings=clock.timings, settings=settings,

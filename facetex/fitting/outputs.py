@@ -74,7 +74,7 @@ def fit_summary(
 
     head = np.asarray(fit.rotation) @ MODEL_TO_CAMERA_AXES.T  # rotation away from frontal
     yaw, pitch, roll = Rotation.from_matrix(head).as_euler("YXZ", degrees=True)
-    expression_names = EXPRESSION_NAMES if model.name == "generic" else None
+    expression_names = model.expression_names or (EXPRESSION_NAMES if model.name == "generic" else None)
     return {
         "source": source,
         "model": {

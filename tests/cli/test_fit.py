@@ -44,6 +44,30 @@ def test_fit_writes_every_file(tmp_path, london_neutral, capsys):
     assert str(out) in capsys.readouterr().out
 
 
+def test_fit_with_the_ict_model_writes_named_blendshape_weights(tmp_path, london_neutral):
+    """`facetex fit --model ict` (issue 18): the ICT face region's mesh, 53 named expression
+    weights in [0, 1] and 100 identity coefficients in fit.json."""
+    from facetex.geometry.ict import EXPRESSION_NAMES
+
+    out = tmp_path / "ict"
+    assert main(["fit", str(london_neutral[1]), "-o", str(out), "--model", "ict", "--uv-size", "128"]) == 0
+    assert {*FIT_FILES} <= {p.name for p in out.iterdir()}
+    record = json.loads((out / "fit.json").read_text())
+    assert record["model"]["name"] == "ict" and record["settings"]["model"] == "ict"
+    weights = record["expression_coefficients"]
+    assert list(weights) == list(EXPRESSION_NAMES) and "jawOpen" in weights
+    assert all(0.0 <= w <= 1.0 for w in weights.values())
+    assert len(record["identity_coefficients"]) == 100
+    assert record["diagnostics"]["landmark_rmse_iod"] < 0.04
+    import trimesh
+
+    mesh = trimesh.load(out / "face.obj", process=False)
+    assert mesh.vertices.shape == (9547, 3) and mesh.faces.shape == (18460, 3)
+    assert mesh.visual.uv.shape == (9547, 2)
+    glb = trimesh.load(out / "face.glb", force="mesh", process=False)
+    assert glb.faces.shape == (18460, 3)
+
+
 def _assert_fails_cleanly(argv, out, capsys, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
