@@ -151,8 +151,13 @@ def setting_kind(f: dataclasses.Field) -> type | None:
     hint = f.type
     if isinstance(hint, str):
         parts = [p.strip() for p in hint.split("|") if p.strip() != "None"]
-        return _KINDS.get(parts[0]) if len(parts) == 1 else None
-    return hint if hint in _KINDS.values() else None
+        kind = _KINDS.get(parts[0]) if len(parts) == 1 else None
+    else:
+        kind = hint if hint in _KINDS.values() else None
+    choices = f.metadata.get("choices")
+    if kind is None and choices and all(isinstance(c, str) for c in choices):  # a Literal of strings
+        return str
+    return kind
 
 
 def check_declared(config: Any, *, prefix: str = "") -> None:

@@ -191,6 +191,10 @@ def _convert(hint: Any, value: Any, current: Any, name: str) -> Any:
     args = typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return config_from_dict(hint, value, base=current, where=name)
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{name}: expected one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:
             return None

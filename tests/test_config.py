@@ -56,8 +56,8 @@ def test_toml_file_overrides_only_what_it_names(tmp_path):
     "text, message",
     [
         ("[texture]\nalpah = 5\n", "unknown setting 'texture.alpah'"),
-        ("[texture]\nsolver = 3\n", "texture.solver: expected str"),
-        ("[texture]\nsolver = 'lasso'\n", "solver must be one of"),
+        ("[texture]\nsolver = 3\n", "texture.solver: expected one of .convex., .linear., .closest., got 3"),
+        ("[texture]\nsolver = 'lasso'\n", "texture.solver: expected one of .convex., .linear., .closest., got 'lasso'"),
         ("[texture\n", "not valid TOML"),
     ],
 )

@@ -22,6 +22,7 @@ Applied to the **partial albedo** (after unwrapping):
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal, get_args
 from dataclasses import dataclass
 
 import cv2
@@ -57,9 +58,12 @@ DOWNSAMPLE_FACTOR = 4
 #: Flat colour of the simulated occluder: a dark blue-grey, far from any skin tone.
 OCCLUDER_COLOUR: tuple[float, float, float] = (0.15, 0.2, 0.35)
 #: Degradations of the photo's detail, and ways to hide part of the face.
-PHOTO_DEGRADATIONS = ("none", "blur", "downsample")
-HIDINGS = ("none", "turn", "occluder")
-_SIDES = ("right", "left")
+Degradation = Literal["none", "blur", "downsample"]
+Hiding = Literal["none", "turn", "occluder"]
+Side = Literal["right", "left"]
+PHOTO_DEGRADATIONS: tuple[Degradation, ...] = get_args(Degradation)
+HIDINGS: tuple[Hiding, ...] = get_args(Hiding)
+_SIDES: tuple[Side, ...] = get_args(Side)
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,11 @@ class DegradeConfig:
     occluder_colour : RGB in [0, 1] of the occluder (:data:`OCCLUDER_COLOUR`).
     """
 
-    detail: str = "blur"
-    hide: str = "none"
+    detail: Degradation = "blur"
+    hide: Hiding = "none"
     blur_fraction: float = BLUR_FRACTION
     downsample_factor: int = DOWNSAMPLE_FACTOR
-    side: str = "right"
+    side: Side = "right"
     turn_fraction: float = 0.4
     occluder_colour: tuple[float, float, float] = OCCLUDER_COLOUR
 
@@ -167,7 +171,7 @@ def downsample_photo(rgb: np.ndarray, factor: int = DOWNSAMPLE_FACTOR) -> np.nda
     return np.clip(back, 0.0, 1.0).astype(np.float32)
 
 
-def occluder_mask(size: tuple[int, int], box: np.ndarray, side: str = "right") -> np.ndarray:
+def occluder_mask(size: tuple[int, int], box: np.ndarray, side: Side = "right") -> np.ndarray:
     """Pixels of an elliptical occluder over one cheek of a face.
 
     The ellipse is placed relative to the face box (a facetex ``Detection.box``, tight around
@@ -203,7 +207,7 @@ def occlude_photo(
     rgb: np.ndarray,
     box: np.ndarray,
     *,
-    side: str = "right",
+    side: Side = "right",
     colour: tuple[float, float, float] = OCCLUDER_COLOUR,
 ) -> np.ndarray:
     """Paint an opaque :func:`occluder_mask` ellipse of flat ``colour`` over one cheek.
@@ -224,7 +228,7 @@ def occlude_photo(
     return arr
 
 
-def turn_mask(resolution: int, fraction: float = 0.4, side: str = "right") -> np.ndarray:
+def turn_mask(resolution: int, fraction: float = 0.4, side: Side = "right") -> np.ndarray:
     """Texels of a UV map hidden by a simulated head turn.
 
     In the facetex UV chart u grows towards the subject's left (the model's +x; correlation of
@@ -250,7 +254,7 @@ def turn_mask(resolution: int, fraction: float = 0.4, side: str = "right") -> np
     return np.broadcast_to(columns[None, :], (resolution, resolution)).copy()
 
 
-def hide_turn(partial: PartialAlbedo, fraction: float = 0.4, side: str = "right") -> PartialAlbedo:
+def hide_turn(partial: PartialAlbedo, fraction: float = 0.4, side: Side = "right") -> PartialAlbedo:
     """Hide one side of a partial albedo, as if the head were turned away (module doc).
 
     Parameters

@@ -27,7 +27,7 @@ from facetex.geometry.uv import on_chart
 from facetex.io.images import load_detail_map
 from facetex.texture.analysis import BlendProblem, build_blend_problem, compute_grams, solve_blend
 from facetex.texture.color import luminance
-from facetex.texture.config import TextureConfig
+from facetex.texture.config import Solver, TextureConfig
 from facetex.texture.inference import ExemplarBlend, complete_texture, infer_texture
 from facetex.texture.vgg import VGG19
 from facetex.types import GramSet, PartialAlbedo
@@ -150,7 +150,7 @@ def texture_variants(
         masked.append(compute_grams(luminance(exemplars), vgg, mask=partial.mask, **options))
     analysis_seconds = time.perf_counter() - clock
 
-    def weights_for(layers: tuple[str, ...], solver: str) -> np.ndarray:
+    def weights_for(layers: tuple[str, ...], solver: Solver) -> np.ndarray:
         if layers not in problems:
             problems[layers] = build_blend_problem(
                 GramSet(grams={layer: masked[0].grams[layer] for layer in layers}),

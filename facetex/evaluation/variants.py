@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from facetex.texture.config import TextureConfig
+from facetex.texture.config import Solver, TextureConfig
 
 __all__ = [
     "ABLATIONS",
@@ -80,7 +80,7 @@ class Variant:
 
     name: str
     kind: VariantKind
-    solver: str = "convex"
+    solver: Solver = "convex"
     layers: tuple[str, ...] | None = None
     alpha: float | None = None
     top_k: int | None = None

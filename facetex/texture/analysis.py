@@ -51,7 +51,7 @@ import torch
 
 from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
 from facetex.texture.color import mask_out
-from facetex.texture.config import SOLVERS, TextureConfig
+from facetex.texture.config import SOLVERS, Solver, TextureConfig
 from facetex.texture.gram import gram
 from facetex.texture.simplex_qp import solve_simplex_qp
 from facetex.texture.vgg import VGG19
@@ -206,7 +206,7 @@ def build_blend_problem(target: GramSet, exemplars: GramSet) -> BlendProblem:
     return BlendProblem(hessian=hessian, linear=linear, constant=constant, layers=tuple(layers))
 
 
-def solve_blend(problem: BlendProblem, solver: str) -> np.ndarray:
+def solve_blend(problem: BlendProblem, solver: Solver) -> np.ndarray:
     """Blend weights for one of the §4 solvers.
 
     Parameters

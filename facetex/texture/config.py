@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from facetex.checks import check_declared, check_integer, check_number, setting
 from facetex.texture.vgg import LAYERS
 
-__all__ = ["SOLVERS", "STARTS", "Stage", "TextureConfig", "format_schedule", "parse_schedule"]
+__all__ = ["SOLVERS", "STARTS", "Solver", "Stage", "Start", "TextureConfig", "format_schedule", "parse_schedule"]
 
 #: Blend-weight solvers of §4: convex (the paper's), unconstrained linear, closest exemplar.
-SOLVERS = ("convex", "linear", "closest")
+Solver = Literal["convex", "linear", "closest"]
+SOLVERS: tuple[Solver, ...] = get_args(Solver)
 
 #: Where synthesis starts (§5): the low-frequency albedo (the paper's), or that plus the
 #: weighted exemplars' high-pass detail (``facetex.texture.starts.stage_start``).
-STARTS = ("lowfreq", "exemplar_detail")
+Start = Literal["lowfreq", "exemplar_detail"]
+STARTS: tuple[Start, ...] = get_args(Start)
 
 #: Smallest synthesis / analysis resolution: relu5_1 sits 16× below the input.
 MIN_SIZE = 32
@@ -158,7 +160,7 @@ class TextureConfig:
     )
     content_layers: tuple[str, ...] = ("relu4_2",)
     alpha: float = setting(100.0, help="Gram weight α (normalised units)", range=(0.0, 1e12))
-    solver: str = setting("convex", help="blend-weight solver", choices=SOLVERS)
+    solver: Solver = setting("convex", help="blend-weight solver", choices=SOLVERS)
     schedule: tuple[Stage, ...] = setting(
         default_factory=lambda: (Stage(256, 100, bf16=True), Stage(512, 30, bf16=True)),
         help="coarse-to-fine synthesis stages, SIZExITERATIONS with 'bf16' for a bf16 network",
@@ -167,7 +169,7 @@ class TextureConfig:
     preselect_count: int = 32
     preselect_size: int | None = 128
     preselect_bf16: bool = True
-    start: str = setting(
+    start: Start = setting(
         "exemplar_detail",
         help="where synthesis starts: the low-frequency albedo (the paper's) or that plus the weighted "
         "exemplars' detail",
@@ -225,7 +227,7 @@ class TextureConfig:
         check_number("early_stop_tolerance", self.early_stop_tolerance, 0.0, 1.0)
 
     @classmethod
-    def paper(cls, size: int = 512, *, device: str = "cpu", solver: str = "convex") -> TextureConfig:
+    def paper(cls, size: int = 512, *, device: str = "cpu", solver: Solver = "convex") -> TextureConfig:
         """The paper's recipe (§4–5): the exact fp32 masked-Gram fit over every exemplar at full
         resolution (no preselection), 1000 L-BFGS iterations at full resolution in fp32 from
         the low-frequency albedo, no early stopping.

@@ -30,7 +30,7 @@ from facetex.texture.analysis import (
     solve_blend,
 )
 from facetex.texture.color import luminance, replace_luminance
-from facetex.texture.config import TextureConfig
+from facetex.texture.config import Solver, TextureConfig
 from facetex.texture.bands import band_edges, sampling_cutoff
 from facetex.texture.fusion import BandTransfer, estimate_transfer, keep_observed_detail, normalised_fill
 from facetex.texture.resample import density_at, resize, visible_at
@@ -214,7 +214,7 @@ class ExemplarBlend:
     weights: np.ndarray
     candidates: np.ndarray
     objective: float
-    solver: str
+    solver: Solver
     timings: dict[str, float]
 
     @property
