@@ -7,6 +7,9 @@ import argparse
 
 import numpy as np
 
+from facetex.cli.options import add_config_flag, resolve
+from facetex.detect.config import DetectConfig
+
 # Overlay colours (RGB in [0, 1]): a face that can be textured, one too small, one without
 # landmarks.
 _USABLE, _SMALL, _NO_MESH = (0.1, 0.9, 0.2), (1.0, 0.6, 0.0), (0.6, 0.6, 0.6)
@@ -25,6 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("photo", metavar="PHOTO", help="photo (any format Pillow reads)")
     p.add_argument("-o", "--output", default=None, metavar="OVERLAY.png", help="overlay image to write")
+    add_config_flag(p, DetectConfig, "DetectConfig (top-level keys, e.g. `mtcnn = false`)")
     p.set_defaults(handler=run)
 
 
@@ -34,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from facetex.io.atomic import check_output_file, write_image
     from facetex.io.images import load_photo
 
+    config: DetectConfig = resolve(args, DetectConfig(), ())
     if args.output:  # before any work: -o names a file we can write
         check_output_file(args.output)
     photo = load_photo(args.photo)
-    with Detector() as detector:
+    with Detector(config) as detector:
         faces = detector.find_faces(photo)
         minimum = detector.config.min_face_px
     if not faces:

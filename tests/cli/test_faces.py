@@ -79,3 +79,15 @@ def test_faces_errors_are_one_line(tmp_path, capsys, two_faces_png):
 
     assert _status(["faces"]) == 2
     _one_error_line(capsys.readouterr().err, "PHOTO")
+
+
+def test_settings_file_reaches_the_detector_and_unknown_keys_are_refused(two_faces_png, tmp_path, capsys):
+    strict = tmp_path / "strict.toml"
+    strict.write_text("min_face_px = 400\n")  # both faces are now too small to texture
+    assert _status(["faces", str(two_faces_png), "--config", str(strict)]) == 0
+    out = capsys.readouterr().out
+    assert "0 usable" in out and "< 400 px" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("min_face = 40\n")
+    assert _status(["faces", str(two_faces_png), "--config", str(bad)]) == 2
+    _one_error_line(capsys.readouterr().err, "unknown setting 'min_face'")
