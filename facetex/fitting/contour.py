@@ -9,7 +9,9 @@ vertex with both front- and back-facing triangles around it — whose projection
 its detected point, among the vertices it may reach (``LandmarkMap.contour_reach``), as 3D
 morphable-model fitters do ("landmark marching", Zhu et al. 2015). During the step the
 assignment is fixed, so the residuals stay smooth. A contour landmark with no silhouette vertex
-within reach (the outline hidden, or outside the candidates) gets weight 0 for that step. The
+within reach stays tied to its stored point for that step: in a frontal view the chin's underside
+faces the camera, so the 6–7 points around the chin have no silhouette near them and mark the
+chin's surface, as on mediapipe's own mesh. The
 sliding points carry no depth term (``EnergyProblem.depth_weights``): mediapipe's depth there
 belongs to its own mesh's edge, not to the silhouette.
 """
@@ -36,11 +38,15 @@ class SlidingContour:
     landmarks : (C,) int64 landmark ids.
     candidates : (S,) int64 mesh vertices they may slide to.
     reach : (C, S) bool, which candidates each landmark may take.
+    vertices, barycentrics : (C, 3) each landmark's stored point (kept when no silhouette
+        vertex is within reach).
     """
 
     landmarks: torch.Tensor
     candidates: torch.Tensor
     reach: torch.Tensor
+    vertices: torch.Tensor
+    barycentrics: torch.Tensor
 
     @classmethod
     def of(cls, landmark_map: LandmarkMap | None) -> SlidingContour | None:
@@ -51,6 +57,8 @@ class SlidingContour:
             landmarks=torch.as_tensor(landmark_map.contour, dtype=torch.int64),
             candidates=torch.as_tensor(landmark_map.contour_candidates, dtype=torch.int64),
             reach=torch.as_tensor(landmark_map.contour_reach, dtype=torch.bool),
+            vertices=torch.as_tensor(landmark_map.vertices[landmark_map.contour], dtype=torch.int64),
+            barycentrics=torch.as_tensor(landmark_map.barycentrics[landmark_map.contour], dtype=DTYPE),
         )
 
 
@@ -85,7 +93,10 @@ def slide_contour(params: FitParams, problem: EnergyProblem, contour: SlidingCon
     vertices = problem.landmark_vertices.clone()
     barycentrics = problem.landmark_barycentrics.clone()
     weights = problem.landmark_weights.clone()
-    vertices[contour.landmarks] = contour.candidates[best][:, None].expand(-1, 3)
-    barycentrics[contour.landmarks] = torch.tensor([1.0, 0.0, 0.0], dtype=DTYPE)
-    weights[contour.landmarks] = found.to(DTYPE)
+    slid = torch.tensor([1.0, 0.0, 0.0], dtype=DTYPE).expand(found.shape[0], 3)
+    vertices[contour.landmarks] = torch.where(
+        found[:, None], contour.candidates[best][:, None].expand(-1, 3), contour.vertices
+    )
+    barycentrics[contour.landmarks] = torch.where(found[:, None], slid, contour.barycentrics)
+    weights[contour.landmarks] = 1.0
     return replace(problem, landmark_vertices=vertices, landmark_barycentrics=barycentrics, landmark_weights=weights)
