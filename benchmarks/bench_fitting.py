@@ -11,10 +11,19 @@ Helen in-the-wild crops:
   * a contact sheet of 24 random overlays, written OUTSIDE the repository.
 Both: seconds per photo for load, detection, fit and unwrap (target ≤ 5 s per photo), wall
 and CPU time (the CPU time does not grow when other processes share the machine).
+Shape stability (``--stability``, issue 18): for each London person of the neutral photos
+fitted, the smiling photo is fitted too; the identity-only meshes (mean + identity modes, no
+expression, no pose) of the two fits differ by a vertex RMS in mm (the ICT model: over all its
+face-region vertices, and over those of the triangles the photometric term samples, the region
+mediapipe's mesh covers).
+
+``--model ict`` fits the ICT Face Model (docs/ict-model.md) instead of the generic model on
+mediapipe's mesh.
 
 Writes benchmarks/results/fitting-<timestamp>.json.
 
     .venv/bin/python benchmarks/bench_fitting.py --limit 30 --helen-limit 60
+    .venv/bin/python benchmarks/bench_fitting.py --model ict --limit 20 --stability --helen-limit 100
     .venv/bin/python benchmarks/bench_fitting.py            # all 102 + 348 photos
 """
 
@@ -122,6 +131,43 @@ def _face_thumbnail(face: PreparedFace, topology: MeshTopology, size: int = 256)
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
+def _identity_mesh(model: MorphableModel, shape_coeffs: np.ndarray) -> np.ndarray:
+    """(V, 3) cm: the model's mean shape moved by the identity coefficients only."""
+    return model.topology.vertices + np.einsum("k,kvc->vc", shape_coeffs, model.shape_basis)
+
+
+def bench_stability(neutral_rows: list[dict], london_dir: Path, detector, model, fit_config) -> dict:
+    """Identity-only meshes of each person's neutral vs smiling photo: vertex RMS in mm."""
+    region = None
+    if model.topology.fit_faces is not None:
+        region = np.unique(model.topology.faces[model.topology.fit_faces])
+    rows = []
+    for row in neutral_rows:
+        if not row.get("ok"):
+            continue
+        person = row["photo"].split("_")[0]
+        smiling = sorted((london_dir / "smiling").glob(f"{person}_*.jpg"))
+        if not smiling:
+            continue
+        try:
+            face = prepare_face(load_photo(smiling[0]), model, fit_config, None, detector=detector)
+        except FacetexError as exc:
+            rows.append({"person": person, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        diff = _identity_mesh(model, np.asarray(row["shape_coeffs"])) - _identity_mesh(model, face.fit.shape_coeffs)
+        out = {"person": person, "ok": True, "rms_mm": float(10 * np.sqrt((diff**2).sum(axis=1).mean()))}
+        if region is not None:
+            out["rms_mm_face_region"] = float(10 * np.sqrt((diff[region] ** 2).sum(axis=1).mean()))
+        rows.append(out)
+        print(f"stability {person}: identity-only RMS {out['rms_mm']:.2f} mm", flush=True)
+    ok = [r for r in rows if r["ok"]]
+    summary = {"persons": len(rows), "fitted": len(ok), "rms_mm": _stats([r["rms_mm"] for r in ok]), "per_person": rows}
+    if region is not None:
+        summary["rms_mm_face_region"] = _stats([r["rms_mm_face_region"] for r in ok])
+        summary["face_region_vertices"] = int(region.shape[0])
+    return summary
+
+
 def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
     rows = []
     for i, path in enumerate(paths):
@@ -142,8 +188,10 @@ def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
             "pupil_error_pct": float(100 * np.linalg.norm(fitted - pupils, axis=1).mean() / ipd),
             "mediapipe_iris_error_pct": float(100 * np.linalg.norm(iris - pupils, axis=1).mean() / ipd),
             "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
+            "landmark_rmse_px": d["landmark_rmse_px"],
             "photometric_rms": d["photometric_rms"],
             "observed_fraction": float(result.face.partial.mask.sum() / result.face.partial.chart.sum()),
+            "shape_coeffs": result.face.fit.shape_coeffs.tolist(),
             "seconds": result.seconds,
             "cpu_seconds": result.cpu_seconds,
         }
@@ -159,6 +207,7 @@ def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
         "pupil_error_pct": _stats([r["pupil_error_pct"] for r in ok]),
         "mediapipe_iris_error_pct": _stats([r["mediapipe_iris_error_pct"] for r in ok]),
         "landmark_rmse_iod_pct": _stats([r["landmark_rmse_iod_pct"] for r in ok]),
+        "landmark_rmse_px": _stats([r["landmark_rmse_px"] for r in ok]),
         "photometric_rms": _stats([r["photometric_rms"] for r in ok]),
         "observed_fraction": _stats([r["observed_fraction"] for r in ok]),
         "seconds": _timing(ok),
@@ -228,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N London neutral photos (default: all 102)")
     parser.add_argument("--helen-limit", type=int, default=None, help="first N Helen photos (default: all 348)")
     parser.add_argument("--uv-size", type=int, default=512)
+    parser.add_argument("--model", choices=("mediapipe", "ict"), default="mediapipe",
+                        help="the generic model on mediapipe's mesh, or the ICT Face Model (docs/ict-model.md)")
+    parser.add_argument("--stability", action="store_true",
+                        help="also fit each fitted neutral person's smiling photo: identity-only mesh RMS")
     parser.add_argument("--sheet", type=Path, default=Path(tempfile.gettempdir()) / "facetex_bench_fitting_sheet.png",
                         help="contact sheet PNG (outside the repository)")
     parser.add_argument("--sheet-count", type=int, default=24)
@@ -236,13 +289,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
-    model = generic_model(load_face_mesh())
+    if args.model == "ict":
+        from facetex.geometry.ict import ict_morphable_model
+
+        model = ict_morphable_model()
+    else:
+        model = generic_model(load_face_mesh())
     fit_config, unwrap_config = FitConfig(), UnwrapConfig(resolution=args.uv_size)
     london = sorted((data_dir() / "london" / "neutral").glob("*.jpg"))[: args.limit]
     helen = sorted((data_dir() / "helen").glob("*.jpg"))[: args.helen_limit]
     started = time.time()
     with Detector() as detector:
         london_summary = bench_london(london, detector, model, fit_config, unwrap_config)
+        stability = None
+        if args.stability:
+            stability = bench_stability(london_summary["per_photo"], data_dir() / "london", detector, model, fit_config)
         helen_summary, thumbs = bench_helen(helen, detector, model, fit_config, unwrap_config, args.sheet_count, args.seed)
     if thumbs:
         write_image(args.sheet, contact_sheet(thumbs))
@@ -260,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"london_median_pupil_error_pct": 3.0, "helen_fraction_fitted": 0.95, "seconds_per_photo": 5.0},
         "london_neutral": london_summary,
         "helen": helen_summary,
+        "shape_stability": stability,
         "contact_sheet": str(args.sheet) if thumbs else None,
         "wall_seconds": time.time() - started,
     }
@@ -274,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Helen: {hs['fitted']}/{hs['photos']} fitted ({100 * hs['fraction_fitted']:.1f}%), "
           f"median {hs['seconds']['wall']['total'].get('median', float('nan')):.2f} s per photo "
           f"({hs['seconds']['cpu']['total'].get('median', float('nan')):.2f} s CPU); sheet {args.sheet}")
+    if stability is not None:
+        region = stability.get("rms_mm_face_region", {}).get("median", float("nan"))
+        print(f"Stability: {stability['fitted']} persons, identity-only neutral vs smiling RMS median "
+              f"{stability['rms_mm'].get('median', float('nan')):.2f} mm (face region {region:.2f} mm)")
     print(f"wrote {out}")
     return 0
 
