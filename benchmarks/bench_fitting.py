@@ -187,9 +187,9 @@ def bench_london(paths, detector, model, fit_config, unwrap_config) -> dict:
             "ok": True,
             "pupil_error_pct": float(100 * np.linalg.norm(fitted - pupils, axis=1).mean() / ipd),
             "mediapipe_iris_error_pct": float(100 * np.linalg.norm(iris - pupils, axis=1).mean() / ipd),
-            "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
-            "landmark_rmse_px": d["landmark_rmse_px"],
-            "photometric_rms": d["photometric_rms"],
+            "landmark_rmse_iod_pct": 100 * d.landmark_rmse_iod,
+            "landmark_rmse_px": d.landmark_rmse_px,
+            "photometric_rms": d.photometric_rms,
             "observed_fraction": float(result.face.partial.mask.sum() / result.face.partial.chart.sum()),
             "shape_coeffs": result.face.fit.shape_coeffs.tolist(),
             "seconds": result.seconds,
@@ -234,8 +234,8 @@ def bench_helen(paths, detector, model, fit_config, unwrap_config, sheet_count: 
         rows.append({
             "photo": path.name,
             "ok": True,
-            "landmark_rmse_iod_pct": 100 * d["landmark_rmse_iod"],
-            "photometric_rms": d["photometric_rms"],
+            "landmark_rmse_iod_pct": 100 * d.landmark_rmse_iod,
+            "photometric_rms": d.photometric_rms,
             "seconds": result.seconds,
             "cpu_seconds": result.cpu_seconds,
         })

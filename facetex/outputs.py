@@ -232,7 +232,7 @@ def _facts(
         "solver": result.blend.solver,
         "synthesis": ", ".join(f"{s.iterations} it @ {s.size}²" for s in config.texture.schedule),
         "observed texels": f"{100.0 * result.partial.mask.sum() / max(1, result.partial.chart.sum()):.0f} % of the chart",
-        "landmark RMSE": f"{result.fit.diagnostics.get('landmark_rmse_px', float('nan')):.1f} px",
+        "landmark RMSE": f"{result.fit.diagnostics.landmark_rmse_px if result.fit.diagnostics else float('nan'):.1f} px",
         "total time": f"{sum(v for k, v in timings.items() if '.' not in k):.1f} s",
     }
     texture = config.texture

@@ -29,7 +29,7 @@ Spherical harmonics
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = [
     "MeshTopology",
     "MorphableModel",
     "FaceFit",
+    "FitDiagnostics",
     "PartialAlbedo",
     "GramSet",
     "GramSource",
@@ -193,6 +194,44 @@ class MorphableModel:
 
 
 @dataclass(frozen=True)
+class FitDiagnostics:
+    """How well a §3 fit matches its photo, on the finest pyramid level.
+
+    Attributes
+    ----------
+    E, E_c, E_lan, E_depth, E_reg : the final energy and its terms (§3; E_depth is facetex's
+        landmark-depth term).
+    landmark_rmse_px : RMS distance of the projected model landmarks from the detected ones,
+        pixels of the full-resolution photo.
+    landmark_rmse_iod : the same over the inter-ocular distance (unit-free).
+    photometric_rms : RMS of rendered − observed colour over the visible skin samples, RGB in
+        [0, 1].
+    visible_pixels : number of skin samples of the photometric term.
+    gaze_yaw_deg, gaze_pitch_deg : fitted eyeball gaze, degrees.
+    iterations : solver steps taken.
+    seconds : wall time of the fit.
+    """
+
+    E: float
+    E_c: float
+    E_lan: float
+    E_depth: float
+    E_reg: float
+    landmark_rmse_px: float
+    landmark_rmse_iod: float
+    photometric_rms: float
+    visible_pixels: float
+    gaze_yaw_deg: float
+    gaze_pitch_deg: float
+    iterations: float = 0.0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Every field by name, as plain floats (for JSON), in declaration order."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class FaceFit:
     """The result of fitting the morphable model to one photo (paper §3).
 
@@ -207,8 +246,8 @@ class FaceFit:
     sh_coeffs : (9, 3) float64, SH lighting (see module doc).
     vertices : (V, 3) float64, fitted vertices in the camera frame (cm).
     model_name : name of the morphable model used.
-    diagnostics : named scalars (energies per term, landmark RMSE in pixels, photometric RMS,
-        iterations, seconds).
+    diagnostics : how well the fit matches the photo (None for a fit made by hand, e.g. a
+        synthetic scene's ground truth).
     pupils : (2, 3) float64 or None, fitted pupil centres in the camera frame (cm), row 0 the
         subject's right eye, row 1 the left (fitting models eyeballs that turn with the gaze).
     """
@@ -224,7 +263,7 @@ class FaceFit:
     sh_coeffs: np.ndarray
     vertices: np.ndarray
     model_name: str
-    diagnostics: dict[str, float] = field(default_factory=dict)
+    diagnostics: FitDiagnostics | None = None
     pupils: np.ndarray | None = None
 
 

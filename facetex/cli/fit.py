@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     d = prepared.fit.diagnostics
     print(
         f"{args.output}: face {detection.face_index + 1} of {detection.num_faces}, "
-        f"landmark RMSE {d['landmark_rmse_px']:.2f} px ({100 * d['landmark_rmse_iod']:.1f}% of the "
-        f"inter-ocular distance), photometric RMS {d['photometric_rms']:.3f}, "
+        f"landmark RMSE {d.landmark_rmse_px:.2f} px ({100 * d.landmark_rmse_iod:.1f}% of the "
+        f"inter-ocular distance), photometric RMS {d.photometric_rms:.3f}, "
         f"{int(partial.mask.sum())} of {int(partial.chart.sum())} texels observed; "
         + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
     )

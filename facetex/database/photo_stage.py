@@ -115,9 +115,9 @@ def _compute(task: PhotoTask) -> PhotoResult:
         clock=clock,
     )
     fit = prepared.fit
-    diagnostics = {k: float(v) for k, v in fit.diagnostics.items()}
+    diagnostics = fit.diagnostics.as_dict()
     subject = task.source.subject_id
-    rmse = diagnostics.get("landmark_rmse_iod", float("nan"))
+    rmse = fit.diagnostics.landmark_rmse_iod
     if not rmse <= cfg.max_landmark_rmse_iod:
         return PhotoResult(subject, False, f"landmark RMSE {rmse:.3f} inter-ocular distances exceeds "
                            f"{cfg.max_landmark_rmse_iod}", time.perf_counter() - started, diagnostics=diagnostics)

@@ -108,7 +108,7 @@ def _evaluate_subject(
             "total": time.perf_counter() - clock,
         },
         diagnostics={
-            **{f"fit_{k}": float(v) for k, v in prepared.fit.diagnostics.items()},
+            **{f"fit_{k}": v for k, v in (prepared.fit.diagnostics.as_dict() if prepared.fit.diagnostics else {}).items()},
             "observed_fraction": float(regions.observed.sum() / max(regions.truth.sum(), 1)),
             "hidden_texels": int(regions.hidden.sum()),
             "truth_patches": len(reference.corners["truth"]),

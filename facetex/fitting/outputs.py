@@ -116,7 +116,7 @@ def fit_summary(
             "convention": "real SH, cosine lobe folded in, normals in the camera frame (facetex.geometry.sh)",
             **{name: dict(zip("rgb", map(float, c))) for name, c in zip(_SH_NAMES, fit.sh_coeffs)},
         },
-        "diagnostics": {k: float(v) for k, v in fit.diagnostics.items()},
+        "diagnostics": {} if fit.diagnostics is None else fit.diagnostics.as_dict(),
         "detection": {
             "face_index": int(detection.face_index),
             "box_px": box(detection.box),

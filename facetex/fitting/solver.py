@@ -56,7 +56,7 @@ from facetex.fitting.problem import DTYPE, GEOMETRY_FIELDS, ColourSamples, Energ
 from facetex.fitting.pyramid import Level, at_level, build_pyramid
 from facetex.fitting.samples import albedo_stack, colour_samples, with_robust_weights
 from facetex.fitting.threads import torch_threads
-from facetex.types import Detection, FaceFit, MorphableModel, Photo
+from facetex.types import Detection, FaceFit, FitDiagnostics, MorphableModel, Photo
 
 __all__ = ["fit_face"]
 
@@ -176,9 +176,7 @@ def _fit(
     with torch.no_grad():
         verts = camera_vertices(params, problem)
         pupils = pupil_points(params, problem, verts)
-    diagnostics = _diagnostics(params, problem, final, verts, landmarks, unit)
-    diagnostics["iterations"] = float(iterations)
-    diagnostics["seconds"] = time.perf_counter() - started
+    diagnostics = _diagnostics(params, problem, final, verts, landmarks, unit, iterations, started)
     return FaceFit(
         image_size=(height, width),
         shape_coeffs=params.shape.numpy().copy(),
@@ -203,7 +201,9 @@ def _diagnostics(
     verts: torch.Tensor,
     landmarks: np.ndarray,
     unit: float,
-) -> dict[str, float]:
+    iterations: int,
+    started: float,
+) -> FitDiagnostics:
     """Final energy terms, landmark and photometric errors, gaze (see :func:`fit_face`)."""
     terms = energy_terms(params, problem, samples)
     with torch.no_grad():
@@ -213,19 +213,21 @@ def _diagnostics(
         n = points.shape[0]
         xy = torch.exp(params.log_focal) * points[:, :2] / points[:, 2:3] + problem.principal_point
         lm_err = float(torch.sqrt(((xy - torch.tensor(landmarks[:n, :2])) ** 2).sum(dim=1).mean()))
-    return {
-        "E": terms["E"],
-        "E_c": terms["E_c"],
-        "E_lan": terms["E_lan"],
-        "E_depth": terms["E_depth"],
-        "E_reg": terms["E_reg"],
-        "landmark_rmse_px": lm_err,
-        "landmark_rmse_iod": lm_err / unit,
-        "photometric_rms": photometric,
-        "visible_pixels": float(samples.weights.shape[0]),
-        "gaze_yaw_deg": math.degrees(float(params.gaze[0])),
-        "gaze_pitch_deg": math.degrees(float(params.gaze[1])),
-    }
+    return FitDiagnostics(
+        E=terms["E"],
+        E_c=terms["E_c"],
+        E_lan=terms["E_lan"],
+        E_depth=terms["E_depth"],
+        E_reg=terms["E_reg"],
+        landmark_rmse_px=lm_err,
+        landmark_rmse_iod=lm_err / unit,
+        photometric_rms=photometric,
+        visible_pixels=float(samples.weights.shape[0]),
+        gaze_yaw_deg=math.degrees(float(params.gaze[0])),
+        gaze_pitch_deg=math.degrees(float(params.gaze[1])),
+        iterations=float(iterations),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _validate(

@@ -203,6 +203,6 @@ def test_a_database_of_neutral_photos_only_builds_and_fits(shared_data, small_co
     detection = detect_face(photo)
     fit = fit_face(photo, detection, model, small_config.fit)
     assert fit.expression_coeffs.shape == (0,)
-    assert fit.diagnostics["landmark_rmse_iod"] < 0.1
+    assert fit.diagnostics.landmark_rmse_iod < 0.1
     partial = unwrap_albedo(photo, detection, fit, model, UnwrapConfig(resolution=64))
     assert partial.mask.sum() > 0.2 * partial.chart.sum()

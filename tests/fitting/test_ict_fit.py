@@ -70,7 +70,7 @@ def test_ict_fit_of_a_london_photo(ict_model, london_photo, ict_fit):
     ipd = float(np.linalg.norm(pupils[0] - pupils[1]))
     error = float(np.linalg.norm(fitted_eye_centres(ict_fit) - pupils, axis=1).mean()) / ipd
     assert error < 0.05, f"pupil error {100 * error:.2f}% of the inter-pupil distance"
-    assert ict_fit.diagnostics["landmark_rmse_iod"] < 0.04
+    assert ict_fit.diagnostics.landmark_rmse_iod < 0.04
     assert ict_fit.vertices.shape == ict_model.topology.vertices.shape
     assert ict_fit.shape_coeffs.shape == (100,) and ict_fit.expression_coeffs.shape == (53,)
     # blendshape weights stay in [0, 1], and the sparse prior leaves most of them at exactly 0

@@ -60,10 +60,10 @@ def test_recovers_pose_and_shape(free_fit, scene):
     # basis gave with an Intel LAPACK kernel (size and distance trade against it).
     assert abs(free_fit.focal_length / truth.focal_length - 1.0) < 0.02
     assert _aligned_shape_error(free_fit.vertices, truth.vertices) < 0.1  # cm RMS
-    assert free_fit.diagnostics["landmark_rmse_px"] < 0.3
+    assert free_fit.diagnostics.landmark_rmse_px < 0.3
     # The synthetic iris landmarks sit at the eye contours' centroids: a straight gaze.
-    assert abs(free_fit.diagnostics["gaze_yaw_deg"]) < 3 and abs(free_fit.diagnostics["gaze_pitch_deg"]) < 3
-    assert free_fit.diagnostics["iterations"] == SYNTHETIC.landmark_steps + sum(SYNTHETIC.steps)
+    assert abs(free_fit.diagnostics.gaze_yaw_deg) < 3 and abs(free_fit.diagnostics.gaze_pitch_deg) < 3
+    assert free_fit.diagnostics.iterations == SYNTHETIC.landmark_steps + sum(SYNTHETIC.steps)
 
 
 def test_recovers_lighting_and_albedo_up_to_their_common_scale(free_fit, model, scene):
@@ -90,7 +90,7 @@ def test_recovers_albedo_under_given_lighting(lit_fit, model, scene):
     assert np.abs(albedo_fit - albedo_true).mean() < 0.005
     assert np.abs(albedo_fit - albedo_true).max() < 0.03
     assert _angle_deg(lit_fit.rotation, scene.truth.rotation) < 0.5
-    assert lit_fit.diagnostics["photometric_rms"] < 0.01
+    assert lit_fit.diagnostics.photometric_rms < 0.01
 
 
 def test_initial_pose_inverts_a_scaled_orthographic_view(topology):
@@ -112,12 +112,12 @@ def test_fits_a_real_photo(model, london_neutral):
     detection = detect_face(photo)
     fit = fit_face(photo, detection, model)
     d = fit.diagnostics
-    assert d["landmark_rmse_iod"] < 0.03  # mediapipe's landmarks, not hand-placed ones
-    assert d["photometric_rms"] < 0.08
-    assert d["visible_pixels"] > 3000
+    assert d.landmark_rmse_iod < 0.03  # mediapipe's landmarks, not hand-placed ones
+    assert d.photometric_rms < 0.08
+    assert d.visible_pixels > 3000
     assert fit.vertices.shape == (468, 3) and np.all(fit.vertices[:, 2] > 0)
-    assert np.isfinite(d["E"]) and d["E"] == pytest.approx(
-        d["E_c"] + 10 * d["E_lan"] + 2.5 * d["E_depth"] + 2.5e-5 * d["E_reg"], rel=0.05
+    assert np.isfinite(d.E) and d.E == pytest.approx(
+        d.E_c + 10 * d.E_lan + 2.5 * d.E_depth + 2.5e-5 * d.E_reg, rel=0.05
     )  # the focal and lighting priors are small
     # Depth from a frontal photo: the nose tip (vertex 1) stands 3–5.5 cm in front of the outer
     # eye corners (33, 263) — without E_depth this fit put it 6.3 cm out.
