@@ -153,7 +153,7 @@ class BandTransfer:
 
 
 #: Slack in the blur fit's squared relative error per band within which the smaller blur wins.
-_FIT_TOLERANCE = 0.01
+_FIT_TOLERANCE = 0.003
 #: Variance of 8-bit quantisation, the least noise any photo has (luminance²).
 _QUANTISATION_VARIANCE = (1.0 / 255.0) ** 2 / 12.0
 #: Blurs tried when fitting :class:`BandTransfer`, as fractions of R (0 and 1/2048 … 1/24).
