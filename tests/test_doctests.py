@@ -9,7 +9,6 @@ import pytest
 
 MODULES = [
     "facetex.checks",
-    "facetex.cli.arguments",
     "facetex.cli.options",
     "facetex.evaluation.fidelity",
     "facetex.evaluation.prepare",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facetex.cli.arguments import ranged
+from facetex.cli.options import number_parser
 
 
 def _check_sheet_path(path: Path) -> None:
@@ -27,8 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("database", metavar="DB", help="database file (.h5)")
     p.add_argument("-o", "--output", default=None, metavar="SHEET.png", help="contact sheet to write")
-    p.add_argument("--thumb", type=ranged(int, 16, 1024), default=128, help="tile size of the contact sheet, 16–1024 (default 128)")
-    p.add_argument("--modes", type=ranged(int, 0, 20), default=3, help="PCA albedo modes shown, 0–20 (default 3)")
+    p.add_argument("--thumb", type=number_parser(int, "thumb", (16, 1024)), default=128, help="tile size of the contact sheet, 16–1024 (default 128)")
+    p.add_argument("--modes", type=number_parser(int, "modes", (0, 20)), default=3, help="PCA albedo modes shown, 0–20 (default 3)")
     p.set_defaults(handler=run)
 
 

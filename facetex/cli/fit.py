@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from facetex.cli.options import Option, add_config_flag, add_options, resolve
+from facetex.cli.options import Option, add_config_flag, add_options, number_parser, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.config import PrepareConfig
 
@@ -18,15 +18,8 @@ OPTIONS: tuple[Option, ...] = (Option("unwrap.resolution", flag="--uv-size"),)
 MODELS = ("mediapipe", "ict")
 
 
-def _face_index(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
-
+#: ``--face N``: which face, largest first.
+face_index = number_parser(int, "face", (0, None))
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -42,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("photo", nargs="?", type=Path, default=None, metavar="PHOTO", help="photo file")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
     add_config_flag(p, PrepareConfig, "PrepareConfig (the [detect], [fit] and [unwrap] tables of an infer file)")
-    p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
+    p.add_argument("--face", type=face_index, default=0, help="which face when there are several (0 = largest)")
     p.add_argument("--model", choices=MODELS, default="mediapipe",
                    help="the face model to fit: mediapipe's face mesh with the generic model (default), or "
                    "the ICT Face Model's face region (ears, neck; 100 identity modes, 53 named blendshapes; "

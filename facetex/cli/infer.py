@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from facetex.cli.fit import _face_index
+from facetex.cli.fit import face_index
 from facetex.cli.options import Option, add_config_flag, add_options, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.config import InferConfig
@@ -82,7 +82,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude-person", action="append", default=[], metavar="ID",
                    help="leave a database person (e.g. 012) out of the blend and of the morphable model: "
                    "run a database photo as if it were new (repeatable)")
-    p.add_argument("--face", type=_face_index, default=0, help="which face when there are several (0 = largest)")
+    p.add_argument("--face", type=face_index, default=0, help="which face when there are several (0 = largest)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier facetex results in the output folder(s); a folder facetex "
                    "did not write is never replaced")

@@ -38,7 +38,7 @@ from typing import Any
 from facetex.checks import SettingValueError, check_integer, check_number
 from facetex.config import ConfigError, config_from_dict, load_config
 
-__all__ = ["Option", "add_config_flag", "add_options", "default_text", "given", "resolve"]
+__all__ = ["Option", "add_config_flag", "add_options", "default_text", "given", "number_parser", "resolve"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +135,10 @@ def _spec(root: Any, option: Option) -> _Spec:
     )
 
 
-def _number_parser(kind: type, name: str, span: tuple[float, float] | None) -> Callable[[str], Any]:
-    """Parse an int/float and check it with the dataclass's own check (facetex.checks)."""
+def number_parser(kind: type, name: str, span: tuple[float | None, float | None] | None) -> Callable[[str], Any]:
+    """An argparse ``type``: an int or float in the closed ``span`` (None: unbounded on that
+    side), checked as the settings records check theirs (:mod:`facetex.checks`); else a one-line
+    usage error naming ``name``."""
 
     def parse(text: str) -> Any:
         try:
@@ -207,10 +209,10 @@ def add_options(parser: argparse.ArgumentParser, defaults: Any, options: Sequenc
         elif option.parse is not None:
             kwargs["type"] = option.parse
         elif spec.kind in (int, float):
-            kwargs["type"] = _number_parser(spec.kind, spec.name, spec.range)
+            kwargs["type"] = number_parser(spec.kind, spec.name, spec.range)
         elif origin is tuple and typing.get_args(spec.kind)[:1] == (int,):
             item = typing.get_args(spec.kind)[0]
-            kwargs.update(type=_number_parser(item, spec.name, spec.range), nargs="+")
+            kwargs.update(type=number_parser(item, spec.name, spec.range), nargs="+")
             shown = " ".join(default_text(v) for v in value)
         elif origin is tuple:
             kwargs["type"] = _items  # comma-separated; the dataclass checks the names
