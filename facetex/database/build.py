@@ -131,7 +131,7 @@ def build_database(
     try:
         with worker_pool(min(config.jobs, len(sources))) as pool:
             rounds = run_rounds(sources, hashes, config, pool, work, progress, events)
-        final_model = learn_model(config.name, rounds.results, by_id, rounds.template, rounds.chart, config)
+        final_model = learn_model(config.name, rounds.results, by_id, rounds.base, rounds.chart, config)
         vertices, shape, expression, albedo_coeffs = final_coefficients(
             rounds.results, by_id, final_model, rounds.chart, config)
         results = rounds.results
@@ -149,7 +149,7 @@ def build_database(
             model=final_model,
             build_params=config_record(config),
             sources=tuple(SourceFile(str(s.path), hashes[s.subject_id], s.path.stat().st_size) for s in sources),
-            attribution=attribution if attribution is not None else attribution_text(sources),
+            attribution=_attribution(attribution if attribution is not None else attribution_text(sources), config),
             build_report={"rounds": [dataclasses.asdict(r) for r in rounds.reports], "rejected": rounds.rejected,
                           "lighting_spread": rounds.lighting_spread},
         )
@@ -167,6 +167,15 @@ def build_database(
         rounds=rounds.reports, lighting=rounds.lighting, lighting_spread=rounds.lighting_spread,
         seconds=seconds, jobs=config.jobs,
     )
+
+
+def _attribution(photos: str, config: DatabaseConfig) -> str:
+    """The photos' attribution, and the ICT Face Model's notice when its geometry is stored."""
+    if config.face_model != "ict":
+        return photos
+    from facetex.geometry.ict_files import ICT_ATTRIBUTION
+
+    return f"{photos}; face model: {ICT_ATTRIBUTION}"
 
 
 def _record(source: PhotoSource, result: PhotoResult) -> SubjectRecord:

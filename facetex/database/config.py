@@ -7,7 +7,7 @@ Every dataclass is frozen and passed explicitly; :func:`dataclasses.asdict` of a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from facetex.checks import check_choice, check_declared, check_integer, check_number, setting
 
@@ -21,7 +21,13 @@ __all__ = [
     "FillConfig",
     "PCAConfig",
     "DatabaseConfig",
+    "FaceModel",
 ]
+
+#: The face model a database is built on, and whose UV tile its textures fill: ``"ict"`` the
+#: ICT Face Model's face tile (forehead, ears, cheeks, jaw, the front of the neck;
+#: docs/ict-model.md), ``"mediapipe"`` mediapipe's canonical face mask (forehead to chin).
+FaceModel = Literal["ict", "mediapipe"]
 
 #: VGG-19 layers whose Grams describe a texture (paper §5: "all 5 mid-layers of VGG-19").
 GRAM_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -129,6 +135,10 @@ class DatabaseConfig:
     Attributes
     ----------
     name : label of the database and of its morphable model.
+    face_model : the mesh and UV tile of the textures (:data:`FaceModel`). ``"ict"``: the ICT
+        Face Model's geometry (its 100 identity modes and 53 blendshapes) is kept and only the
+        albedo model is learned from the photos; ``"mediapipe"``: identity, expression and
+        albedo are all learned on mediapipe's mesh, starting from its generic model.
     resolution : UV resolution R of the stored albedo textures. 512 by default, close to a
         London photo's own sampling of the face (docs/database.md, "Texture resolution").
     gram_resolutions : texture sizes at which Grams of every complete texture are stored, so
@@ -136,8 +146,9 @@ class DatabaseConfig:
     gram_layers : VGG-19 layers of the stored Grams.
     gram_dtype : ``"float16"`` (each matrix scaled by a power of two, halves the file) or
         ``"float32"``.
-    bootstrap_rounds : refits with the database's own PCA models after the generic round
-        (paper §6 fits a model to every subject; here the model is then re-learned).
+    bootstrap_rounds : refits with the database's own models after the first unwrap round
+        (paper §6 fits a model to every subject; here the model is then re-learned: with
+        ``face_model="ict"`` only its albedo).
     jobs : worker processes over photos (torch uses one thread in each); 1 runs in-process.
         The per-photo work is mostly single-threaded, so workers scale with free cores
         (docs/database.md, "Worker processes").
@@ -159,6 +170,7 @@ class DatabaseConfig:
     """
 
     name: str = "london"
+    face_model: FaceModel = setting("ict", help="face model whose UV tile the textures fill", choices=get_args(FaceModel))
     resolution: int = setting(512, help="UV texture resolution", range=(32, 2048))  # the unwrap's largest
     gram_resolutions: tuple[int, ...] = setting(
         (256, 512),

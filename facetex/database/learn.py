@@ -2,21 +2,45 @@
 aligned on the template's landmarks, identity from each person's neutral face, expression from
 smiling − neutral offsets, albedo PCA of the complete textures; and every subject's
 coefficients in the final model.
+
+On the ICT Face Model (``DatabaseConfig.face_model == "ict"``) the geometry is the kit's own
+(100 identity modes from light-stage scans, 53 blendshapes): only the albedo PCA is learned.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from facetex.database.cache import PhotoResult
 from facetex.database.config import DatabaseConfig
-from facetex.database.pca import align_rigid, build_morphable_model, downsample_textures
+from facetex.database.pca import align_rigid, build_morphable_model, downsample_textures, fit_pca
 from facetex.database.photos import PhotoSource
 from facetex.types import MeshTopology, MorphableModel
 
-__all__ = ["aligned_meshes", "learn_model", "final_coefficients"]
+__all__ = ["aligned_meshes", "base_model", "learn_model", "final_coefficients"]
+
+
+def base_model(cfg: DatabaseConfig) -> MorphableModel:
+    """The model the build's first rounds fit: the ICT Face Model with its placeholder albedo
+    (:func:`facetex.geometry.ict.ict_morphable_model`, read from the data folder) or the
+    generic model on mediapipe's mesh.
+
+    Raises
+    ------
+    DatabaseError
+        (an ``IctModelError``) If the ICT kit is missing or damaged.
+    """
+    if cfg.face_model == "ict":
+        from facetex.geometry.ict import ict_morphable_model
+
+        return ict_morphable_model()
+    from facetex.fitting.model import generic_model
+    from facetex.geometry.topology import load_face_mesh
+
+    return generic_model(load_face_mesh())
 
 
 def aligned_meshes(results: Sequence[PhotoResult], topology: MeshTopology) -> dict[str, np.ndarray]:
@@ -40,15 +64,20 @@ def learn_model(
     name: str,
     results: Sequence[PhotoResult],
     sources: dict[str, PhotoSource],
-    template: MeshTopology,
+    base: MorphableModel,
     chart: np.ndarray,
     cfg: DatabaseConfig,
 ) -> MorphableModel:
-    """PCA identity, expression and albedo models (sizes in ``cfg.pca``) on ``template`` from
-    the accepted photos' results; ``chart`` is the (R, R) UV chart of their textures."""
+    """The model learned from the accepted photos' results (sizes in ``cfg.pca``): PCA
+    identity, expression and albedo on ``base``'s mesh, or, with ``cfg.face_model == "ict"``,
+    ``base``'s own geometry and a learned albedo. ``chart`` is the (R, R) UV chart of the
+    textures."""
+    textures = _small_textures(results, chart, cfg.pca.albedo_resolution)
+    if cfg.face_model == "ict":
+        return _with_learned_albedo(name, base, textures, cfg.pca.albedo_components)
+    template = base.topology
     meshes = aligned_meshes(results, template)
     neutral, offsets = _identity_and_expression(meshes, sources, template)
-    textures = _small_textures(results, chart, cfg.pca.albedo_resolution)
     return build_morphable_model(
         name, template,
         textures=textures,
@@ -58,6 +87,18 @@ def learn_model(
         albedo_components=cfg.pca.albedo_components,
         shape_components=cfg.pca.shape_components,
         expression_components=cfg.pca.expression_components,
+    )
+
+
+def _with_learned_albedo(name: str, base: MorphableModel, textures: np.ndarray, components: int) -> MorphableModel:
+    """``base`` with its albedo replaced by the PCA of ``textures`` (N, r, r, 3) in [0, 1]."""
+    r = textures.shape[1]
+    albedo = fit_pca(textures.reshape(textures.shape[0], -1), components)
+    return dataclasses.replace(
+        base, name=name,
+        albedo_mean=albedo.mean.reshape(r, r, 3).astype(np.float32),
+        albedo_basis=albedo.basis.reshape(-1, r, r, 3).astype(np.float32),
+        albedo_std=albedo.std,
     )
 
 
@@ -91,9 +132,15 @@ def final_coefficients(
     chart: np.ndarray,
     cfg: DatabaseConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Vertices and shape / expression / albedo coefficients of every subject in ``model``."""
+    """Vertices and shape / expression / albedo coefficients of every subject in ``model``.
+
+    Learned models (orthonormal PCA bases): identity from the person's neutral mesh,
+    expression from the smile's offset, by projection. The ICT model (``cfg.face_model ==
+    "ict"``; its modes are neither orthogonal nor unit): identity and expression of each
+    photo's own mesh together, by least squares with a small ridge (1e-6 cm² per unit
+    coefficient) and the expression weights clipped to the model's range.
+    """
     meshes = aligned_meshes(results, model.topology)
-    neutral, offsets = _identity_and_expression(meshes, sources, model.topology)
     mean = model.topology.vertices.reshape(-1)
     # Explicit row lengths: a model may have no modes of a kind (no smiling photos: no
     # expression modes), and numpy cannot infer -1 for an empty array.
@@ -101,12 +148,29 @@ def final_coefficients(
     ex_basis = model.expression_basis.reshape(model.expression_basis.shape[0], mean.size)
     al_basis = model.albedo_basis.reshape(model.albedo_basis.shape[0], model.albedo_mean.size).astype(np.float64)
     textures = _small_textures(results, chart, cfg.pca.albedo_resolution)
-    shape, expression, albedo = [], [], []
-    for r, tex in zip(results, textures):
-        person = sources[r.subject_id].person_id
-        shape.append(id_basis @ (neutral[person].reshape(-1) - mean))
-        offset = offsets.get(r.subject_id)
-        expression.append(ex_basis @ offset.reshape(-1) if offset is not None else np.zeros(ex_basis.shape[0]))
-        albedo.append(al_basis @ (tex.reshape(-1) - model.albedo_mean.reshape(-1)))
+    if cfg.face_model == "ict":
+        shape, expression = _least_squares_coefficients(
+            np.stack([meshes[r.subject_id].reshape(-1) - mean for r in results]), id_basis, ex_basis,
+            model.expression_range)
+    else:
+        neutral, offsets = _identity_and_expression(meshes, sources, model.topology)
+        shape = np.stack([id_basis @ (neutral[sources[r.subject_id].person_id].reshape(-1) - mean) for r in results])
+        expression = np.stack([ex_basis @ offsets[r.subject_id].reshape(-1) if r.subject_id in offsets
+                               else np.zeros(ex_basis.shape[0]) for r in results])
+    albedo = np.stack([al_basis @ (tex.reshape(-1) - model.albedo_mean.reshape(-1)) for tex in textures])
     vertices = np.stack([meshes[r.subject_id] for r in results]).astype(np.float32)
-    return vertices, np.stack(shape), np.stack(expression), np.stack(albedo)
+    return vertices, shape, expression, albedo
+
+
+def _least_squares_coefficients(
+    offsets: np.ndarray, id_basis: np.ndarray, ex_basis: np.ndarray, expression_range: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K_id), (N, K_ex) coefficients minimising ‖[B_id; B_ex]ᵀ c − offset‖² + 1e-6 ‖c‖²
+    for each row of ``offsets`` (N, 3V)."""
+    basis = np.concatenate([id_basis, ex_basis]).astype(np.float64)
+    normal = basis @ basis.T + 1e-6 * np.eye(basis.shape[0])
+    coeffs = np.linalg.solve(normal, basis @ offsets.T).T
+    shape, expression = coeffs[:, : id_basis.shape[0]], coeffs[:, id_basis.shape[0]:]
+    if expression_range is not None:
+        expression = np.clip(expression, *expression_range)
+    return shape, expression

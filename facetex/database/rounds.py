@@ -1,12 +1,14 @@
 """The rounds of a database build (paper §6), each over every photo still accepted, run by a
 pool of worker processes.
 
-0. **generic fit**: the generic model, lighting free. Gives each photo's SH lighting, only to
+0. **generic fit**: the build's base model (:func:`facetex.database.learn.base_model`: the ICT
+   Face Model, or the generic model on mediapipe's mesh), lighting free. Gives each photo's SH lighting, only to
    find the studio lighting (:func:`facetex.database.lighting.global_lighting`).
 1. **global lighting**: every later fit holds that lighting fixed
    (``fit_face(..., sh_coeffs=lighting)``), so differences in skin tone stay in the albedo
-   instead of being absorbed by the lighting. Refit with the generic model, unwrap, fill →
-   textures and meshes; learn PCA models (:mod:`facetex.database.learn`).
+   instead of being absorbed by the lighting. Refit with the base model, unwrap, fill →
+   textures and meshes; learn PCA models (:mod:`facetex.database.learn`; only the albedo on the
+   ICT model).
 2. …: **bootstrap**: refit with the learned model (``DatabaseConfig.bootstrap_rounds`` times),
    unwrap, fill, learn again; the change between rounds is reported (mean vertex
    displacement, landmark error).
@@ -38,15 +40,13 @@ from tqdm import tqdm
 from facetex.database.cache import PhotoResult, cache_settings, config_record, digest, model_digest
 from facetex.database.config import DatabaseConfig
 from facetex.database.fill import mirror_texel_map
-from facetex.database.learn import aligned_meshes, learn_model
+from facetex.database.learn import aligned_meshes, base_model, learn_model
 from facetex.database.lighting import global_lighting
 from facetex.database.photo_stage import PhotoTask, process_photo
 from facetex.database.photos import PhotoSource
 from facetex.errors import DatabaseError
-from facetex.fitting.model import generic_model
-from facetex.geometry.topology import load_face_mesh
 from facetex.geometry.uv import chart_mask
-from facetex.types import MeshTopology
+from facetex.types import MeshTopology, MorphableModel
 
 __all__ = ["RoundReport", "Rounds", "run_rounds", "worker_pool"]
 
@@ -88,6 +88,7 @@ class Rounds:
     rejected: dict[str, str]
     lighting: np.ndarray
     lighting_spread: float
+    base: MorphableModel
     template: MeshTopology
     chart: np.ndarray
 
@@ -104,9 +105,9 @@ def run_rounds(
     """Round 0 (generic fit), global lighting, round 1 (generic fit + unwrap), bootstrap rounds
     (see the module doc); appends to ``events``."""
     by_id = {s.subject_id: s for s in sources}
-    template = load_face_mesh()
+    base = model = base_model(config)
+    template = base.topology
     mirror = mirror_texel_map(template, config.resolution)
-    model = generic_model(template)
     record = config_record(config)
     alive = list(sources)
     lighting: np.ndarray | None = None
@@ -160,9 +161,9 @@ def run_rounds(
                                                np.stack([r.albedo_scale for r in results]), reference)
             events.append({"event": "lighting", "sh_coeffs": lighting, "spread": spread})
         elif index < last_round:
-            model = learn_model(f"{config.name}-round{index}", results, by_id, template, mirror.chart, config)
+            model = learn_model(f"{config.name}-round{index}", results, by_id, base, mirror.chart, config)
     return Rounds(results=results, reports=tuple(reports), rejected=rejected, lighting=lighting,
-                  lighting_spread=spread, template=template, chart=mirror.chart)
+                  lighting_spread=spread, base=base, template=template, chart=mirror.chart)
 
 
 def _init_worker() -> None:

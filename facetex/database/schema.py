@@ -22,6 +22,12 @@ Layout (schema :data:`SCHEMA_VERSION`; N subjects = photos, R the texture resolu
                            of the normalised luminance Grams of the complete textures at r × r
     /grams/<r>/<layer>/scale   (N,) float64, stored values × scale = Gram entries
     /model/...             the morphable model (facetex.types.MorphableModel fields)
+    /model/fit_faces       (F,) uint8, optional: triangles of the photometric fit term
+    /model/landmark_map/<field>  optional: mediapipe's landmarks on a mesh not mediapipe's
+                           (facetex.types.LandmarkMap fields)
+
+The manifest's ``model`` record holds the model's other settings (expression range, prior and
+names); ``build_params.face_model`` says which face model's UV tile the textures fill.
 
 The content checksum covers every dataset (name, dtype, shape and bytes, in sorted name
 order), the manifest included, so :func:`~facetex.database.store.load_database` detects damage
@@ -49,6 +55,7 @@ __all__ = [
     "SUBJECT_ARRAYS",
     "MODEL_ARRAYS",
     "REQUIRED_DATASETS",
+    "LANDMARK_MAP_FIELDS",
     "BLOCK",
     "SubjectRecord",
     "SourceFile",
@@ -57,7 +64,9 @@ __all__ = [
 ]
 
 #: Version of the file layout above; a file of another version is refused (rebuild it).
-SCHEMA_VERSION = 1
+#: 2: the face model's landmark map, photometric triangles and expression settings (the ICT
+#: Face Model's face tile); files of version 1 hold mediapipe's mask chart only.
+SCHEMA_VERSION = 2
 FORMAT_NAME = "facetex-texture-database"
 #: Attribution every artefact derived from the London set must carry (CC BY 4.0).
 LONDON_ATTRIBUTION = (
@@ -71,6 +80,8 @@ SUBJECT_ARRAYS = ("albedo", "fill_map", "vertices", "shape_coeffs", "expression_
 #: The morphable model's datasets, under ``/model/``.
 MODEL_ARRAYS = ("mean_shape", "uvs", "faces", "landmark_weights", "shape_basis", "shape_std",
                 "expression_basis", "expression_std", "albedo_mean", "albedo_basis", "albedo_std")
+#: The fields of a stored ``/model/landmark_map`` group (facetex.types.LandmarkMap).
+LANDMARK_MAP_FIELDS = ("vertices", "barycentrics", "rigid_weights", "contour", "contour_candidates", "contour_reach")
 #: Datasets every file must hold.
 REQUIRED_DATASETS = (
     ("manifest", "subjects/table", "chart", "lighting")

@@ -22,6 +22,7 @@ from facetex.database.packing import PackedGrams, unpack_gram
 from facetex.database.schema import (
     BLOCK,
     FORMAT_NAME,
+    LANDMARK_MAP_FIELDS,
     MODEL_ARRAYS,
     REQUIRED_DATASETS,
     SCHEMA_VERSION,
@@ -31,7 +32,7 @@ from facetex.database.schema import (
 )
 from facetex.errors import DatabaseError
 from facetex.texture.color import luminance
-from facetex.types import GramSet, MeshTopology, MorphableModel
+from facetex.types import GramSet, LandmarkMap, MeshTopology, MorphableModel
 
 if TYPE_CHECKING:
     import h5py
@@ -177,6 +178,11 @@ class TextureDatabase:
         return tuple(self.manifest["gram_layers"])
 
     @property
+    def face_model(self) -> str:
+        """The face model whose UV tile the textures fill: ``"ict"`` or ``"mediapipe"``."""
+        return str(self.manifest["build_params"].get("face_model", "mediapipe"))
+
+    @property
     def attribution(self) -> str:
         return str(self.manifest["attribution"])
 
@@ -295,9 +301,16 @@ class TextureDatabase:
             raise DatabaseError(f"{self.path.name} holds Grams of {list(self.gram_layers)}, not {missing}")
 
     def morphable_model(self) -> MorphableModel:
-        """The morphable model learned from this database (identity, expression, albedo PCA)."""
+        """The database's morphable model: its albedo PCA and its geometry (learned identity and
+        expression PCA on mediapipe's mesh, or the ICT Face Model's modes and blendshapes)."""
         with self._open() as f:
             m = {name: f[f"model/{name}"][()] for name in MODEL_ARRAYS}
+            fit_faces = f["model/fit_faces"][()].astype(bool) if "model/fit_faces" in f else None
+            landmark_map = (LandmarkMap(**{name: f[f"model/landmark_map/{name}"][()] for name in LANDMARK_MAP_FIELDS})
+                            if "model/landmark_map" in f else None)
+        record = self.manifest.get("model", {})
+        expression_range = record.get("expression_range")
+        names = record.get("expression_names")
         return MorphableModel(
             name=str(self.manifest["model_name"]),
             topology=MeshTopology(
@@ -305,7 +318,12 @@ class TextureDatabase:
                 uvs=m["uvs"],
                 faces=m["faces"],
                 landmark_weights=m["landmark_weights"],
+                landmark_map=landmark_map,
+                fit_faces=fit_faces,
             ),
+            expression_range=None if expression_range is None else (float(expression_range[0]), float(expression_range[1])),
+            expression_prior=str(record.get("expression_prior", "gaussian")),
+            expression_names=None if names is None else tuple(names),
             shape_basis=m["shape_basis"],
             shape_std=m["shape_std"],
             expression_basis=m["expression_basis"],

@@ -18,6 +18,7 @@ import numpy as np
 from facetex import __version__
 from facetex.database.packing import PackedGrams
 from facetex.database.schema import (
+    LANDMARK_MAP_FIELDS,
     FORMAT_NAME,
     SCHEMA_VERSION,
     SourceFile,
@@ -132,9 +133,33 @@ def write_database(path: str | os.PathLike[str], contents: DatabaseContents) -> 
             }
             for name, arr in model_arrays.items():
                 f.create_dataset(f"model/{name}", data=np.asarray(arr))
+            for name, arr in _optional_model_arrays(model).items():
+                f.create_dataset(f"model/{name}", data=np.asarray(arr))
             # Hash what was written, read back by the same code that verifies on load.
             f.attrs["content_sha256"] = content_digest(f)
     return path
+
+
+def _optional_model_arrays(model: MorphableModel) -> dict[str, np.ndarray]:
+    """The model's optional topology arrays (:data:`~facetex.database.schema.OPTIONAL_MODEL_ARRAYS`)
+    that it has: the photometric triangles and mediapipe's landmarks on a mesh not mediapipe's."""
+    out: dict[str, np.ndarray] = {}
+    topology = model.topology
+    if topology.fit_faces is not None:
+        out["fit_faces"] = np.asarray(topology.fit_faces, np.uint8)
+    if topology.landmark_map is not None:
+        for name in LANDMARK_MAP_FIELDS:
+            out[f"landmark_map/{name}"] = np.asarray(getattr(topology.landmark_map, name))
+    return out
+
+
+def _model_record(model: MorphableModel) -> dict[str, Any]:
+    """The model's settings that are not arrays (manifest ``model``)."""
+    return {
+        "expression_range": None if model.expression_range is None else [float(v) for v in model.expression_range],
+        "expression_prior": model.expression_prior,
+        "expression_names": None if model.expression_names is None else list(model.expression_names),
+    }
 
 
 def _manifest(contents: DatabaseContents) -> dict[str, Any]:
@@ -149,6 +174,7 @@ def _manifest(contents: DatabaseContents) -> dict[str, Any]:
         "gram_layers": list(next(iter(contents.grams.values())).keys()) if contents.grams else [],
         "gram_dtype": _gram_dtype(contents),
         "model_name": contents.model.name,
+        "model": _model_record(contents.model),
         "build_params": contents.build_params,
         "sources": [asdict(s) for s in contents.sources],
         "attribution": contents.attribution,

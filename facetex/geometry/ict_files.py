@@ -39,6 +39,7 @@ from facetex.paths import data_dir, data_dir_candidates
 
 __all__ = [
     "ICT_SOURCE",
+    "ICT_ATTRIBUTION",
     "ICT_DIRNAME",
     "OBJ_NAME",
     "NPZ_NAME",
@@ -67,6 +68,11 @@ __all__ = [
 ICT_SOURCE = (
     "ICT Face Model Light (ICT-FaceKit, USC Institute for Creative Technologies, MIT licence), "
     "https://github.com/ICT-VGL/ICT-FaceKit (FaceXModel/), converted with the convert.py beside it"
+)
+#: The notice every artefact derived from the kit carries (a database's geometry, say).
+ICT_ATTRIBUTION = (
+    "ICT Face Model Light, ICT-FaceKit, Copyright (c) 2020 USC Institute for Creative Technologies, "
+    "MIT licence; Li et al., Learning Formation of Physically-Based Face Attributes, CVPR 2020"
 )
 ICT_DIRNAME = "ict-facekit"
 OBJ_NAME = "generic_neutral_mesh.obj"
