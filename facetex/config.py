@@ -108,7 +108,7 @@ class InferConfig:
         return self.texture.schedule[-1].size
 
     @classmethod
-    def paper(cls, resolution: int = 512, *, device: str = "cpu") -> InferConfig:
+    def paper(cls, resolution: int = 640, *, device: str = "cpu") -> InferConfig:
         """The paper's recipe: exact masked Grams of the whole database at full resolution and
         1000 L-BFGS iterations at full resolution in fp32 (§4–5), everything else at its
         default. ``InferConfig()`` is the fast default (``facetex.texture.config`` documents

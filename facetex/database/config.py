@@ -139,8 +139,10 @@ class DatabaseConfig:
         Face Model's geometry (its 100 identity modes and 53 blendshapes) is kept and only the
         albedo model is learned from the photos; ``"mediapipe"``: identity, expression and
         albedo are all learned on mediapipe's mesh, starting from its generic model.
-    resolution : UV resolution R of the stored albedo textures. 512 by default, close to a
-        London photo's own sampling of the face (docs/database.md, "Texture resolution").
+    resolution : UV resolution R of the stored albedo textures. 640 by default: the ICT face
+        tile at 640² gives the face the texel density mediapipe's chart had at 512², close to a
+        London photo's own sampling of the face (docs/ict-model.md, "Texel density";
+        docs/database.md, "Texture resolution").
     gram_resolutions : texture sizes at which Grams of every complete texture are stored, so
         inference at those sizes computes only what depends on its input.
     gram_layers : VGG-19 layers of the stored Grams.
@@ -171,9 +173,9 @@ class DatabaseConfig:
 
     name: str = "london"
     face_model: FaceModel = setting("ict", help="face model whose UV tile the textures fill", choices=get_args(FaceModel))
-    resolution: int = setting(512, help="UV texture resolution", range=(32, 2048))  # the unwrap's largest
+    resolution: int = setting(640, help="UV texture resolution", range=(32, 2048))  # the unwrap's largest
     gram_resolutions: tuple[int, ...] = setting(
-        (256, 512),
+        (320, 640),
         help="sizes at which Grams are stored (a new resolution alone keeps those up to it)",
     )
     gram_layers: tuple[str, ...] = GRAM_LAYERS

@@ -228,7 +228,7 @@ class UnwrapConfig:
         What counts as visible skin.
     """
 
-    resolution: int = setting(512, help="side of the square UV maps", range=(16, 2048))
+    resolution: int = setting(640, help="side of the square UV maps", range=(16, 2048))
     min_shading: float = 0.05
     depth_tolerance: float = 0.3
     zbuffer_max_size: int = 768

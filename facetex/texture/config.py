@@ -162,7 +162,7 @@ class TextureConfig:
     alpha: float = setting(100.0, help="Gram weight α (normalised units)", range=(0.0, 1e12))
     solver: Solver = setting("convex", help="blend-weight solver", choices=SOLVERS)
     schedule: tuple[Stage, ...] = setting(
-        default_factory=lambda: (Stage(256, 100, bf16=True), Stage(512, 30, bf16=True)),
+        default_factory=lambda: (Stage(320, 100, bf16=True), Stage(640, 30, bf16=True)),
         help="coarse-to-fine synthesis stages, SIZExITERATIONS with 'bf16' for a bf16 network",
     )
     analysis_size: int | None = None
@@ -227,7 +227,7 @@ class TextureConfig:
         check_number("early_stop_tolerance", self.early_stop_tolerance, 0.0, 1.0)
 
     @classmethod
-    def paper(cls, size: int = 512, *, device: str = "cpu", solver: Solver = "convex") -> TextureConfig:
+    def paper(cls, size: int = 640, *, device: str = "cpu", solver: Solver = "convex") -> TextureConfig:
         """The paper's recipe (§4–5): the exact fp32 masked-Gram fit over every exemplar at full
         resolution (no preselection), 1000 L-BFGS iterations at full resolution in fp32 from
         the low-frequency albedo, no early stopping.

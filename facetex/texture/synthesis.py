@@ -34,8 +34,8 @@ What facetex changes, and where the reasons are (``docs/design.md#texture-synthe
   chooses where each stage starts — the low-frequency albedo (the paper's), plus the
   §4-weighted exemplars' high-pass (``TextureConfig.start``), and the photo's own luminance on observed texels
   (``TextureConfig.keep_observed``, issue 16) — and fuses the result with the photo's bands
-  (:mod:`facetex.texture.fusion`). The default schedule (``256x100bf16,512x30bf16`` at 512²)
-  and start: ``docs/design.md#default-schedule``, ``docs/design.md#start-with-detail``,
+  (:mod:`facetex.texture.fusion`). The default schedule (``320x100bf16,640x30bf16`` at 640², the
+  ICT face tile; measured as ``256x100bf16,512x30bf16`` at 512² on mediapipe's chart) and start: ``docs/design.md#default-schedule``, ``docs/design.md#start-with-detail``,
   ``docs/keep-the-person.md``. A single fp32 stage of 1000 iterations at full resolution from
   I(α_al) is the paper's recipe (``TextureConfig.paper()``).
 
