@@ -19,7 +19,8 @@ def test_round_trip_through_json_keeps_every_setting():
 
 def test_paper_preset_is_the_papers_recipe():
     paper = InferConfig.paper()
-    assert paper.texture.schedule == (Stage(512, 1000),)
+    assert paper.texture.schedule == (Stage(640, 1000),)
+    assert paper.resolution == paper.unwrap.resolution == 640
     assert paper.texture.solver == "convex"
     assert paper.texture.gram_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert not paper.texture.bf16_grams
@@ -36,8 +37,8 @@ def test_with_resolution_moves_uv_maps_and_last_stage_together():
 def test_with_resolution_keeps_coarse_stages_relative_to_the_last():
     base = InferConfig()
     coarse = dataclasses.replace(base, texture=base.texture.replace(
-        schedule=(Stage(256, 100, True), Stage(512, 50, True))))
-    assert coarse.with_resolution(1024).texture.schedule == (Stage(512, 100, True), Stage(1024, 50, True))
+        schedule=(Stage(320, 100, True), Stage(640, 50, True))))
+    assert coarse.with_resolution(1280).texture.schedule == (Stage(640, 100, True), Stage(1280, 50, True))
     assert coarse.with_resolution(64).texture.schedule == (Stage(32, 100, True), Stage(64, 50, True))
     assert coarse.with_resolution(32).texture.schedule == (Stage(32, 50, True),)  # nothing coarser fits
 

@@ -116,4 +116,4 @@ def test_help_prints_the_declared_ranges(capsys, monkeypatch):
     low, high = ranges["iterations"]
     assert f"({low}–{high}, default:" in infer["--iterations"]
     assert "(0–2, default: 1)" in infer["--detail"]
-    assert "(16–2048, default: 512)" in _help("fit", capsys, monkeypatch)["--uv-size"]
+    assert "(16–2048, default: 640)" in _help("fit", capsys, monkeypatch)["--uv-size"]

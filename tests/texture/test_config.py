@@ -17,10 +17,11 @@ def test_defaults_follow_the_paper():
 
 def test_fast_analysis_defaults_and_their_clamping():
     config = TextureConfig()
-    assert config.resolved_analysis_size == 512 and config.resolved_preselect_size == 128
+    assert config.resolved_analysis_size == 640 and config.resolved_preselect_size == 128
     assert config.preselect_count == 32 and config.preselect_bf16 and config.bf16_grams
-    assert config.schedule == (Stage(256, 100, True), Stage(512, 30, True))
-    assert config.with_size(1024).schedule == (Stage(512, 100, True), Stage(1024, 30, True))
+    assert config.schedule == (Stage(320, 100, True), Stage(640, 30, True))
+    assert config.with_size(1280).schedule == (Stage(640, 100, True), Stage(1280, 30, True))
+    assert config.with_size(512).schedule == (Stage(256, 100, True), Stage(512, 30, True))
     small = config.replace(schedule=(Stage(64, 3),))
     assert small.resolved_analysis_size == 64 and small.resolved_preselect_size == 64
     same = config.replace(preselect_size=None, analysis_size=None)
