@@ -33,6 +33,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("size"),
     Option("infer.texture.device"),
     Option("identity"),
+    Option("region"),
 )
 
 

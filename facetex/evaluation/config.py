@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from facetex.checks import setting
 from facetex.config import InferConfig, config_to_dict
@@ -11,7 +11,13 @@ from facetex.evaluation.degrade import DegradeConfig
 from facetex.evaluation.variants import ABLATIONS, PIPELINE_VARIANTS, VARIANTS, Variant, build_variants
 from facetex.texture.config import Stage, TextureConfig
 
-__all__ = ["ProtocolConfig"]
+__all__ = ["ProtocolConfig", "ScoredRegion"]
+
+#: Which texels of the UV tile are scored: ``"all"``; ``"face"``, the face proper — on the ICT
+#: face tile the part mediapipe's mask covers (:func:`facetex.geometry.uv.face_region_mask`), so
+#: results compare across the two layouts; ``"beyond-face"``, the rest of the tile (the ears, the
+#: neck, the sides of the head).
+ScoredRegion = Literal["all", "face", "beyond-face"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class ProtocolConfig:
     patch : side of the power-spectrum patches, texels (default R / 8: 32² at 256², whose
         bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
         inside the observed skin between eyes, nose and mouth).
+    region : which texels of the UV tile are scored (:data:`ScoredRegion`).
     confidence, resamples, seed : bootstrap settings of the aggregates.
     figure_subjects : subjects shown in the figure grid.
     """
@@ -58,6 +65,8 @@ class ProtocolConfig:
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
     infer: InferConfig = field(default_factory=InferConfig)
     identity: bool = setting(True, help="compute the dlib identity metric")
+    region: ScoredRegion = setting("all", help="texels scored: all, the face proper (mediapipe's mask on the ICT "
+                                   "tile) or beyond it (ears, neck)", choices=get_args(ScoredRegion))
     patch: int | None = None
     confidence: float = 0.95
     resamples: int = 2000

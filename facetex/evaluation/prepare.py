@@ -5,7 +5,7 @@ Scoring regions (R × R UV texels, :class:`SubjectRegions`): ``truth`` = texels 
 observed (fill map ``OBSERVED``: visible skin of the sharp photo, not mirrored or inpainted);
 ``observed`` = truth texels the degraded input observed too; ``hidden`` = truth texels the input
 did not observe (the occluder, the simulated turn, or texels the degraded photo's visibility
-lost).
+lost). All three lie in the part of the tile ``ProtocolConfig.region`` scores.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.evaluation.config import ProtocolConfig
+from facetex.geometry.uv import face_region_mask
 from facetex.evaluation.degrade import degrade_photo, hide_turn
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
 from facetex.io.images import load_photo
@@ -134,8 +135,16 @@ def prepare_subject(
         model=model,
         partial=partial,
         truth=arrays.textures[row],
-        regions=SubjectRegions.of(arrays.observed[row] & partial.chart, partial.mask),
+        regions=SubjectRegions.of(arrays.observed[row] & partial.chart & _scored(model, config), partial.mask),
         exemplar_ids=tuple(arrays.subjects[r].subject_id for r in rows),
         seconds=time.perf_counter() - clock,
     )
     return prepared, rows
+
+
+def _scored(model: MorphableModel, config: ProtocolConfig) -> np.ndarray | bool:
+    """The texels ``config.region`` scores: (R, R) bool, or True for all of them."""
+    if config.region == "all":
+        return True
+    face = face_region_mask(model.topology, config.size)
+    return face if config.region == "face" else ~face

@@ -19,7 +19,7 @@ from facetex.geometry.rasterize import Raster, rasterize
 from facetex.geometry.uv_frame import pixel_to_uv, uv_to_pixel
 from facetex.types import MeshTopology
 
-__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask", "resized_chart", "on_chart"]
+__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask", "face_region_mask", "resized_chart", "on_chart"]
 
 def texel_centers(resolution: int) -> np.ndarray:
     """UV coordinates of every texel centre.
@@ -70,6 +70,21 @@ def rasterize_uv(
 def chart_mask(topology: MeshTopology, resolution: int) -> np.ndarray:
     """Texels whose centre lies inside the UV chart: (R, R) bool numpy array."""
     return rasterize_uv(topology, resolution).mask.cpu().numpy()
+
+
+def face_region_mask(topology: MeshTopology, resolution: int) -> np.ndarray:
+    """Texels of the UV chart on the face proper, (R, R) bool: the triangles of
+    ``topology.fit_faces`` (on the ICT face tile: those inside mediapipe's face oval, the
+    region mediapipe's mask covers; docs/ict-model.md), or the whole chart for a mesh without
+    ``fit_faces`` (mediapipe's own). The rest of an ICT tile is the ears, the neck and the sides
+    of the head."""
+    raster = rasterize_uv(topology, resolution)
+    triangle = raster.triangle_id.cpu().numpy()
+    on = triangle >= 0
+    if topology.fit_faces is None:
+        return on
+    keep = np.asarray(topology.fit_faces, dtype=bool)
+    return on & keep[np.where(on, triangle, 0)]
 
 
 def resized_chart(chart: np.ndarray, size: int) -> np.ndarray:

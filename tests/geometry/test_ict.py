@@ -317,3 +317,31 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_face_region_of_the_tile_is_mediapipes_face_and_leaves_ears_and_neck_out(face):
+    """The scored 'face' region of the ICT tile (issue 18's cross-layout comparison): inside the
+    chart, on the cheeks and forehead, not on the ears or the neck; mediapipe's own mesh: its
+    whole chart."""
+    from facetex.geometry.ict import ict_morphable_model
+    from facetex.geometry.topology import load_face_mesh
+    from facetex.geometry.uv import chart_mask, face_region_mask
+
+    topology = ict_morphable_model(face).topology
+    r = 128
+    chart, region = chart_mask(topology, r), face_region_mask(topology, r)
+    assert not (region & ~chart).any()
+    assert 0.3 < region.sum() / chart.sum() < 0.8
+
+    def texel(vertex: int) -> tuple[int, int]:
+        u, v = topology.uvs[vertex]
+        return min(int((1.0 - v) * r), r - 1), min(int(u * r), r - 1)
+
+    x, y = topology.vertices[:, 0], topology.vertices[:, 1]
+    ear = int(np.argmax(np.abs(x)))  # the outermost vertex: an ear
+    neck = int(np.argmin(y))  # the lowest: the bottom of the neck
+    assert not region[texel(ear)] and not region[texel(neck)]
+    nose_tip = int(np.argmax(topology.vertices[:, 2]))
+    assert region[texel(nose_tip)]
+    mediapipe = load_face_mesh()
+    assert np.array_equal(face_region_mask(mediapipe, r), chart_mask(mediapipe, r))
