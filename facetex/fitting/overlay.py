@@ -15,6 +15,19 @@ __all__ = ["project_fit", "fitted_eye_centres", "draw_overlay", "draw_visibility
 _WIRE = (0.2, 0.9, 1.0)  # cyan: fitted mesh edges
 _LANDMARK = (1.0, 0.85, 0.1)  # yellow: detected landmarks
 _FITTED = (1.0, 0.2, 0.6)  # magenta: fitted eye centres
+_OPAQUE_EDGE_PX = 12.0  # wire edges this long (median, on the picture) or longer are drawn opaque
+
+
+def _facing_camera(xy: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool: the triangles whose projection winds counter-clockwise as seen by the camera.
+
+    Faces are counter-clockwise seen from outside in the model frame (x right, y up); the photo's
+    y axis points down, so a triangle facing the camera has a negative signed area in pixels.
+    Drawing only those leaves out the back of the ears and the far side of a turned head.
+    """
+    a, b, c = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]
+    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    return cross < 0.0
 
 
 def project_fit(fit: FaceFit, points: np.ndarray | None = None) -> np.ndarray:
@@ -59,6 +72,9 @@ def draw_overlay(
 ) -> np.ndarray:
     """The fitted mesh's wireframe (cyan) and the detected landmarks (yellow) over the photo.
 
+    Only the triangles facing the camera are drawn, and a dense mesh's lines are blended (down
+    to 35 % opacity) so that the face stays visible under them.
+
     Parameters
     ----------
     rgb : (H, W, 3) float32 photo in [0, 1], the frame of ``fit``.
@@ -86,9 +102,16 @@ def draw_overlay(
 
     xy = project_fit(fit)
     faces = np.asarray(topology.faces)
+    faces = faces[_facing_camera(xy, faces)]
     edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
     lines = to_px(xy[edges])  # (E, 2, 2)
-    cv2.polylines(canvas, list(lines), False, _WIRE, 1, cv2.LINE_AA, shift)
+    wire = canvas.copy()
+    cv2.polylines(wire, list(lines), False, _WIRE, 1, cv2.LINE_AA, shift)
+    # A dense mesh (the ICT face tile: ~4 px between vertices on a 1024-px picture) drawn opaque
+    # would hide the face under a solid cyan sheet: blend its lines in proportion to their length.
+    length = np.median(np.linalg.norm(xy[edges[:, 0]] - xy[edges[:, 1]], axis=1)) * scale if len(edges) else 0.0
+    opacity = float(np.clip(length / _OPAQUE_EDGE_PX, 0.35, 1.0))
+    canvas = cv2.addWeighted(wire, opacity, canvas, 1.0 - opacity, 0.0)
     radius = max(1, round(1.5 * max(size) / 1024))
     if detection is not None:
         for p in to_px(np.asarray(detection.landmarks)[:, :2]):
