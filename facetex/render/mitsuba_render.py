@@ -333,7 +333,9 @@ def _mitsuba_mesh(mi: ModuleType, mesh: TexturedMesh, positions: np.ndarray, bsd
     return m
 
 
-def render_views(mesh: TexturedMesh, config: RenderConfig = RenderConfig()) -> tuple[Render, ...]:
+def render_views(
+    mesh: TexturedMesh, config: RenderConfig = RenderConfig(), *, frame: np.ndarray | None = None
+) -> tuple[Render, ...]:
     """Render ``mesh`` for every (lighting, view) pair of ``config`` (module doc).
 
     Parameters
@@ -341,6 +343,10 @@ def render_views(mesh: TexturedMesh, config: RenderConfig = RenderConfig()) -> t
     mesh : a :class:`~facetex.render.textured_mesh.TexturedMesh` (model frame, cm; facetex UVs;
         sRGB albedo; optional OpenGL tangent-space normal map).
     config : :class:`RenderConfig`.
+    frame : optional (N, 3) model-frame points (cm) that the cameras (orbit centre, distance)
+        and the studio lights are fitted to instead of ``mesh.vertices``: meshes rendered with
+        the same ``frame`` share every camera and light, so they compare at the same scale
+        (``benchmarks/fig_models.py``: the old mask and the ICT face tile).
 
     Returns
     -------
@@ -365,7 +371,8 @@ def render_views(mesh: TexturedMesh, config: RenderConfig = RenderConfig()) -> t
     variant = select_variant(config.variant)
 
     positions = model_to_export_frame(mesh.vertices)
-    lo, hi = positions.min(axis=0), positions.max(axis=0)
+    framed = positions if frame is None else model_to_export_frame(np.asarray(frame, dtype=np.float64).reshape(-1, 3))
+    lo, hi = framed.min(axis=0), framed.max(axis=0)
     centre = (lo + hi) / 2
     radius = float(np.linalg.norm(hi - lo) / 2)
     face = _mitsuba_mesh(mi, mesh, positions, _bsdf(mi, mesh, config))
@@ -376,7 +383,7 @@ def render_views(mesh: TexturedMesh, config: RenderConfig = RenderConfig()) -> t
     for lighting in config.lightings:
         for view in config.views:
             start = time.perf_counter()
-            origin = _orbit(centre, _framing_distance(positions, centre, view, config), view)
+            origin = _orbit(centre, _framing_distance(framed, centre, view, config), view)
             scene_dict = {
                 "type": "scene",
                 "integrator": {"type": "path", "max_depth": 6, "hide_emitters": True},

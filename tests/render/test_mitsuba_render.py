@@ -61,6 +61,20 @@ def test_front_render_shows_the_texture_upright_and_unmirrored():
     assert render.variant in ("llvm_ad_rgb", "scalar_rgb") and render.seconds > 0
 
 
+def test_meshes_rendered_with_the_same_frame_share_the_camera():
+    """``frame``: the cameras are fitted to those points, not to the mesh, so a small mesh shows
+    at the scale (and place) it has beside a larger one (the old and new model figure)."""
+    tex = np.full((16, 16, 3), 0.7, dtype=np.float32)
+    big = _patch(tex)
+    small = make_textured_mesh(big.vertices * 0.5, big.faces, big.uvs, tex)
+    config = RenderConfig(resolution=48, spp=1, views=FRONT, lightings=("environment",), background=BACKGROUND)
+    own = _face_pixels(render_views(small, config)[0].image).mean()
+    big_area = _face_pixels(render_views(big, config, frame=big.vertices)[0].image).mean()
+    shared = _face_pixels(render_views(small, config, frame=big.vertices)[0].image).mean()
+    assert own == pytest.approx(big_area, rel=0.1)  # each framed alone: the same size on screen
+    assert shared == pytest.approx(big_area / 4, rel=0.25)  # framed on the big one: half as wide and tall
+
+
 def test_studio_key_light_and_sky_brighten_their_side():
     white = np.full((16, 16, 3), 0.8, dtype=np.float32)
     config = RenderConfig(resolution=40, spp=4, views=FRONT, background=BACKGROUND)
