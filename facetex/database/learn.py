@@ -20,7 +20,7 @@ from facetex.database.pca import align_rigid, build_morphable_model, downsample_
 from facetex.database.photos import PhotoSource
 from facetex.types import MeshTopology, MorphableModel
 
-__all__ = ["aligned_meshes", "base_model", "learn_model", "final_coefficients"]
+__all__ = ["aligned_meshes", "base_model", "learn_model", "with_learned_albedo", "final_coefficients"]
 
 
 def base_model(cfg: DatabaseConfig) -> MorphableModel:
@@ -74,7 +74,7 @@ def learn_model(
     textures."""
     textures = _small_textures(results, chart, cfg.pca.albedo_resolution)
     if cfg.face_model == "ict":
-        return _with_learned_albedo(name, base, textures, cfg.pca.albedo_components)
+        return with_learned_albedo(name, base, textures, cfg.pca.albedo_components)
     template = base.topology
     meshes = aligned_meshes(results, template)
     neutral, offsets = _identity_and_expression(meshes, sources, template)
@@ -90,8 +90,10 @@ def learn_model(
     )
 
 
-def _with_learned_albedo(name: str, base: MorphableModel, textures: np.ndarray, components: int) -> MorphableModel:
-    """``base`` with its albedo replaced by the PCA of ``textures`` (N, r, r, 3) in [0, 1]."""
+def with_learned_albedo(name: str, base: MorphableModel, textures: np.ndarray, components: int) -> MorphableModel:
+    """``base`` named ``name``, its geometry (mesh, landmark map, photometric triangles,
+    identity and expression modes and their settings) kept and its albedo replaced by the PCA
+    of ``textures`` (N, r, r, 3) in [0, 1], at most ``components`` modes."""
     r = textures.shape[1]
     albedo = fit_pca(textures.reshape(textures.shape[0], -1), components)
     return dataclasses.replace(
