@@ -14,9 +14,10 @@ from facetex.database.default import default_database_path, ensure_default_datab
 from facetex.database.fill import INPAINTED, MIRRORED, OBSERVED, OFF_CHART
 from facetex.database.lighting import global_lighting
 from facetex.database.photos import PhotoSource, collect_photos
-from facetex.database.schema import LONDON_ATTRIBUTION, SCHEMA_VERSION
+from facetex.database.schema import LANDMARK_MAP_FIELDS, LONDON_ATTRIBUTION, SCHEMA_VERSION
 from facetex.database.store import load_database
 from facetex.errors import DatabaseError
+from facetex.geometry.ict_files import ICT_ATTRIBUTION
 
 PERSONS = ("001", "002")
 
@@ -27,7 +28,8 @@ def test_build_accepts_all_photos_and_reports_rounds(built):
     assert summary.photos == 4 and summary.accepted == 4 and summary.rejected == {}
     assert summary.success_rate == 1.0
     assert [r.index for r in summary.rounds] == [0, 1, 2]
-    assert [r.model for r in summary.rounds] == ["generic", "generic", "london-round1"]
+    # The ICT Face Model (its placeholder albedo) fits rounds 0 and 1, then the learned model.
+    assert [r.model for r in summary.rounds] == ["ict", "ict", "london-round1"]
     assert summary.rounds[0].vertex_change_cm is None
     for r in summary.rounds:
         assert r.accepted == 4 and 0.0 < r.landmark_rmse_iod < 0.1
@@ -50,7 +52,7 @@ def test_database_round_trip(built, shared_data):
     assert (first.age, first.gender, first.ethnicity) == (24, "female", "white")
     assert first.diagnostics["observed_fraction"] > 0.3
     assert db.manifest["schema_version"] == SCHEMA_VERSION
-    assert db.attribution == LONDON_ATTRIBUTION
+    assert db.attribution == f"{LONDON_ATTRIBUTION}; face model: {ICT_ATTRIBUTION}"
     files = {Path(s["path"]).name: s["sha256"] for s in db.manifest["sources"]}
     for src in sources:
         assert files[src.path.name] == hashlib.sha256(src.path.read_bytes()).hexdigest()
@@ -58,7 +60,7 @@ def test_database_round_trip(built, shared_data):
     textures, fill = db.textures(), db.fill_maps()
     assert textures.shape == (4, 128, 128, 3) and fill.shape == (4, 128, 128)
     chart = db.chart
-    assert 0.5 < chart.mean() < 0.8
+    assert 0.9 < chart.mean() < 0.99  # the ICT face tile fills 96 % of the square
     np.testing.assert_array_equal(textures[:, ~chart], 0.5)
     assert (fill[:, ~chart] == OFF_CHART).all()
     assert set(np.unique(fill[:, chart])) <= {INPAINTED, MIRRORED, OBSERVED}
@@ -69,15 +71,54 @@ def test_database_round_trip(built, shared_data):
 
     model = db.morphable_model()
     from facetex.fitting.model import validate_model
+    from facetex.geometry.ict import ict_morphable_model
 
     validate_model(model)
-    assert model.name == "london"
-    assert model.shape_basis.shape == (1, 468, 3)  # two persons: one identity direction
-    assert model.expression_basis.shape == (2, 468, 3)  # two smile offsets, uncentred
+    assert model.name == "london" and db.face_model == "ict"
+    # The kit's geometry, stored whole: 100 identity modes, 53 named blendshapes, the landmark
+    # map and the photometric triangles; nothing of it is learned from 4 photos.
+    kit = ict_morphable_model()
+    assert model.shape_basis.shape == (100, 9547, 3) and model.expression_basis.shape == (53, 9547, 3)
+    for name in ("shape_basis", "shape_std", "expression_basis", "expression_std"):
+        np.testing.assert_array_equal(getattr(model, name), getattr(kit, name), err_msg=name)
+    for name in ("vertices", "uvs", "faces", "landmark_weights", "fit_faces"):
+        np.testing.assert_array_equal(getattr(model.topology, name), getattr(kit.topology, name), err_msg=name)
+    for name in LANDMARK_MAP_FIELDS:
+        np.testing.assert_array_equal(getattr(model.topology.landmark_map, name),
+                                      getattr(kit.topology.landmark_map, name), err_msg=name)
+    assert model.expression_names == kit.expression_names and len(model.expression_names) == 53
+    assert model.expression_range == (0.0, 1.0) and model.expression_prior == "laplace"
+    # Only the albedo is learned: 4 textures, at most 3 centred modes.
     assert model.albedo_basis.shape == (3, 64, 64, 3)
-    assert db.coefficients("shape").shape == (4, 1)
-    np.testing.assert_array_equal(db.coefficients("expression")[[0, 2]], 0.0)  # neutral photos
-    assert np.abs(db.coefficients("expression")[[1, 3]]).max() > 0
+    assert not np.allclose(model.albedo_mean, kit.albedo_mean)
+    assert db.coefficients("shape").shape == (4, 100)
+    expression = db.coefficients("expression")
+    assert expression.shape == (4, 53) and expression.min() >= 0.0 and expression.max() <= 1.0
+    smile = expression[:, [model.expression_names.index("mouthSmile_L"), model.expression_names.index("mouthSmile_R")]]
+    assert np.all(smile[[1, 3]].sum(axis=1) > smile[[0, 2]].sum(axis=1))  # each person smiles in the _08 photo
+
+
+@pytest.mark.slow
+def test_held_out_model_keeps_the_ict_geometry(built):
+    """`facetex infer --exclude-person` and the evaluation protocol on an ICT database: the kit's
+    geometry stays (a fit needs its landmark map); only the albedo PCA is re-learned."""
+    from facetex.database.holdout import model_without
+    from facetex.database.pca import downsample_textures
+
+    db = load_database(built[1])
+    stored = db.morphable_model()
+    model = model_without(db, ["002"])
+    assert model.name == "london-held-out"
+    assert model.topology.landmark_map is not None and model.topology.fit_faces is not None
+    np.testing.assert_array_equal(model.shape_basis, stored.shape_basis)
+    np.testing.assert_array_equal(model.expression_basis, stored.expression_basis)
+    np.testing.assert_array_equal(model.topology.vertices, stored.topology.vertices)
+    np.testing.assert_array_equal(model.topology.landmark_map.vertices, stored.topology.landmark_map.vertices)
+    assert (model.expression_range, model.expression_prior, model.expression_names) == (
+        stored.expression_range, stored.expression_prior, stored.expression_names)
+    kept = downsample_textures(db.textures(exclude_persons=["002"]), stored.albedo_mean.shape[0])
+    np.testing.assert_allclose(model.albedo_mean, kept.mean(axis=0), atol=1e-5)
+    assert model.albedo_basis.shape == (1, 64, 64, 3)  # two textures: one direction
 
 
 @pytest.mark.slow
@@ -185,18 +226,28 @@ def test_ensure_default_database_reuses_a_valid_file(built, tmp_path, monkeypatc
 @pytest.mark.slow
 def test_a_database_of_neutral_photos_only_builds_and_fits(shared_data, small_config, tmp_path):
     """Issue 15: four neutral photos, no smiling pair → no expression modes, which the build's
-    last step could not reshape after every round had run. It must build, load and fit."""
+    last step could not reshape after every round had run. It must build, load and fit.
+    On mediapipe's mesh, the build that learns identity and expression too (the ICT model
+    keeps its 53 blendshapes whatever the photos)."""
+    import dataclasses
+
     from facetex.detect import detect_face
     from facetex.fitting import UnwrapConfig, fit_face, unwrap_albedo
     from facetex.io.images import load_photo
 
     neutral = shared_data / "london" / "neutral"
     sources = collect_photos([neutral / f"{person}_03.jpg" for person in ("001", "004", "005", "008")])
-    summary = build_database(sources, tmp_path / "neutral.h5", small_config, work_dir=tmp_path / "work", progress=False)
+    config = dataclasses.replace(small_config, face_model="mediapipe")
+    summary = build_database(sources, tmp_path / "neutral.h5", config, work_dir=tmp_path / "work", progress=False)
     assert summary.accepted == 4
+    assert [r.model for r in summary.rounds] == ["generic", "generic", "london-round1"]
     db = load_database(summary.path)
+    assert db.face_model == "mediapipe" and db.attribution == LONDON_ATTRIBUTION
     model = db.morphable_model()
+    assert model.topology.landmark_map is None and model.expression_names is None
+    assert model.shape_basis.shape == (3, 468, 3)  # four persons' neutral meshes: three directions
     assert model.expression_basis.shape == (0, 468, 3) and model.expression_std.shape == (0,)
+    assert db.coefficients("shape").shape == (4, 3)
     assert db.coefficients("expression").shape == (4, 0)
 
     photo = load_photo(neutral / "002_03.jpg")
