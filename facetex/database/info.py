@@ -11,14 +11,24 @@ from facetex.database.store import TextureDatabase
 
 __all__ = ["summarize", "contact_sheet"]
 
+#: What each face model (``TextureDatabase.face_model``) is, and which of its parts the build
+#: learned from the photos.
+_FACE_MODELS = {
+    "ict": ("the ICT Face Model's face tile", "the kit's identity modes and blendshapes, albedo learned"),
+    "mediapipe": ("mediapipe's face mask", "identity, expression and albedo learned"),
+}
+
 
 def summarize(db: TextureDatabase) -> str:
-    """A multi-line summary: subjects, resolution, schema, models, build, sources, attribution."""
+    """A multi-line summary: subjects, resolution, schema, face model, models, build, sources,
+    attribution."""
     m = db.manifest
     subjects = db.subjects()
     expressions = Counter(s.expression for s in subjects)
     model = db.morphable_model()
     report = m.get("build_report", {})
+    mesh, learned = _FACE_MODELS.get(db.face_model, (db.face_model, "as stored"))
+    topology = model.topology
     lines = [
         f"database      {db.name}  ({db.path})",
         f"schema        version {m['schema_version']}, written by facetex {m['facetex_version']} on {m['created']}",
@@ -27,6 +37,8 @@ def summarize(db: TextureDatabase) -> str:
         f"textures      {db.resolution}×{db.resolution} UV albedo (uint8), fill maps",
         f"Grams         {', '.join(db.gram_layers)} at "
         + ", ".join(f"{r}²" for r in db.gram_resolutions) + f" ({m['gram_dtype']})",
+        f"face model    {db.face_model}: {mesh}, {topology.vertices.shape[0]} vertices, "
+        f"{topology.faces.shape[0]} triangles; {learned}",
         f"model         {model.name}: {model.shape_basis.shape[0]} identity, "
         f"{model.expression_basis.shape[0]} expression, {model.albedo_basis.shape[0]} albedo components "
         f"(albedo at {model.albedo_mean.shape[0]}²)",

@@ -17,9 +17,10 @@ def test_db_info_prints_summary_and_writes_a_contact_sheet(built, tmp_path, caps
     assert main(["db-info", str(path), "-o", str(sheet), "--thumb", "64", "--modes", "2"]) == 0
     out = capsys.readouterr().out
     assert "4 photos of 2 persons (2 neutral, 2 smiling)" in out
-    assert "128×128" in out and "schema        version 1" in out
-    assert "Face Research Lab London Set" in out and "CC BY 4.0" in out
-    assert "1 identity, 2 expression, 3 albedo components" in out
+    assert "128×128" in out and "schema        version 2" in out
+    assert "Face Research Lab London Set" in out and "CC BY 4.0" in out and "ICT Face Model Light" in out
+    assert "face model    ict: the ICT Face Model's face tile, 9547 vertices, 18460 triangles" in out
+    assert "100 identity, 53 expression, 3 albedo components" in out
     with Image.open(sheet) as im:
         # one row of 4 textures + 2 mode rows (mean − 2σ, mean, mean + 2σ), 64 px tiles
         assert im.size == (4 * 64, 3 * 64)
