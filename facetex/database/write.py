@@ -141,8 +141,9 @@ def write_database(path: str | os.PathLike[str], contents: DatabaseContents) -> 
 
 
 def _optional_model_arrays(model: MorphableModel) -> dict[str, np.ndarray]:
-    """The model's optional topology arrays (:data:`~facetex.database.schema.OPTIONAL_MODEL_ARRAYS`)
-    that it has: the photometric triangles and mediapipe's landmarks on a mesh not mediapipe's."""
+    """The model's optional topology arrays that it has (``/model/fit_faces`` and
+    ``/model/landmark_map/<field>``, :mod:`facetex.database.schema`): the photometric triangles
+    and mediapipe's landmarks on a mesh not mediapipe's."""
     out: dict[str, np.ndarray] = {}
     topology = model.topology
     if topology.fit_faces is not None:
