@@ -69,7 +69,11 @@ class InferConfig:
     unwrap: UnwrapConfig = field(default_factory=UnwrapConfig)
     texture: TextureConfig = field(default_factory=TextureConfig)
     maps: DetailMapConfig = field(default_factory=DetailMapConfig)
-    export: ExportConfig = field(default_factory=lambda: ExportConfig(subdivisions=1))
+    # No subdivision: the ICT face tile (9,547 vertices, 18,460 triangles) is already finer than
+    # the texture shows; one Loop level would quadruple face.obj/face.glb (7 MB OBJ) and round off
+    # the ears. mediapipe's 468-vertex mask needs one: with a face_model = "mediapipe" database,
+    # set `[export] subdivisions = 1` in a --config file.
+    export: ExportConfig = field(default_factory=ExportConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     render_views: bool = setting(False, help="also render front/three-quarter/profile views with Mitsuba")
     report: bool = setting(True, help="write report.html with the 3D viewer")

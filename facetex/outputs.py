@@ -11,7 +11,8 @@ albedo_partial.png  photo / shading on visible skin, 0.5 elsewhere
 visibility.png      observed texels (white)
 normal.png          OpenGL tangent-space normal map from the synthesised detail (edge-padded)
 bump.png            height map, 0.5 = no displacement (16-bit, edge-padded)
-face.obj/.mtl       subdivided mesh with UVs; white diffuse × albedo.png (so viewers show the
+face.obj/.mtl       the fitted mesh (the model's face region: the ICT face tile with its ears and
+                    the front of the neck, 9,547 vertices) with UVs; white diffuse × albedo.png (so viewers show the
                     texture at full brightness) and the normal map
 face.glb            the same mesh, textures embedded (glTF 2.0, metres, y up)
 overlay.png         fitted mesh and landmarks over the photo
