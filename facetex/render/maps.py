@@ -61,19 +61,21 @@ class DetailMapConfig:
     Attributes
     ----------
     lowpass_sigma : standard deviation of the Gaussian low-pass as a fraction of the UV side
-        (1/128 → 4 texels at 512², about 1.6 mm on a 200 mm chart): detail finer than this
+        (1/128 → 5 texels at 640², about 2.3 mm on the ICT face tile): detail finer than this
         (pores, fine wrinkles) becomes relief.
     depth_mm_per_unit : millimetres of depth per unit of high-pass luminance (Y in [0, 1]); a
         pore 0.1 darker than its surroundings is 0.1 mm deep at the default 1.0.
     bump_range_mm : relief range that the bump map's [0, 1] spans (±0.25 mm at 0.5).
-    uv_extent_mm : size on the face of the whole UV square (the mediapipe chart spans the
-        face front, about 20 cm); sets the texel size for gradients.
+    uv_extent_mm : size on the face of the whole UV square; sets the texel size for gradients.
+        The ICT face tile (the default model's chart, ear to ear and forehead to neck) holds
+        296 mm of surface per UV unit (the square root of its surface area over its UV area;
+        ``tests/render/test_maps.py``); mediapipe's mask chart held 235 mm (set 200 then).
     """
 
     lowpass_sigma: float = 1.0 / 128.0
     depth_mm_per_unit: float = 1.0
     bump_range_mm: float = 0.5
-    uv_extent_mm: float = 200.0
+    uv_extent_mm: float = 300.0
 
     def __post_init__(self) -> None:
         check_number("lowpass_sigma", self.lowpass_sigma, 0.0, 0.5, low_open=True)

@@ -118,3 +118,16 @@ def test_maps_reject_bad_input():
         normal_from_height(np.zeros((4, 4)), texel_mm=0.0)
     with pytest.raises(ShapeMismatchError):
         normal_from_height(np.zeros(4), texel_mm=1.0)
+
+
+def test_default_texel_size_is_the_ict_tiles():
+    """``uv_extent_mm`` (the mm one UV unit spans on the face, which sets the normals' slopes)
+    matches the default model's chart: the ICT face tile, measured as √(surface / UV area)."""
+    from facetex.geometry.ict import load_ict_face
+
+    topology = load_ict_face().topology
+    v, uv, f = np.asarray(topology.vertices) * 10.0, np.asarray(topology.uvs), np.asarray(topology.faces)
+    surface = np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1).sum() / 2
+    e1, e2 = uv[f[:, 1]] - uv[f[:, 0]], uv[f[:, 2]] - uv[f[:, 0]]
+    uv_area = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum() / 2
+    assert DetailMapConfig().uv_extent_mm == pytest.approx(np.sqrt(surface / uv_area), rel=0.05)
