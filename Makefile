@@ -60,6 +60,31 @@ bench-speed: setup  ## issue 7: default vs paper recipe on 5 held-out London fac
 	$(BIN)/python benchmarks/bench_speed.py --study 512x100 512x100bf16 256x100bf16,512x30bf16 256x100bf16,512x50bf16 256x100bf16,512x30bf16+detail \
 	  --count 2 --plot benchmarks/results/quality_vs_time.png
 
+# README figure (issue 18): three Helen photos (frontal, turned either way) textured with the old
+# model (mediapipe's mask, commit $(OLD_MODEL_COMMIT), its schema-1 database) and the new one (the
+# ICT face tile, the default database), rendered front / three-quarter / profile side by side into
+# benchmarks/results/models_old_new.png (made from photos: never committed). Existing results in
+# $(FIG_MODELS_DIR) are reused; ~3 min per photo and model on a quiet 2-core CPU.
+FIG_MODELS_PHOTOS ?= 1426553012_1 103887554_1 106393487_1
+FIG_MODELS_DIR    ?= /tmp/figmodels
+OLD_MODEL_COMMIT  := 17c7c31
+FIG_MODELS_DATA   := $(abspath $(or $(FACETEX_DATA),../shared/data))
+
+.PHONY: figure-models
+figure-models:  ## (after make setup) README figure: old vs new face model on 3 Helen photos (benchmarks/results/models_old_new.png)
+	test -d $(FIG_MODELS_DIR)/wt-old || git worktree add --detach $(FIG_MODELS_DIR)/wt-old $(OLD_MODEL_COMMIT)
+	set -e; for n in $(FIG_MODELS_PHOTOS); do \
+	  test -f $(FIG_MODELS_DIR)/old/$$n/face.obj || ( cd $(FIG_MODELS_DIR)/wt-old && FACETEX_DATA=$(FIG_MODELS_DATA) \
+	    $(abspath $(BIN))/python -c "import sys; from facetex.cli import main; sys.exit(main(sys.argv[1:]))" \
+	    infer $(FIG_MODELS_DATA)/helen/$$n.jpg --db $(FACETEX_CACHE)/databases/london-v1-b2.h5 \
+	    -o $(FIG_MODELS_DIR)/old/$$n --overwrite ); \
+	  test -f $(FIG_MODELS_DIR)/new/$$n/face.obj || \
+	    $(BIN)/facetex infer $(FIG_MODELS_DATA)/helen/$$n.jpg -o $(FIG_MODELS_DIR)/new/$$n --overwrite; \
+	done
+	git worktree remove --force $(FIG_MODELS_DIR)/wt-old
+	$(BIN)/python benchmarks/fig_models.py --old $(addprefix $(FIG_MODELS_DIR)/old/,$(FIG_MODELS_PHOTOS)) \
+	  --new $(addprefix $(FIG_MODELS_DIR)/new/,$(FIG_MODELS_PHOTOS))
+
 clean:
 	rm -rf $(VENV) out *.egg-info
 
