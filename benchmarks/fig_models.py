@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         draw.text((x_of(c) + 6, 4), text, fill=(0, 0, 0), font=font)
     for r, (old, new) in enumerate(zip(args.old, args.new)):
         start = time.perf_counter()
-        tiles = [_tile(_photo(new) if _photo(new) is not None else _photo(old), side)]
+        photo = _photo(new)
+        tiles = [_tile(photo if photo is not None else _photo(old), side)]
         tiles += [_tile(img, side) for img in render_pair(old, new, config)]
         y = head + r * (side + pad)
         for c, tile in enumerate(tiles):
