@@ -13,7 +13,7 @@ by ``tests/render``), under two lightings:
   strongest), fill (right, ~1/3 of the key), rim (behind the head, above) — that turns with the
   camera, as if the subject turned in front of a fixed studio.
 
-Views orbit the mesh's bounding-box centre about the vertical axis: ``front`` (0°),
+Views orbit the bounding-box centre of the mesh (or of ``frame``) about the vertical axis: ``front`` (0°),
 ``three_quarter`` (35°), ``profile`` (80°); positive azimuth moves the camera towards +x (image
 right of the frontal view, the subject's left).
 
