@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facetex.detect.landmarks import LEFT_EYE, RIGHT_EYE
+from facetex.detect.landmarks import LEFT_EYE, NUM_MESH_LANDMARKS, RIGHT_EYE
 from facetex.errors import ShapeMismatchError
 from facetex.fitting.visibility import ImageVisibility
 from facetex.types import Detection, FaceFit, MeshTopology
@@ -46,8 +46,10 @@ def fitted_eye_centres(fit: FaceFit) -> np.ndarray:
 
     ``fit.pupils`` are the pupils of the eyeballs the fit turns to match mediapipe's iris
     landmarks (:func:`facetex.fitting.eyes.pupil_points`). A fit without them (made
-    elsewhere) falls back to the centroid of each eye's contour vertices — the centre of the
-    eye opening, which lies a few percent of the inter-pupil distance below the pupil.
+    elsewhere) of mediapipe's mesh falls back to the centroid of each eye's contour vertices —
+    the centre of the eye opening, which lies a few percent of the inter-pupil distance below
+    the pupil; of another mesh (the ICT tile) it raises ShapeMismatchError rather than pick
+    unrelated vertices.
 
     Returns
     -------
@@ -56,6 +58,11 @@ def fitted_eye_centres(fit: FaceFit) -> np.ndarray:
     """
     if fit.pupils is not None:
         return project_fit(fit, fit.pupils)
+    if fit.vertices.shape[0] != NUM_MESH_LANDMARKS:  # the eye contours are mediapipe's vertex ids
+        raise ShapeMismatchError(
+            f"a fit of a {fit.vertices.shape[0]}-vertex mesh without pupils has no eye centres "
+            f"(only mediapipe's {NUM_MESH_LANDMARKS}-vertex mesh has its eye contours as vertices)"
+        )
     centres = np.stack([fit.vertices[list(RIGHT_EYE)].mean(axis=0), fit.vertices[list(LEFT_EYE)].mean(axis=0)])
     return project_fit(fit, centres)
 

@@ -66,3 +66,13 @@ def test_the_dense_ict_tile_leaves_the_face_visible(ict_topology):
     # the sparse mediapipe mask at the same size is still drawn opaque
     assert _wire(load_face_mesh()).max() > 0.6
 
+
+
+def test_eye_centres_of_a_fit_without_pupils(ict_topology):
+    from facetex.errors import ShapeMismatchError
+    from facetex.fitting.overlay import fitted_eye_centres
+
+    centres = fitted_eye_centres(_posed(load_face_mesh(), 0.0))  # mediapipe: its eye contours
+    assert centres.shape == (2, 2) and centres[0, 0] < SIZE / 2 < centres[1, 0]
+    with pytest.raises(ShapeMismatchError, match="without pupils"):
+        fitted_eye_centres(_posed(ict_topology, 0.0))  # ICT: no mediapipe vertex ids to borrow
