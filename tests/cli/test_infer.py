@@ -66,7 +66,7 @@ def test_meshes_load_with_their_texture(inferred):
     _, out = inferred
     glb = trimesh.load(out / "face.glb", force="mesh")
     obj = trimesh.load(out / "face.obj", force="mesh")
-    assert len(glb.faces) == len(obj.faces) == 898 * 4  # one subdivision level
+    assert len(glb.faces) == len(obj.faces) == 18_460  # the ICT face tile as fitted (no subdivision)
     assert "Kd 1" in (out / "face.mtl").read_text()
 
 
@@ -172,7 +172,7 @@ def test_schedule_flag_names_sizes_iterations_and_precision():
     args = build_parser().parse_args(["infer", "--schedule", "128x50bf16,256x20", "--iterations", "7"])
     assert resolve_config(args).texture.schedule == (Stage(128, 50, True), Stage(256, 7, False))
     args = build_parser().parse_args(["infer", "--iterations", "7"])
-    assert resolve_config(args).texture.schedule[-1] == Stage(512, 7, True)  # --iterations keeps bf16
+    assert resolve_config(args).texture.schedule[-1] == Stage(640, 7, True)  # --iterations keeps bf16
     with pytest.raises(SystemExit):
         build_parser().parse_args(["infer", "--schedule", "256x"])
 
