@@ -3,7 +3,7 @@
     import facetex
     result = facetex.infer("photo.jpg")            # InferenceResult, default database
     facetex.write_result(result, "out/photo")      # the same files as `facetex infer`
-    fit = facetex.fit("photo.jpg")                 # FaceFit only (generic model by default)
+    fit = facetex.fit("photo.jpg")                 # FaceFit only (the ICT Face Model by default)
     db = facetex.load_database("my.h5")            # TextureDatabase
 
 These are the convenience entry points: they take paths or loaded objects and fill in
@@ -26,8 +26,7 @@ from facetex.database.default import ensure_default_database
 from facetex.database.store import TextureDatabase, load_database
 from facetex.detect.detector import detect_face
 from facetex.errors import DatabaseError
-from facetex.fitting import fit_face, generic_model
-from facetex.geometry.topology import load_face_mesh
+from facetex.fitting import fit_face
 from facetex.io.images import demo_photo, load_photo
 from facetex.pipeline import infer as run_pipeline
 from facetex.types import FaceFit, InferenceResult, MorphableModel, Photo
@@ -87,11 +86,15 @@ def fit(
     config: InferConfig | None = None,
     face_index: int = 0,
 ) -> FaceFit:
-    """Detect and fit the face model (§3); ``model`` defaults to the generic model."""
+    """Detect and fit the face model (§3); ``model`` defaults to the ICT Face Model's face region
+    with its flat placeholder albedo (:func:`facetex.geometry.ict.ict_morphable_model`; a
+    database's model, ``load_database(...).morphable_model()``, has the learned albedo)."""
+    from facetex.geometry.ict import ict_morphable_model
+
     config = config or InferConfig()
     loaded = _photo(photo)
     detection = detect_face(loaded, config.detect, face_index)
-    return fit_face(loaded, detection, model or generic_model(load_face_mesh()), config.fit)
+    return fit_face(loaded, detection, model or ict_morphable_model(), config.fit)
 
 
 def write_result(

@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "fit",
         help="photo → fitted 3D face, partial albedo in UV, overlay (paper §3)",
-        description="Detect the face, fit the generic morphable model (shape, expression, pose, "
+        description="Detect the face, fit the face model (the ICT Face Model's face region by default: shape, expression, pose, "
         "focal length, SH lighting, albedo; paper §3) and unwrap the visible skin divided by the "
         "fitted shading into UV. Writes fit.json, face.obj (+ face.mtl, albedo.png), face.glb, overlay.png, "
         "albedo_partial.png, visibility.png, albedo_lowfreq.png and shading.png into DIR, all at "
@@ -36,10 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
     add_config_flag(p, PrepareConfig, "PrepareConfig (the [detect], [fit] and [unwrap] tables of an infer file)")
     p.add_argument("--face", type=face_index, default=0, help="which face when there are several (0 = largest)")
-    p.add_argument("--model", choices=MODELS, default="mediapipe",
-                   help="the face model to fit: mediapipe's face mesh with the generic model (default), or "
-                   "the ICT Face Model's face region (ears, neck; 100 identity modes, 53 named blendshapes; "
-                   "needs ict-facekit/ in the data folder; docs/ict-model.md)")
+    p.add_argument("--model", choices=MODELS, default="ict",
+                   help="the face model to fit: the ICT Face Model's face region (default; ears, neck; 100 "
+                   "identity modes, 53 named blendshapes; needs ict-facekit/ in the data folder; "
+                   "docs/ict-model.md; its albedo is a flat placeholder, the database learns the real one), or "
+                   "mediapipe's face mesh with the generic model (the former default)")
     add_options(p, PrepareConfig(), OPTIONS)
     p.add_argument("--overwrite", action="store_true",
                    help="replace DIR if it holds an earlier facetex result; a folder facetex did not write "

@@ -15,7 +15,7 @@ from facetex.io.atomic import RESULT_MARKER
 
 def test_fit_writes_every_file(tmp_path, london_neutral, capsys):
     out = tmp_path / "fit"
-    assert main(["fit", str(london_neutral[1]), "-o", str(out), "--uv-size", "128"]) == 0
+    assert main(["fit", str(london_neutral[1]), "-o", str(out), "--uv-size", "128", "--model", "mediapipe"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted([*FIT_FILES, RESULT_MARKER])
     record = json.loads((out / "fit.json").read_text())
     assert record["diagnostics"]["landmark_rmse_iod"] < 0.03
