@@ -88,5 +88,5 @@ figure-models:  ## (after make setup) README figure: old vs new face model on 3 
 clean:
 	rm -rf $(VENV) out *.egg-info
 
-database: setup  ## build the default London database into the cache (once, ~15 min on a quiet 2-core CPU)
+database: setup  ## build the default London database into the cache (once, ~45 min on a quiet 2-core CPU)
 	$(BIN)/python -c "from facetex.database.build import ensure_default_database; print(ensure_default_database())"
