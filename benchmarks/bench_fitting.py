@@ -37,6 +37,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import cv2
 import numpy as np
@@ -45,13 +46,12 @@ from _stats import describe
 
 from facetex.detect import Detector, pupils_from_tem
 from facetex.errors import FacetexError
-from facetex.fitting import FitConfig, UnwrapConfig, draw_overlay, fitted_eye_centres, generic_model
-from facetex.geometry.topology import load_face_mesh
+from facetex.fitting import FitConfig, UnwrapConfig, draw_overlay, fitted_eye_centres, load_face_model
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_photo
 from facetex.paths import data_dir
 from facetex.stages import PreparedFace, StageClock, prepare_face
-from facetex.types import MeshTopology, MorphableModel
+from facetex.types import FaceModel, MeshTopology, MorphableModel
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N London neutral photos (default: all 102)")
     parser.add_argument("--helen-limit", type=int, default=None, help="first N Helen photos (default: all 348)")
     parser.add_argument("--uv-size", type=int, default=512)
-    parser.add_argument("--model", choices=("mediapipe", "ict"), default="mediapipe",
+    parser.add_argument("--model", choices=get_args(FaceModel), default="mediapipe",
                         help="the generic model on mediapipe's mesh, or the ICT Face Model (docs/ict-model.md)")
     parser.add_argument("--stability", action="store_true",
                         help="also fit each fitted neutral person's smiling photo: identity-only mesh RMS")
@@ -289,12 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
-    if args.model == "ict":
-        from facetex.geometry.ict import ict_morphable_model
-
-        model = ict_morphable_model()
-    else:
-        model = generic_model(load_face_mesh())
+    model = load_face_model(args.model)
     fit_config, unwrap_config = FitConfig(), UnwrapConfig(resolution=args.uv_size)
     london = sorted((data_dir() / "london" / "neutral").glob("*.jpg"))[: args.limit]
     helen = sorted((data_dir() / "helen").glob("*.jpg"))[: args.helen_limit]

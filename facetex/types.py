@@ -30,11 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 __all__ = [
+    "FaceModel",
     "Photo",
     "Detection",
     "LandmarkMap",
@@ -50,6 +51,11 @@ __all__ = [
     "InferenceResult",
 ]
 
+
+#: The face models facetex fits and textures: ``"ict"`` the ICT Face Model's face region (its
+#: face tile: forehead, ears, cheeks, jaw, the front of the neck; the default), ``"mediapipe"``
+#: mediapipe's canonical face mask (forehead to chin).
+FaceModel = Literal["ict", "mediapipe"]
 
 @dataclass(frozen=True)
 class Photo:

@@ -6,16 +6,18 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import get_args
 
 from facetex.cli.options import Option, add_config_flag, add_options, number_parser, resolve
 from facetex.cli.progress import add_progress_flags, show_progress
 from facetex.config import PrepareConfig
+from facetex.types import FaceModel
 
 #: The settings flags of `facetex fit`, made from PrepareConfig's fields (facetex.cli.options).
 OPTIONS: tuple[Option, ...] = (Option("unwrap.resolution", flag="--uv-size"),)
 
 #: The face models `facetex fit --model` can fit.
-MODELS = ("mediapipe", "ict")
+MODELS = get_args(FaceModel)
 
 
 #: ``--face N``: which face, largest first.
@@ -52,8 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facetex.fitting import generic_model, write_fit_files
-    from facetex.geometry.topology import load_face_mesh
+    from facetex.fitting import load_face_model, write_fit_files
     from facetex.io.atomic import atomic_dir
     from facetex.io.images import demo_photo, load_photo
     from facetex.stages import StageClock, prepare_face
@@ -72,12 +73,7 @@ def run(args: argparse.Namespace) -> int:
         clock = StageClock(on_stage=advance)
         with clock.stage("load"):
             photo = demo_photo() if args.photo is None else load_photo(args.photo)
-            if args.model == "ict":
-                from facetex.geometry.ict import ict_morphable_model
-
-                model = ict_morphable_model()
-            else:
-                model = generic_model(load_face_mesh())
+            model = load_face_model(args.model)
         prepared = prepare_face(
             photo, model, config.fit, config.unwrap, detect_config=config.detect, face_index=args.face, clock=clock
         )

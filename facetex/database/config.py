@@ -7,9 +7,10 @@ Every dataclass is frozen and passed explicitly; :func:`dataclasses.asdict` of a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, get_args
 
 from facetex.checks import check_choice, check_declared, check_integer, check_number, setting
+from facetex.types import FaceModel
 
 if TYPE_CHECKING:
     from facetex.detect import DetectConfig
@@ -24,10 +25,6 @@ __all__ = [
     "FaceModel",
 ]
 
-#: The face model a database is built on, and whose UV tile its textures fill: ``"ict"`` the
-#: ICT Face Model's face tile (forehead, ears, cheeks, jaw, the front of the neck;
-#: docs/ict-model.md), ``"mediapipe"`` mediapipe's canonical face mask (forehead to chin).
-FaceModel = Literal["ict", "mediapipe"]
 
 #: VGG-19 layers whose Grams describe a texture (paper §5: "all 5 mid-layers of VGG-19").
 GRAM_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

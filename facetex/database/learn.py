@@ -16,31 +16,12 @@ import numpy as np
 
 from facetex.database.cache import PhotoResult
 from facetex.database.config import DatabaseConfig
-from facetex.database.pca import align_rigid, build_morphable_model, downsample_textures, fit_pca
+from facetex.database.pca import albedo_pca, align_rigid, build_morphable_model, downsample_textures
 from facetex.database.photos import PhotoSource
 from facetex.types import MeshTopology, MorphableModel
 
-__all__ = ["aligned_meshes", "base_model", "learn_model", "with_learned_albedo", "final_coefficients"]
+__all__ = ["aligned_meshes", "learn_model", "with_learned_albedo", "final_coefficients"]
 
-
-def base_model(cfg: DatabaseConfig) -> MorphableModel:
-    """The model the build's first rounds fit: the ICT Face Model with its placeholder albedo
-    (:func:`facetex.geometry.ict.ict_morphable_model`, read from the data folder) or the
-    generic model on mediapipe's mesh.
-
-    Raises
-    ------
-    DatabaseError
-        (an ``IctModelError``) If the ICT kit is missing or damaged.
-    """
-    if cfg.face_model == "ict":
-        from facetex.geometry.ict import ict_morphable_model
-
-        return ict_morphable_model()
-    from facetex.fitting.model import generic_model
-    from facetex.geometry.topology import load_face_mesh
-
-    return generic_model(load_face_mesh())
 
 
 def aligned_meshes(results: Sequence[PhotoResult], topology: MeshTopology) -> dict[str, np.ndarray]:
@@ -94,14 +75,8 @@ def with_learned_albedo(name: str, base: MorphableModel, textures: np.ndarray, c
     """``base`` named ``name``, its geometry (mesh, landmark map, photometric triangles,
     identity and expression modes and their settings) kept and its albedo replaced by the PCA
     of ``textures`` (N, r, r, 3) in [0, 1], at most ``components`` modes."""
-    r = textures.shape[1]
-    albedo = fit_pca(textures.reshape(textures.shape[0], -1), components)
-    return dataclasses.replace(
-        base, name=name,
-        albedo_mean=albedo.mean.reshape(r, r, 3).astype(np.float32),
-        albedo_basis=albedo.basis.reshape(-1, r, r, 3).astype(np.float32),
-        albedo_std=albedo.std,
-    )
+    mean, basis, std = albedo_pca(textures, components)
+    return dataclasses.replace(base, name=name, albedo_mean=mean, albedo_basis=basis, albedo_std=std)
 
 
 def _identity_and_expression(

@@ -1,9 +1,9 @@
 """The rounds of a database build (paper §6), each over every photo still accepted, run by a
 pool of worker processes.
 
-0. **generic fit**: the build's base model (:func:`facetex.database.learn.base_model`: the ICT
-   Face Model, or the generic model on mediapipe's mesh), lighting free. Gives each photo's SH lighting, only to
-   find the studio lighting (:func:`facetex.database.lighting.global_lighting`).
+0. **generic fit**: the build's base model (:func:`facetex.fitting.model.load_face_model` of
+   ``DatabaseConfig.face_model``: the ICT Face Model, or the generic model on mediapipe's mesh),
+   lighting free. Gives each photo's SH lighting, only to find the studio lighting (:func:`facetex.database.lighting.global_lighting`).
 1. **global lighting**: every later fit holds that lighting fixed
    (``fit_face(..., sh_coeffs=lighting)``), so differences in skin tone stay in the albedo
    instead of being absorbed by the lighting. Refit with the base model, unwrap, fill →
@@ -40,11 +40,12 @@ from tqdm import tqdm
 from facetex.database.cache import PhotoResult, cache_settings, config_record, digest, model_digest
 from facetex.database.config import DatabaseConfig
 from facetex.database.fill import mirror_texel_map
-from facetex.database.learn import aligned_meshes, base_model, learn_model
+from facetex.database.learn import aligned_meshes, learn_model
 from facetex.database.lighting import global_lighting
 from facetex.database.photo_stage import PhotoTask, process_photo
 from facetex.database.photos import PhotoSource
 from facetex.errors import DatabaseError
+from facetex.fitting.model import load_face_model
 from facetex.geometry.uv import chart_mask
 from facetex.types import MeshTopology, MorphableModel
 
@@ -105,7 +106,7 @@ def run_rounds(
     """Round 0 (generic fit), global lighting, round 1 (generic fit + unwrap), bootstrap rounds
     (see the module doc); appends to ``events``."""
     by_id = {s.subject_id: s for s in sources}
-    base = model = base_model(config)
+    base = model = load_face_model(config.face_model)
     template = base.topology
     mirror = mirror_texel_map(template, config.resolution)
     record = config_record(config)

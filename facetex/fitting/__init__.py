@@ -16,7 +16,7 @@
 """
 
 from facetex.fitting.config import FitConfig, UnwrapConfig, VisibilityConfig
-from facetex.fitting.model import EXPRESSION_NAMES, generic_model, model_albedo, model_vertices
+from facetex.fitting.model import EXPRESSION_NAMES, generic_model, load_face_model, model_albedo, model_vertices
 from facetex.fitting.outputs import FIT_FILES, fit_summary, write_fit_files
 from facetex.fitting.overlay import draw_overlay, draw_visibility, fitted_eye_centres, project_fit
 from facetex.fitting.render import Rendering, render_face, render_fit
@@ -38,6 +38,7 @@ __all__ = [
     "fit_summary",
     "fitted_eye_centres",
     "generic_model",
+    "load_face_model",
     "model_albedo",
     "model_vertices",
     "photo_visibility",

@@ -49,10 +49,11 @@ import torch
 from facetex.detect import landmarks as lm  # index groups of mediapipe's mesh
 from facetex.errors import ShapeMismatchError
 from facetex.geometry.topology import boundary_edges, vertex_adjacency
-from facetex.types import MeshTopology, MorphableModel
+from facetex.types import FaceModel, MeshTopology, MorphableModel
 
 __all__ = [
     "generic_model",
+    "load_face_model",
     "model_vertices",
     "model_albedo",
     "validate_model",
@@ -64,6 +65,29 @@ EXPRESSION_NAMES = ("jaw_open", "smile", "mouth_stretch", "brow_raise", "close_r
 
 # A mean skin tone (sRGB, [0, 1]) for the generic albedo; the fitted lighting absorbs the rest.
 _MEAN_SKIN = (0.72, 0.55, 0.46)
+
+
+def load_face_model(name: FaceModel) -> MorphableModel:
+    """The morphable model a fit uses before any database: ``"ict"`` the ICT Face Model with
+    its flat placeholder albedo (:func:`facetex.geometry.ict.ict_morphable_model`, read from the
+    data folder), ``"mediapipe"`` the generic model on mediapipe's mesh (:func:`generic_model`).
+
+    Raises
+    ------
+    DatabaseError
+        (an ``IctModelError``) If the ICT kit is missing or damaged.
+    ValueError
+        For another name.
+    """
+    if name == "ict":
+        from facetex.geometry.ict import ict_morphable_model
+
+        return ict_morphable_model()
+    if name == "mediapipe":
+        from facetex.geometry.topology import load_face_mesh
+
+        return generic_model(load_face_mesh())
+    raise ValueError(f"unknown face model {name!r}: 'ict' or 'mediapipe'")
 
 
 def generic_model(
