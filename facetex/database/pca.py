@@ -24,6 +24,7 @@ __all__ = [
     "leave_one_out_error",
     "downsample_textures",
     "align_rigid",
+    "albedo_pca",
     "build_morphable_model",
 ]
 
@@ -194,6 +195,16 @@ def align_rigid(vertices: np.ndarray, target: np.ndarray, weights: np.ndarray | 
     return out[0] if single else out
 
 
+def albedo_pca(textures: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The albedo model of a morphable model from textures (N, r, r, 3) in [0, 1]: mean
+    (r, r, 3) float32, basis (K, r, r, 3) float32 and std (K,) float64, K ≤ ``components``
+    (:func:`fit_pca`)."""
+    r = textures.shape[1]
+    albedo = fit_pca(textures.reshape(textures.shape[0], -1), components)
+    return (albedo.mean.reshape(r, r, 3).astype(np.float32), albedo.basis.reshape(-1, r, r, 3).astype(np.float32),
+            albedo.std)
+
+
 def build_morphable_model(
     name: str,
     topology: MeshTopology,
@@ -239,9 +250,7 @@ def build_morphable_model(
         expression = fit_pca(offsets, expression_components, center=False)
     else:
         expression = PCAModel(np.zeros(num_vertices * 3), np.zeros((0, num_vertices * 3)), np.zeros(0), 0)
-    small = downsample_textures(textures, albedo_resolution)
-    albedo = fit_pca(small.reshape(small.shape[0], -1), albedo_components)
-    r = albedo_resolution
+    albedo_mean, albedo_basis, albedo_std = albedo_pca(downsample_textures(textures, albedo_resolution), albedo_components)
     mean_shape = identity.mean.reshape(num_vertices, 3)
     return MorphableModel(
         name=name,
@@ -255,7 +264,7 @@ def build_morphable_model(
         shape_std=identity.std,
         expression_basis=expression.basis.reshape(-1, num_vertices, 3),
         expression_std=expression.std,
-        albedo_mean=albedo.mean.reshape(r, r, 3).astype(np.float32),
-        albedo_basis=albedo.basis.reshape(-1, r, r, 3).astype(np.float32),
-        albedo_std=albedo.std,
+        albedo_mean=albedo_mean,
+        albedo_basis=albedo_basis,
+        albedo_std=albedo_std,
     )

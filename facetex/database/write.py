@@ -131,9 +131,7 @@ def write_database(path: str | os.PathLike[str], contents: DatabaseContents) -> 
                 "albedo_basis": np.asarray(model.albedo_basis, np.float32),
                 "albedo_std": model.albedo_std,
             }
-            for name, arr in model_arrays.items():
-                f.create_dataset(f"model/{name}", data=np.asarray(arr))
-            for name, arr in _optional_model_arrays(model).items():
+            for name, arr in {**model_arrays, **_optional_model_arrays(model)}.items():
                 f.create_dataset(f"model/{name}", data=np.asarray(arr))
             # Hash what was written, read back by the same code that verifies on load.
             f.attrs["content_sha256"] = content_digest(f)

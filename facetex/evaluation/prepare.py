@@ -20,9 +20,9 @@ import numpy as np
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.evaluation.config import ProtocolConfig
-from facetex.geometry.uv import face_region_mask
 from facetex.evaluation.degrade import degrade_photo, hide_turn
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
+from facetex.geometry.uv import face_region_mask
 from facetex.io.images import load_photo
 from facetex.stages import StageClock, prepare_face
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
