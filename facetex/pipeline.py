@@ -96,6 +96,8 @@ def infer(
         subjects = database.subjects(exclude_persons=exclude)
         exemplars = database.luminances(exclude_persons=exclude)  # §4–5 use Y only
         cached = cached_grams(database, config.texture, exclude)
+        computed = any(stage.size not in cached for stage in config.texture.schedule)
+        regions = database.gram_regions(exclude_persons=exclude) if computed else None
         if vgg is None:
             vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
 
@@ -108,13 +110,14 @@ def infer(
             config.texture,
             vgg,
             exemplar_grams=cached,
+            exemplar_regions=regions,
             pixels_per_texel=partial.pixels_per_texel,
             feature_rgb=partial.features,
             feature_mask=partial.feature_mask,
             detail_map=detail_map,
             progress=progress,
         )
-        del exemplars
+        del exemplars, regions
     clock.timings.update({f"texture.{k}": v for k, v in texture.timings.items()})
 
     with clock.stage("maps"):

@@ -36,6 +36,7 @@ import numpy as np
 
 __all__ = [
     "FaceModel",
+    "GramRegion",
     "Photo",
     "Detection",
     "LandmarkMap",
@@ -56,6 +57,11 @@ __all__ = [
 #: face tile: forehead, ears, cheeks, jaw, the front of the neck; the default), ``"mediapipe"``
 #: mediapipe's canonical face mask (forehead to chin).
 FaceModel = Literal["ict", "mediapipe"]
+
+#: The texels a database's stored Grams describe: ``"skin"`` those each photo observed or the
+#: mirror filled, outside the eyes, brows, lips and nostrils; ``"texture"`` the whole completed
+#: texture (paper §4's G_l(I_k)).
+GramRegion = Literal["skin", "texture"]
 
 @dataclass(frozen=True)
 class Photo:

@@ -137,5 +137,5 @@ def cache_settings(record: dict[str, Any], unwrap: bool, grams: bool) -> dict[st
     if unwrap:
         keys += ["resolution", "unwrap", "fill", "min_observed_fraction", "keep_features", "min_cos_view"]
     if grams:
-        keys += ["gram_resolutions", "gram_layers", "gram_dtype"]
+        keys += ["gram_resolutions", "gram_layers", "gram_dtype", "gram_region"]
     return {"schema": SCHEMA_VERSION, "cache_format": CACHE_FORMAT, **{k: record[k] for k in keys}}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
 
 from facetex.checks import check_choice, check_declared, check_integer, check_number, setting
-from facetex.types import FaceModel
+from facetex.types import FaceModel, GramRegion
 
 if TYPE_CHECKING:
     from facetex.detect import DetectConfig
@@ -23,6 +23,7 @@ __all__ = [
     "PCAConfig",
     "DatabaseConfig",
     "FaceModel",
+    "GramRegion",
 ]
 
 
@@ -143,6 +144,14 @@ class DatabaseConfig:
     gram_resolutions : texture sizes at which Grams of every complete texture are stored, so
         inference at those sizes computes only what depends on its input.
     gram_layers : VGG-19 layers of the stored Grams.
+    gram_region : the texels each stored Gram describes. ``"skin"``: only those the photo
+        observed or the mirror filled, outside the eyes, brows, lips and nostrils
+        (:func:`facetex.fitting.visibility.feature_texels`): the skin detail the photo showed.
+        The membrane fill, about half of the ICT tile, is smooth and made the targets half
+        smooth, so inference left the sides of the head, the ears and under the jaw without
+        detail; features in the statistics were re-invented as eyelid-like marks on hidden
+        skin (docs/ict-model.md, "Detail beyond the face"). ``"texture"``: the whole completed
+        texture, the paper's G_l(I_k) (§4), whose exemplars were complete scans.
     gram_dtype : ``"float16"`` (each matrix scaled by a power of two, halves the file) or
         ``"float32"``.
     bootstrap_rounds : refits with the database's own models after the first unwrap round
@@ -177,6 +186,7 @@ class DatabaseConfig:
     )
     gram_layers: tuple[str, ...] = GRAM_LAYERS
     gram_dtype: str = "float16"
+    gram_region: GramRegion = setting("skin", help="texels the stored Grams describe", choices=get_args(GramRegion))
     bootstrap_rounds: int = setting(1, help="refits with the learned model", range=(0, 20))
     jobs: int = setting(2, help="worker processes", range=(1, 256))
     max_landmark_rmse_iod: float = 0.1

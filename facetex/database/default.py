@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 #: Revision of what the default build produces, in the default database's file name: bumped
 #: whenever a change to the build (fitting, unwrap, fill, PCA) changes its contents, so that a
 #: cached database from an older facetex is not reused silently (history: docs/database.md).
-BUILD_REVISION = 3
+BUILD_REVISION = 4
 
 
 def default_database_path() -> Path:

@@ -27,6 +27,7 @@ import torch
 from facetex.database.config import FillConfig
 from facetex.errors import EmptyMaskError, ShapeMismatchError
 from facetex.geometry.uv import rasterize_uv, uv_to_pixel
+from facetex.texture.membrane import solve_membrane
 from facetex.types import MeshTopology
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "mirror_vertex_map",
     "mirror_texel_map",
     "fill_texture",
+    "gram_region_mask",
 ]
 
 #: Fill-map values (uint8).
@@ -210,59 +212,44 @@ def fill_texture(
     unknown = chart & ~fixed
     if unknown.any():
         mean = albedo[known].mean(axis=0)
-        rgb[unknown] = _solve_membrane(rgb, unknown, chart, guidance, mean, config.regularization)
+        rgb[unknown] = solve_membrane(rgb, unknown, chart, guidance, mean, config.regularization)
     rgb[~chart] = 0.5
     return FilledTexture(rgb=np.clip(rgb, 0.0, 1.0).astype(np.float32), fill_map=fill_map)
 
 
-def _solve_membrane(
-    values: np.ndarray,
-    unknown: np.ndarray,
-    chart: np.ndarray,
-    guidance: np.ndarray | None,
-    mean: np.ndarray,
-    regularization: float,
-) -> np.ndarray:
-    """Solve Σ_q (f_p − f_q) = Σ_q g_pq + λ(mean − f_p) for unknown p, 4-neighbours q in the
-    chart; f_q fixed for known q; g_pq = guide_p − guide_q where both guides exist, else 0.
+def gram_region_mask(
+    fill_maps: np.ndarray, region: str, size: int, features: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The texels whose Grams a database stores (``DatabaseConfig.gram_region``), at ``size``².
 
-    Returns (n_unknown, 3) float64 in the order of ``values[unknown]``.
+    Parameters
+    ----------
+    fill_maps : (N, R, R) uint8 fill maps.
+    region : ``"skin"`` (:data:`OBSERVED` or :data:`MIRRORED` texels outside ``features``: the
+        skin detail a photo showed) or ``"texture"`` (every texel).
+    size : side of the textures the Grams are taken of (nearest texel of the R² maps).
+    features : (R, R) bool, the facial features of the UV layout
+        (:func:`facetex.fitting.visibility.feature_texels`); required for ``"skin"``.
+
+    Returns
+    -------
+    (N, size, size) bool, or None for ``"texture"`` (the whole image, no region).
+
+    >>> maps = np.array([[[OBSERVED, INPAINTED], [MIRRORED, OBSERVED]]], dtype=np.uint8)
+    >>> eyes = np.array([[False, False], [False, True]])
+    >>> gram_region_mask(maps, "skin", 2, eyes).astype(int).tolist()
+    [[[1, 0], [1, 0]]]
+    >>> gram_region_mask(maps, "texture", 2) is None
+    True
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.linalg import splu
-
-    size = unknown.shape[0]
-    index = np.full(unknown.shape, -1, dtype=np.int64)
-    index[unknown] = np.arange(int(unknown.sum()))
-    n = int(unknown.sum())
-    rows_p, cols_p = np.nonzero(unknown)
-    diag = np.full(n, regularization, dtype=np.float64)
-    rhs = np.repeat(regularization * mean[None, :], n, axis=0).astype(np.float64)
-    entries_r: list[np.ndarray] = []
-    entries_c: list[np.ndarray] = []
-    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        rq, cq = rows_p + dr, cols_p + dc
-        inside = (rq >= 0) & (rq < size) & (cq >= 0) & (cq < size)
-        p = np.nonzero(inside)[0]
-        rq, cq = rq[inside], cq[inside]
-        in_chart = chart[rq, cq]
-        p, rq, cq = p[in_chart], rq[in_chart], cq[in_chart]
-        diag[p] += 1.0
-        if guidance is not None:
-            gp = guidance[rows_p[p], cols_p[p]]
-            gq = guidance[rq, cq]
-            g = np.nan_to_num(gp - gq, nan=0.0)
-            np.add.at(rhs, p, g)
-        q_unknown = unknown[rq, cq]
-        entries_r.append(p[q_unknown])
-        entries_c.append(index[rq[q_unknown], cq[q_unknown]])
-        q_known = ~q_unknown
-        np.add.at(rhs, p[q_known], values[rq[q_known], cq[q_known]])
-    r = np.concatenate(entries_r)
-    c = np.concatenate(entries_c)
-    matrix = coo_matrix(
-        (np.concatenate([diag, -np.ones(r.size)]), (np.concatenate([np.arange(n), r]),
-                                                    np.concatenate([np.arange(n), c]))),
-        shape=(n, n),
-    ).tocsc()
-    return splu(matrix, permc_spec="MMD_AT_PLUS_A").solve(rhs)
+    if region == "texture":
+        return None
+    if region != "skin":
+        raise ValueError(f"gram region must be 'skin' or 'texture', got {region!r}")
+    maps = np.asarray(fill_maps)
+    if features is None or np.shape(features) != maps.shape[1:]:
+        raise ShapeMismatchError(f"the 'skin' region needs an {maps.shape[1:]} feature mask, got "
+                                 f"{None if features is None else np.shape(features)}")
+    seen = ((maps == OBSERVED) | (maps == MIRRORED)) & ~np.asarray(features, dtype=bool)
+    idx = (np.arange(size) * maps.shape[-1]) // size
+    return seen[:, idx][:, :, idx]

@@ -18,6 +18,12 @@ _FACE_MODELS = {
     "mediapipe": ("mediapipe's face mask", "identity, expression and albedo learned"),
 }
 
+#: What each ``TextureDatabase.gram_region`` covers, for the summary.
+_GRAM_REGIONS = {
+    "skin": "over each photo's observed and mirrored skin, features left out",
+    "texture": "over the whole completed textures",
+}
+
 
 def summarize(db: TextureDatabase) -> str:
     """A multi-line summary: subjects, resolution, schema, face model, models, build, sources,
@@ -36,7 +42,8 @@ def summarize(db: TextureDatabase) -> str:
         + ", ".join(f"{n} {e}" for e, n in sorted(expressions.items())) + ")",
         f"textures      {db.resolution}×{db.resolution} UV albedo (uint8), fill maps",
         f"Grams         {', '.join(db.gram_layers)} at "
-        + ", ".join(f"{r}²" for r in db.gram_resolutions) + f" ({m['gram_dtype']})",
+        + ", ".join(f"{r}²" for r in db.gram_resolutions) + f" ({m['gram_dtype']}) "
+        + _GRAM_REGIONS.get(db.gram_region, db.gram_region),
         f"face model    {db.face_model}: {mesh}, {topology.vertices.shape[0]} vertices, "
         f"{topology.faces.shape[0]} triangles; {learned}",
         f"model         {model.name}: {model.shape_basis.shape[0]} identity, "

@@ -25,7 +25,7 @@ import numpy as np
 
 from facetex.database.cache import PhotoResult, load_result, save_result
 from facetex.database.config import DatabaseConfig, SpecularConfig
-from facetex.database.fill import MirrorMap, fill_texture
+from facetex.database.fill import MirrorMap, fill_texture, gram_region_mask
 from facetex.database.packing import PackedGrams, pack_gram
 from facetex.database.pca import downsample_textures
 from facetex.database.photos import PhotoSource
@@ -35,7 +35,7 @@ from facetex.detect.landmarks import FACE_OVAL
 from facetex.errors import FacetexError
 from facetex.fitting.config import FitConfig, UnwrapConfig, VisibilityConfig
 from facetex.fitting.model import model_albedo
-from facetex.fitting.visibility import ImageVisibility, image_visibility
+from facetex.fitting.visibility import ImageVisibility, feature_texels, image_visibility
 from facetex.geometry.uv import chart_mask
 from facetex.io.images import load_photo
 from facetex.stages import StageClock, prepare_face, unwrap_face
@@ -154,7 +154,9 @@ def _compute(task: PhotoTask) -> PhotoResult:
         )
         if task.grams:
             with clock.stage("grams"):
-                result = dataclasses.replace(result, grams=_texture_grams(result.albedo, task.mirror.chart, cfg))
+                features = feature_texels(task.model.topology, cfg.resolution)
+                result = dataclasses.replace(
+                    result, grams=_texture_grams(result.albedo, filled.fill_map, features, task.mirror.chart, cfg))
     log.debug("%s: %s", subject, ", ".join(f"{k} {v:.2f} s" for k, v in clock.timings.items()))
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
@@ -196,16 +198,21 @@ def _with_features(skin: ImageVisibility) -> ImageVisibility:
                            skin_colour=skin.skin_colour | inside_features)
 
 
-def _texture_grams(albedo: np.ndarray, chart: np.ndarray, cfg: DatabaseConfig) -> dict[int, dict[str, PackedGrams]]:
+def _texture_grams(
+    albedo: np.ndarray, fill_map: np.ndarray, features: np.ndarray, chart: np.ndarray, cfg: DatabaseConfig
+) -> dict[int, dict[str, PackedGrams]]:
     """Normalised luminance Grams of one complete texture at every stored resolution, as the
-    database returns it (8-bit values, exactly 0.5 off the chart)."""
+    database returns it (8-bit values, exactly 0.5 off the chart), over the region
+    ``cfg.gram_region`` of its (R, R) ``fill_map`` and the layout's (R, R) facial
+    ``features`` (:func:`gram_region_mask`)."""
     vgg = _vgg19()
     rgb = albedo.astype(np.float32) / 255.0
     rgb[~chart] = 0.5
     out: dict[int, dict[str, PackedGrams]] = {}
     for res in cfg.gram_resolutions:
         small = downsample_textures(rgb[None], res)[0]
-        grams = compute_grams(luminance(small)[None], vgg, layers=cfg.gram_layers)
+        region = gram_region_mask(fill_map[None], cfg.gram_region, res, features)
+        grams = compute_grams(luminance(small)[None], vgg, layers=cfg.gram_layers, regions=region)
         out[int(res)] = {layer: pack_gram(g, cfg.gram_dtype) for layer, g in grams.grams.items()}
     return out
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facetex.database.fill import gram_region_mask
 from facetex.database.packing import PackedGrams, unpack_gram
 from facetex.database.schema import (
     BLOCK,
@@ -31,6 +32,7 @@ from facetex.database.schema import (
     h5py_module,
 )
 from facetex.errors import DatabaseError
+from facetex.fitting.visibility import feature_texels
 from facetex.texture.color import luminance
 from facetex.types import GramSet, LandmarkMap, MeshTopology, MorphableModel
 
@@ -183,6 +185,12 @@ class TextureDatabase:
         return str(self.manifest["build_params"].get("face_model", "mediapipe"))
 
     @property
+    def gram_region(self) -> str:
+        """The texels the stored Grams describe (``DatabaseConfig.gram_region``): ``"skin"``
+        or ``"texture"`` (files built before the setting existed)."""
+        return str(self.manifest["build_params"].get("gram_region", "texture"))
+
+    @property
     def attribution(self) -> str:
         return str(self.manifest["attribution"])
 
@@ -228,6 +236,16 @@ class TextureDatabase:
     def fill_maps(self, *, exclude_persons: Iterable[str] = ()) -> np.ndarray:
         """Texel origins (N, R, R) uint8 (see :mod:`facetex.database.fill`)."""
         return self._read("subjects/fill_map", exclude_persons)
+
+    def gram_regions(self, *, exclude_persons: Iterable[str] = ()) -> np.ndarray | None:
+        """The texels each stored Gram describes, (N, R, R) bool (:attr:`gram_region`
+        ``"skin"``: observed or mirrored texels outside the facial features), or None when the
+        Grams describe the whole textures."""
+        if self.gram_region == "texture":
+            return None
+        features = feature_texels(self.morphable_model().topology, self.resolution)
+        return gram_region_mask(self.fill_maps(exclude_persons=exclude_persons), self.gram_region,
+                                self.resolution, features)
 
     def vertices(self, *, exclude_persons: Iterable[str] = ()) -> np.ndarray:
         """Fitted meshes (N, V, 3) float32, model frame with pose removed (cm)."""

@@ -73,7 +73,9 @@ def _evaluate_subject(
         complete = GramSet(grams={layer: g[rows] for layer, g in arrays.grams.grams.items()})
     elif vgg is not None:
         complete = database.gram_set(config.size, layers=GRAM_LAYERS, exclude_persons=(person,))
-    completed = texture_variants(prepared.partial, arrays.textures[rows], complete, variants, config, vgg)
+    regions = None if arrays.gram_regions is None else arrays.gram_regions[rows]
+    completed = texture_variants(prepared.partial, arrays.textures[rows], complete, variants, config, vgg,
+                                 exemplar_regions=regions)
     reference = ground_truth_reference(prepared, config, embedder, onet)
     scores = {
         name: score_texture(texture, prepared, config, reference, embedder, onet)

@@ -24,7 +24,7 @@ from facetex.paths import london_dir
 from facetex.texture.analysis import compute_grams
 from facetex.texture.color import luminance
 from facetex.texture.config import TextureConfig
-from facetex.texture.resample import resize
+from facetex.texture.resample import nearest_mask, resize
 from facetex.texture.vgg import VGG19
 from facetex.types import GramSet, MorphableModel
 
@@ -140,7 +140,8 @@ class DatabaseArrays:
     textures : (N, S, S, 3) float32 at the evaluation size; textures_pca : (N, r, r, 3) at the
     morphable model's albedo resolution; observed : (N, S, S) bool, fill map == OBSERVED;
     vertices : (N, V, 3); grams : complete Grams at S of every subject, or None to read them
-    from the database per query.
+    from the database per query; gram_regions : (N, S, S) bool, the texels the database's
+    Grams describe (``TextureDatabase.gram_regions``), or None for whole textures.
     """
 
     subjects: tuple[SubjectRecord, ...]
@@ -149,6 +150,7 @@ class DatabaseArrays:
     observed: np.ndarray
     vertices: np.ndarray
     grams: GramSet | None
+    gram_regions: np.ndarray | None
 
 
 def load_arrays(database: TextureDatabase, size: int, vgg: VGG19 | None, config: TextureConfig) -> DatabaseArrays:
@@ -162,12 +164,15 @@ def load_arrays(database: TextureDatabase, size: int, vgg: VGG19 | None, config:
     fill = database.fill_maps()
     idx = (np.arange(size) * fill.shape[1]) // size
     observed = (fill == OBSERVED)[:, idx][:, :, idx]
+    regions = database.gram_regions()
+    if regions is not None:
+        regions = np.stack([nearest_mask(r, size) for r in regions])
     stored = size in database.gram_resolutions and set(GRAM_LAYERS) <= set(database.gram_layers)
     grams = None
     if vgg is not None and not stored:
         log.info("computing complete Grams of %d database textures at %d² (not stored)", len(textures), size)
         grams = compute_grams(
-            luminance(textures), vgg, layers=GRAM_LAYERS, batch_size=config.batch_size, bf16=False
+            luminance(textures), vgg, layers=GRAM_LAYERS, regions=regions, batch_size=config.batch_size, bf16=False
         )
     return DatabaseArrays(
         subjects=database.subjects(),
@@ -176,6 +181,7 @@ def load_arrays(database: TextureDatabase, size: int, vgg: VGG19 | None, config:
         observed=observed,
         vertices=database.vertices().astype(np.float64),
         grams=grams,
+        gram_regions=regions,
     )
 
 

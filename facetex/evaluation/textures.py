@@ -111,6 +111,7 @@ def texture_variants(
     config: ProtocolConfig,
     vgg: VGG19 | None,
     *,
+    exemplar_regions: np.ndarray | None = None,
     progress: bool = False,
 ) -> VariantTextures:
     """Complete one partial albedo by every variant (the texture stage, run per variant).
@@ -125,6 +126,8 @@ def texture_variants(
     variants : what to run.
     config : the run's settings (texture config per variant: :meth:`ProtocolConfig.texture_config`).
     vgg : the feature network; needed only by synthesis variants.
+    exemplar_regions : (K, R, R) bool, the texels ``complete`` describes per exemplar (the
+        database's gram regions), so Grams computed at other stage sizes match; None = whole.
     progress : show synthesis progress bars.
 
     Returns
@@ -174,7 +177,8 @@ def texture_variants(
         if variant.recipe is not None:  # the pipeline's texture stage, as `facetex infer` runs it
             run = infer_texture(
                 partial.lowfreq, partial.albedo, partial.mask, list(exemplars), tex_config, vgg,
-                exemplar_grams={size: complete}, progress=progress, **observed_detail_inputs(partial, tex_config),
+                exemplar_grams={size: complete}, exemplar_regions=exemplar_regions, progress=progress,
+                **observed_detail_inputs(partial, tex_config),
             )
         else:  # the shared exact §4 fit, then §5 from the low-frequency albedo, nothing kept of the photo
             layers = tex_config.gram_layers
@@ -192,7 +196,7 @@ def texture_variants(
             run = complete_texture(
                 blend, partial.lowfreq, partial.albedo, partial.mask, list(exemplars),
                 tex_config.replace(keep_observed=False, detail=1.0), vgg,
-                exemplar_grams={size: complete}, progress=progress,
+                exemplar_grams={size: complete}, exemplar_regions=exemplar_regions, progress=progress,
             )
         textures[variant.name] = on_chart(run.synthesis.rgb, partial.chart)
         info[variant.name] = VariantRun(

@@ -45,6 +45,7 @@ from facetex.errors import EmptyMaskError, ShapeMismatchError
 from facetex.fitting.config import VisibilityConfig
 from facetex.fitting.crop import FaceCrop, face_crop
 from facetex.geometry.topology import load_face_mesh
+from facetex.geometry.uv_frame import uv_to_pixel
 from facetex.types import Detection, MeshTopology, Photo
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "skin_sample_vertices",
     "fit_skin_colour",
     "feature_polygons",
+    "feature_texels",
     "image_visibility",
     "photo_visibility",
     "view_cosine",
@@ -198,6 +200,36 @@ def feature_polygons() -> tuple[tuple[int, ...], ...]:
         lm.RIGHT_NOSTRIL,
         lm.LEFT_NOSTRIL,
     )
+
+
+def feature_texels(topology: MeshTopology, resolution: int, dilation: float = 0.06) -> np.ndarray:
+    """The facial features of a UV layout: the :func:`feature_polygons` of the mesh's landmarks
+    filled in UV, (R, R) bool, grown by ``dilation`` × the UV distance between the eye centres
+    (as the input stage grows them in the photo by ``VisibilityConfig.feature_dilation`` × the
+    inter-ocular distance).
+
+    The landmarks' UVs are those of their surface points: ``topology.landmark_map``'s
+    barycentric points on a mesh that is not mediapipe's, the first 468 vertices on mediapipe's.
+    """
+    uv = np.asarray(topology.uvs, dtype=np.float64)
+    landmark_map = topology.landmark_map
+    if landmark_map is None:
+        points = uv[: lm.NUM_MESH_LANDMARKS]
+    else:
+        corners = np.asarray(landmark_map.vertices[: lm.NUM_MESH_LANDMARKS])
+        points = np.einsum("lk,lkc->lc", landmark_map.barycentrics[: lm.NUM_MESH_LANDMARKS], uv[corners])
+    xy = uv_to_pixel(points, resolution) - 0.5  # texel centres at integers, as cv2 draws
+    shift = 4  # sub-texel polygon vertices (1/16 texel)
+    cut = np.zeros((resolution, resolution), dtype=np.uint8)
+    for polygon in feature_polygons():
+        cv2.fillPoly(cut, [np.round(xy[list(polygon)] * (1 << shift)).astype(np.int32)], 1,
+                     lineType=cv2.LINE_8, shift=shift)
+    eyes = np.stack([xy[list(lm.RIGHT_EYE)].mean(axis=0), xy[list(lm.LEFT_EYE)].mean(axis=0)])
+    radius = dilation * float(np.linalg.norm(eyes[0] - eyes[1]))
+    if radius >= 0.5:
+        size = 2 * int(np.ceil(radius)) + 1
+        cut = cv2.dilate(cut, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    return cut.astype(bool)
 
 
 def image_visibility(

@@ -64,6 +64,7 @@ __all__ = [
     "build_blend_problem",
     "compute_grams",
     "masked_blend_problem",
+    "region_positions",
     "select_grams",
     "shortlist_exemplars",
     "solve_blend",
@@ -79,10 +80,12 @@ def compute_grams(
     *,
     layers: Sequence[str],
     mask: np.ndarray | None = None,
+    regions: np.ndarray | None = None,
     batch_size: int = 4,
     bf16: bool = False,
 ) -> GramSet:
-    """Normalised Gram matrices of luminance images, optionally after mask-out (paper §4).
+    """Normalised Gram matrices of luminance images, optionally after mask-out (paper §4) or
+    over a region of each image only.
 
     Runs without gradients, ``batch_size`` images per forward pass.
 
@@ -93,6 +96,11 @@ def compute_grams(
     layers : VGG-19 layer names.
     mask : (H, W) bool, True where visible; when given, each image is replaced by M(I)
         (0.5 on hidden pixels) before its features are taken. ``None`` = complete images.
+    regions : (N, H, W) bool, one region per image; when given, image n's Gram at each layer
+        is taken over the feature positions whose whole stride block lies in its region
+        (:func:`region_positions`) and normalised by their number: the statistics of that
+        part of the image, whatever its size. The features themselves still see the whole
+        image. ``None`` = every position (G = F Fᵀ / (H_l·W_l)).
     batch_size : images per forward pass.
     bf16 : bfloat16 autocast in the network (Grams themselves accumulate in fp32).
 
@@ -103,9 +111,9 @@ def compute_grams(
     Raises
     ------
     ShapeMismatchError
-        If ``luminance`` is not (N, H, W) or ``mask`` is not (H, W).
+        If ``luminance`` is not (N, H, W), ``mask`` is not (H, W) or ``regions`` not (N, H, W).
     EmptyMaskError
-        If ``mask`` hides every pixel.
+        If ``mask`` hides every pixel or a region is empty.
     """
     stack = np.asarray(luminance)
     if stack.ndim != 3 or stack.shape[0] == 0:
@@ -116,6 +124,13 @@ def compute_grams(
             raise ShapeMismatchError(f"mask is {mask.shape} but the images are {stack.shape[1:]}")
         if not mask.any():
             raise EmptyMaskError("the visibility mask hides every pixel; nothing can be analysed")
+    if regions is not None:
+        regions = np.asarray(regions, dtype=bool)
+        if regions.shape != stack.shape:
+            raise ShapeMismatchError(f"regions are {regions.shape} but the images are {stack.shape}")
+        empty = np.flatnonzero(~regions.reshape(len(regions), -1).any(axis=1))
+        if empty.size:
+            raise EmptyMaskError(f"the region of image {int(empty[0])} is empty; its Gram is undefined")
     layers = list(layers)
     chunks: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
     with torch.inference_mode():
@@ -126,8 +141,37 @@ def compute_grams(
             x = torch.from_numpy(np.array(batch, dtype=np.float32))[:, None]  # a copy: inputs may be read-only
             features = vgg.features(x.to(vgg.device), layers, bf16=bf16)
             for layer in layers:
-                chunks[layer].append(gram(features[layer].float()).cpu().numpy())
+                f = features[layer].float()
+                if regions is None:
+                    chunks[layer].append(gram(f).cpu().numpy())
+                    continue
+                inside = region_positions(regions[start : start + batch_size], f.shape[-2:])
+                for n in range(f.shape[0]):
+                    kept = f[n].reshape(f.shape[1], -1)[:, torch.from_numpy(inside[n].ravel()).to(f.device)]
+                    chunks[layer].append((kept @ kept.T / kept.shape[1]).cpu().numpy()[None])
     return GramSet(grams={layer: np.concatenate(chunks[layer]) for layer in layers})
+
+
+def region_positions(regions: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The feature positions of a layer that a region covers, (N, h, w) bool for (N, H, W)
+    bool regions and a layer of ``size`` = (h, w): a position is in when every pixel of its
+    (H/h × W/w) stride block is; where no position of an image is wholly in, those with at
+    least half of their block in (a region thinner than the stride); where none is, those with
+    any of it.
+
+    >>> region = np.zeros((1, 8, 8), dtype=bool); region[0, :5, :] = True
+    >>> region_positions(region, (2, 2)).astype(int).tolist()
+    [[[1, 1], [0, 0]]]
+    """
+    n, height, width = regions.shape
+    h, w = int(size[0]), int(size[1])
+    cover = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(regions.astype(np.float32))[:, None], (h, w))
+    cover = cover[:, 0].numpy()
+    inside = cover >= 1.0 - 1e-6
+    for i in range(n):
+        if not inside[i].any():
+            inside[i] = cover[i] >= 0.5 if (cover[i] >= 0.5).any() else cover[i] > 0.0
+    return inside
 
 
 @dataclass(frozen=True)

@@ -146,8 +146,11 @@ class TextureConfig:
     keep_observed : keep the photo's own detail where the photo observes skin
         (:mod:`facetex.texture.fusion`): observed texels carry the partial albedo's luminance
         in every band the photo resolves there, and synthesised detail only above it; the
-        synthesis starts from the photo there, not from the exemplars' detail. False is the
-        paper's §5, which re-synthesises every texel from I(α_al).
+        synthesis starts from the photo there, not from the exemplars' detail; and the
+        photo's low-frequency colour is carried smoothly into hidden texels
+        (:func:`~facetex.texture.membrane.continue_photo_colour`), so they meet the observed
+        ones without an edge. False is the paper's §5, which re-synthesises every texel from
+        I(α_al).
     detail : scale of the invented detail, in [0, 2]: 0 = none (hidden texels keep the
         low-frequency albedo, observed ones the photo's own bands), 1 = the database-matched
         amount, 2 = twice it. The photo's own detail is never scaled.

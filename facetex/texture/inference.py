@@ -33,7 +33,8 @@ from facetex.texture.color import luminance, replace_luminance
 from facetex.texture.config import Solver, TextureConfig
 from facetex.texture.bands import band_edges, sampling_cutoff
 from facetex.texture.fusion import BandTransfer, estimate_transfer, keep_observed_detail, normalised_fill
-from facetex.texture.resample import density_at, resize, visible_at
+from facetex.texture.membrane import continue_photo_colour
+from facetex.texture.resample import density_at, nearest_mask, resize, visible_at
 from facetex.texture.starts import exemplar_detail, observed_start, stage_start
 from facetex.texture.synthesis import synthesize_texture
 from facetex.texture.vgg import VGG19
@@ -109,6 +110,7 @@ def infer_texture(
     vgg: VGG19,
     *,
     exemplar_grams: Mapping[int, GramSource] | None = None,
+    exemplar_regions: Sequence[np.ndarray] | None = None,
     pixels_per_texel: np.ndarray | None = None,
     feature_rgb: np.ndarray | None = None,
     feature_mask: np.ndarray | None = None,
@@ -154,6 +156,11 @@ def infer_texture(
         ``exemplars``, every layer of ``config.gram_layers``), a GramSet or
         :meth:`facetex.database.store.TextureDatabase.stored_grams`, which reads only the
         exemplars that get weight.
+    exemplar_regions : optional K (R_k, R_k) bool masks at the exemplars' own sizes, the
+        texels of each exemplar whose Grams describe it (a database's :meth:`~facetex.database.store.TextureDatabase.gram_regions`);
+        complete Grams computed here (sizes ``exemplar_grams`` lacks) are then taken over those
+        texels only (:func:`~facetex.texture.analysis.compute_grams`'s ``regions``), as the
+        database's stored ones are. None = whole textures, the paper's G_l(I_k).
     pixels_per_texel : (R, R) float, the photo's sampling density per observed texel
         (:attr:`facetex.types.PartialAlbedo.pixels_per_texel`); None = resolves everything.
     feature_rgb, feature_mask : (R, R, 3) float RGB in [0, 1] and (R, R) bool, the brows,
@@ -189,6 +196,7 @@ def infer_texture(
         config,
         vgg,
         exemplar_grams=exemplar_grams,
+        exemplar_regions=exemplar_regions,
         pixels_per_texel=pixels_per_texel,
         feature_rgb=feature_rgb,
         feature_mask=feature_mask,
@@ -313,6 +321,7 @@ def complete_texture(
     vgg: VGG19,
     *,
     exemplar_grams: Mapping[int, GramSource] | None = None,
+    exemplar_regions: Sequence[np.ndarray] | None = None,
     pixels_per_texel: np.ndarray | None = None,
     feature_rgb: np.ndarray | None = None,
     feature_mask: np.ndarray | None = None,
@@ -333,11 +342,15 @@ def complete_texture(
         raise ShapeMismatchError(
             f"init {init.shape[:2]}, partial {partial.shape[:2]} and mask {visible.shape} must have one size"
         )
+    if config.keep_observed:  # the photo's colour, not the model's, next to what it shows
+        init = continue_photo_colour(init, partial, visible)
     exemplar_y = [_exemplar_luminance(e, f"exemplar {i}") for i, e in enumerate(exemplars)]
     count = len(exemplar_y)
     weights = np.asarray(blend.weights, dtype=np.float64)
     if weights.shape != (count,):
         raise ShapeMismatchError(f"{count} exemplars but {weights.shape} blend weights")
+    if exemplar_regions is not None and len(exemplar_regions) != count:
+        raise ShapeMismatchError(f"{count} exemplars but {len(exemplar_regions)} exemplar regions")
     cached = dict(exemplar_grams or {})
     for grams in cached.values():
         select_grams(grams, np.arange(0), config.gram_layers, expected=count)
@@ -361,8 +374,11 @@ def complete_texture(
         if stage.size in cached:
             complete = select_grams(cached[stage.size], used, config.gram_layers, expected=count)
         else:
+            regions = None if exemplar_regions is None else np.stack(
+                [nearest_mask(exemplar_regions[i], stage.size) for i in used])
             complete = compute_grams(
-                np.stack([resize(exemplar_y[i], stage.size) for i in used]), vgg, bf16=config.bf16_grams, **options
+                np.stack([resize(exemplar_y[i], stage.size) for i in used]), vgg, regions=regions,
+                bf16=config.bf16_grams, **options
             )
         target = blend_grams(weights[used], complete)
         timings["targets"] += time.perf_counter() - clock

@@ -123,20 +123,29 @@ def test_held_out_model_keeps_the_ict_geometry(built):
 
 @pytest.mark.slow
 def test_stored_grams_match_a_fresh_computation(built):
+    from facetex.database.fill import gram_region_mask
     from facetex.database.pca import downsample_textures
+    from facetex.fitting.visibility import feature_texels
     from facetex.texture.analysis import compute_grams
     from facetex.texture.color import luminance
     from facetex.texture.vgg import load_vgg19
 
     db = load_database(built[1])
+    assert db.gram_region == "skin"  # the default: Grams of the skin the photo showed
     texture = downsample_textures(db.textures()[:1], 64)[0]
-    fresh = compute_grams(luminance(texture)[None], load_vgg19(), layers=db.gram_layers)
+    features = feature_texels(db.morphable_model().topology, db.resolution)
+    regions = gram_region_mask(db.fill_maps()[:1], db.gram_region, 64, features)
+    vgg = load_vgg19()
+    fresh = compute_grams(luminance(texture)[None], vgg, layers=db.gram_layers, regions=regions)
+    whole = compute_grams(luminance(texture)[None], vgg, layers=db.gram_layers)
     for layer in db.gram_layers:
         stored = db.grams(layer, 64)
         assert stored.shape[0] == 4 and stored.shape[1:] == fresh.grams[layer].shape[1:]
         ref = fresh.grams[layer][0]
         # float16 storage (rel. 5e-4) and 8-bit texture storage
         assert np.abs(stored[0] - ref).max() <= 2e-3 * np.abs(ref).max()
+        # ... and not the whole texture's Gram (its smooth fill lowers the energy)
+        assert np.abs(stored[0] - whole.grams[layer][0]).max() > 2e-2 * np.abs(ref).max()
     assert db.gram_set(128).grams["relu5_1"].shape == (4, 512, 512)
 
 

@@ -89,3 +89,34 @@ def test_view_cosine():
     normals = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]], dtype=torch.float64)
     np.testing.assert_allclose(view_cosine(points, normals).numpy(), [1.0, 0.0, 0.8], atol=1e-12)
     np.testing.assert_allclose(view_cosine(points.numpy(), -normals.numpy()), [-1.0, 0.0, -0.8], atol=1e-12)
+
+
+@pytest.mark.parametrize("model_name", ["mediapipe", "ict"])
+def test_feature_texels_cover_the_features_of_either_layout(model_name, shared_data):
+    """The eyes, brows, lips and nostrils of a UV layout, from its landmarks' surface points: the
+    lip and eye landmarks are in, the cheeks and the forehead's middle out, and the two sides
+    are mirror images (both layouts are left/right symmetric)."""
+    from facetex.fitting import load_face_model
+    from facetex.fitting.visibility import feature_texels
+    from facetex.geometry.uv_frame import uv_to_pixel
+
+    topology = load_face_model(model_name).topology
+    size = 256
+    features = feature_texels(topology, size)
+    uv = np.asarray(topology.uvs)
+    if topology.landmark_map is None:
+        points = uv[:468]
+    else:
+        lmap = topology.landmark_map
+        points = np.einsum("lk,lkc->lc", lmap.barycentrics[:468], uv[lmap.vertices[:468]])
+    texel = np.floor(uv_to_pixel(points, size)).astype(int)
+
+    def inside(ids):
+        return features[texel[list(ids), 1], texel[list(ids), 0]]
+
+    assert inside(groups.LIPS_OUTER).all() and inside(groups.LEFT_EYE).all() and inside(groups.RIGHT_EYEBROW).all()
+    assert not inside([50, 280, 151]).any()  # cheeks, forehead
+    assert 0.03 < features.mean() < 0.2
+    assert np.mean(features != features[:, ::-1]) < 0.01
+    assert not feature_texels(topology, size, dilation=0.0).all()
+    assert feature_texels(topology, size, dilation=0.0).sum() < features.sum()

@@ -137,6 +137,34 @@ def test_compute_grams_batching_and_mask(vgg, exemplar_grams):
         assert np.linalg.norm(bf16.grams[layer] - ref) / np.linalg.norm(ref) < 0.02
 
 
+def test_region_grams_describe_only_their_region(vgg, textures):
+    """A Gram over a region is the statistics of that part of the image: half gravel, half flat
+    grey, its Gram over the gravel half is close to a whole gravel image's, while the whole
+    image's Gram has about half the energy (the database's Grams over observed skin, not over
+    the smooth fill)."""
+    gravel = textures["gravel"][:128, :128]
+    half = gravel.copy()
+    half[:, 64:] = gravel.mean()
+    region = np.zeros((128, 128), bool)
+    region[:, :64] = True
+    layers = ["relu1_1", "relu2_1", "relu3_1"]
+    reference = compute_grams(gravel[None], vgg, layers=layers)
+    whole = compute_grams(half[None], vgg, layers=layers)
+    inside = compute_grams(half[None], vgg, layers=layers, regions=region[None])
+    for layer in layers:
+        ref = reference.grams[layer][0]
+        near = np.linalg.norm(inside.grams[layer][0] - ref) / np.linalg.norm(ref)
+        far = np.linalg.norm(whole.grams[layer][0] - ref) / np.linalg.norm(ref)
+        assert near < 0.5 * far, (layer, near, far)
+    everywhere = compute_grams(half[None], vgg, layers=layers, regions=np.ones((1, 128, 128), bool))
+    for layer in layers:  # the whole image as a region: the plain Gram
+        np.testing.assert_allclose(everywhere.grams[layer], whole.grams[layer], rtol=1e-4, atol=1e-6)
+    with pytest.raises(EmptyMaskError):
+        compute_grams(half[None], vgg, layers=layers, regions=np.zeros((1, 128, 128), bool))
+    with pytest.raises(ShapeMismatchError):
+        compute_grams(half[None], vgg, layers=layers, regions=region)
+
+
 def test_recovers_known_convex_weights(exemplar_grams):
     _, grams = exemplar_grams
     truth = np.array([0.5, 0.0, 0.3, 0.2, 0.0])

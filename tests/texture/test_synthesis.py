@@ -11,7 +11,7 @@ from facetex.texture.color import luminance, rgb_to_yiq
 from facetex.texture.config import Stage, TextureConfig
 from facetex.texture.inference import infer_texture
 from facetex.texture.starts import exemplar_detail, stage_start
-from facetex.texture.resample import resize
+from facetex.texture.resample import nearest_mask, resize
 from facetex.texture.synthesis import synthesize_texture
 from facetex.types import GramSet
 
@@ -183,6 +183,22 @@ def test_infer_texture_uses_cached_exemplar_grams(vgg, small_inputs):
                            exemplar_grams={64: doubled}, progress=False)
     for layer in LAYERS:
         np.testing.assert_allclose(scaled.blend.target.grams[layer], 2.0 * cached.blend.target.grams[layer], rtol=1e-5)
+    # Region Grams (a database's gram_region): computed at a size not cached = the cached ones.
+    regions = [np.zeros(e.shape[:2], bool) for e in exemplars]
+    for r in regions:
+        r[: r.shape[0] // 2] = True
+    region_grams = compute_grams(np.stack([luminance(resize(e, 64)) for e in exemplars]), vgg, layers=LAYERS,
+                                 regions=np.stack([nearest_mask(r, 64) for r in regions]))
+    plain = config.replace(schedule=(Stage(64, 0),))
+    from_regions = infer_texture(init, partial, mask, exemplars, plain, vgg, exemplar_regions=regions, progress=False)
+    from_cache = infer_texture(init, partial, mask, exemplars, plain, vgg, exemplar_grams={64: region_grams},
+                               progress=False)
+    for layer in LAYERS:
+        ref = from_cache.blend.target.grams[layer]
+        assert np.linalg.norm(from_regions.blend.target.grams[layer] - ref) <= 1e-5 * np.linalg.norm(ref)
+        assert np.linalg.norm(cached.blend.target.grams[layer] - ref) > 1e-2 * np.linalg.norm(ref)
+    with pytest.raises(ShapeMismatchError, match="exemplar regions"):
+        infer_texture(init, partial, mask, exemplars, plain, vgg, exemplar_regions=regions[:2], progress=False)
     with pytest.raises(ShapeMismatchError, match="exemplar Gram sets"):
         bad = GramSet(grams={layer: g[:2] for layer, g in complete.grams.items()})
         infer_texture(init, partial, mask, exemplars, config, vgg, exemplar_grams={64: bad}, progress=False)
