@@ -49,6 +49,25 @@ def _largest_sigmas(coefficients: np.ndarray, std: np.ndarray) -> float:
     return float(np.max(c[used] / std[used])) if used.any() else 0.0
 
 
+def _prior_extremes(fit: FaceFit, model: MorphableModel, expression_names: tuple[str, ...] | None) -> dict:
+    """``largest_abs_sigmas`` per coefficient block with a Gaussian prior; a model whose
+    expression weights are bounded blendshape weights under a sparse prior (the ICT model:
+    [0, 1], Laplace) reports its largest weight by name instead (a weight of 0.14 is readable,
+    its 4.7 Laplace scales are not)."""
+    sigmas = {"identity": _largest_sigmas(fit.shape_coeffs, model.shape_std)}
+    out: dict = {"largest_abs_sigmas": sigmas}
+    weights = np.asarray(fit.expression_coeffs, dtype=np.float64)
+    if model.expression_prior == "laplace":
+        if weights.size:
+            k = int(np.argmax(weights))
+            name = expression_names[k] if expression_names and len(expression_names) == weights.size else f"expression_{k:02d}"
+            out["largest_expression_weight"] = {"name": name, "weight": float(weights[k])}
+    else:
+        sigmas["expression"] = _largest_sigmas(weights, model.expression_std)
+    sigmas["albedo"] = _largest_sigmas(fit.albedo_coeffs, model.albedo_std)
+    return out
+
+
 def fit_summary(
     fit: FaceFit,
     detection: Detection,
@@ -84,11 +103,7 @@ def fit_summary(
             "albedo_modes": int(model.albedo_basis.shape[0]),
             "coefficient_units": "the model's PCA units (unit-norm modes); prior standard deviations "
                                  "are the model's *_std, so largest_abs_sigmas says how unusual the fit is",
-            "largest_abs_sigmas": {
-                "identity": _largest_sigmas(fit.shape_coeffs, model.shape_std),
-                "expression": _largest_sigmas(fit.expression_coeffs, model.expression_std),
-                "albedo": _largest_sigmas(fit.albedo_coeffs, model.albedo_std),
-            },
+            **_prior_extremes(fit, model, expression_names),
         },
         "image_size": {"height": int(fit.image_size[0]), "width": int(fit.image_size[1])},
         "camera": {

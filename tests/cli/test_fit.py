@@ -58,6 +58,10 @@ def test_fit_with_the_ict_model_writes_named_blendshape_weights(tmp_path, london
     assert list(weights) == list(EXPRESSION_NAMES) and "jawOpen" in weights
     assert all(0.0 <= w <= 1.0 for w in weights.values())
     assert len(record["identity_coefficients"]) == 100
+    # bounded weights under a sparse prior: the largest one by name, not in Laplace scales
+    assert set(record["model"]["largest_abs_sigmas"]) == {"identity", "albedo"}
+    top = record["model"]["largest_expression_weight"]
+    assert top["weight"] == max(weights.values()) and weights[top["name"]] == top["weight"]
     assert record["diagnostics"]["landmark_rmse_iod"] < 0.04
     import trimesh
 
