@@ -46,6 +46,13 @@ class ProtocolConfig:
         bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
         inside the observed skin between eyes, nose and mouth).
     region : which texels of the UV tile are scored (:data:`ScoredRegion`).
+    face_width : texels per face width W at ``size``, the unit of every band and scale in
+        cycles per face width (fidelity bands, mesoscopic band, low-pass, ONet scale): one face
+        width is mediapipe's chart width, carried to the database's UV layout through the outer
+        eye corners (:func:`facetex.evaluation.metrics.face_width_texels`: W = R on mediapipe's
+        chart, ≈ 0.843 R on the ICT face tile). None: measured from the database's layout when
+        the run starts (:func:`~facetex.evaluation.run.run_protocol` records the value it used in
+        the result's config).
     confidence, resamples, seed : bootstrap settings of the aggregates.
     figure_subjects : subjects shown in the figure grid.
     """
@@ -68,6 +75,7 @@ class ProtocolConfig:
     region: ScoredRegion = setting("all", help="texels scored: all, the face proper (mediapipe's mask on the ICT "
                                    "tile) or beyond it (ears, neck)", choices=get_args(ScoredRegion))
     patch: int | None = None
+    face_width: float | None = None
     confidence: float = 0.95
     resamples: int = 2000
     seed: int = 0
@@ -84,6 +92,8 @@ class ProtocolConfig:
             raise ValueError("iterations must be ≥ 0")
         if self.patch is not None and not 8 <= self.patch <= self.size:
             raise ValueError(f"patch must be in [8, size], got {self.patch}")
+        if self.face_width is not None and not self.face_width > 0:
+            raise ValueError(f"face_width must be > 0 texels, got {self.face_width}")
         build_variants(self.variants, self.ablation)  # validates names and ablation
 
     @property

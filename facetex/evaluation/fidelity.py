@@ -12,20 +12,22 @@ These measure fidelity, per octave band of spatial frequency and per region of t
   both persons' regions share: 0 when outputs are as alike as the people are, > 0 when the
   pipeline makes everyone alike (the same brows, lid shadows, marks).
 
-Frequencies. A band (lo, hi) is in cycles per face width (c/fw). One face width is the width of
-the UV chart, R texels (the chart spans the face from cheek to cheek, u from 0.008 to 0.992,
-:mod:`facetex.geometry.topology`; the same definition as :mod:`facetex.evaluation.metrics`), so
-f c/fw is f / R cycles per texel at every resolution. :data:`FIDELITY_BANDS` are the octaves
-16–32, 32–64, 64–128 and 128–256 c/fw; a band whose upper edge lies above the Nyquist limit
-R / 2 is not defined at R and is skipped (at 256², 128–256 c/fw).
+Frequencies. A band (lo, hi) is in cycles per face width (c/fw). One face width is W texels,
+the width of mediapipe's UV chart carried to the layout through the outer eye corners
+(:func:`facetex.evaluation.metrics.face_width_texels`: W = R on mediapipe's chart, ≈ 0.843 R on
+the ICT face tile), so f c/fw is f / W cycles per texel at every resolution. The functions take
+W as ``resolution`` and default it to the image width R (mediapipe's chart).
+:data:`FIDELITY_BANDS` are the octaves 16–32, 32–64, 64–128 and 128–256 c/fw; a band whose
+upper edge lies above the Nyquist limit W / 2 is not defined there and is skipped (on
+mediapipe's chart at 256², 128–256 c/fw; on the ICT tile at 256², W ≈ 216, 64–128 c/fw too).
 
-Band-pass. A difference of Gaussians, G_σhi ∗ Y − G_σlo ∗ Y with σ = R / (2π f) texels for
+Band-pass. A difference of Gaussians, G_σhi ∗ Y − G_σlo ∗ Y with σ = W / (2π f) texels for
 f = hi and f = lo: a Gaussian of σ texels has the frequency response exp(−2π²σ²ν²), so each
 σ puts its e^(−1/2) point at its edge frequency f. Y is luminance (YIQ's Y,
 :func:`facetex.texture.color.luminance`), borders are reflected.
 
 Region. Scores are taken on a region mask eroded by a margin (default :func:`default_margin`,
-max(2, R // 50) texels: 5 at 256², twice the σ of the 16 c/fw edge), so that what lies outside
+max(2, ⌊W⌋ // 50) texels: 5 at W = 256, twice the σ of the 16 c/fw edge), so that what lies outside
 the region (the 0.5 grey off a partial albedo's observed texels, the off-chart grey) does not
 leak into the band-pass of the texels scored. All functions are pure functions of arrays.
 """
@@ -66,8 +68,9 @@ def band_label(band: tuple[float, float]) -> str:
     return f"{lo:g}-{hi:g}"
 
 
-def bands_at(resolution: int, bands: Sequence[tuple[float, float]] = FIDELITY_BANDS) -> tuple[tuple[float, float], ...]:
-    """The bands defined at ``resolution`` R: those with 0 < lo < hi ≤ R / 2 (Nyquist).
+def bands_at(resolution: float, bands: Sequence[tuple[float, float]] = FIDELITY_BANDS) -> tuple[tuple[float, float], ...]:
+    """The bands defined at ``resolution`` W texels per face width: those with
+    0 < lo < hi ≤ W / 2 (Nyquist).
 
     Raises
     ------
@@ -80,16 +83,16 @@ def bands_at(resolution: int, bands: Sequence[tuple[float, float]] = FIDELITY_BA
     return tuple((float(lo), float(hi)) for lo, hi in bands if hi <= resolution / 2)
 
 
-def band_sigmas(resolution: int, band: tuple[float, float]) -> tuple[float, float]:
-    """(σ_hi, σ_lo) in texels of the difference of Gaussians of ``band`` at R texels per face
-    width: σ = R / (2π f) (module doc); σ_hi < σ_lo."""
+def band_sigmas(resolution: float, band: tuple[float, float]) -> tuple[float, float]:
+    """(σ_hi, σ_lo) in texels of the difference of Gaussians of ``band`` at W texels per face
+    width: σ = W / (2π f) (module doc); σ_hi < σ_lo."""
     lo, hi = band
     if resolution < 1 or not 0 < lo < hi:
         raise ValueError(f"need resolution ≥ 1 and 0 < low < high, got {resolution} and ({lo}, {hi})")
     return resolution / (2.0 * math.pi * hi), resolution / (2.0 * math.pi * lo)
 
 
-def bandpass(image: np.ndarray, band: tuple[float, float], *, resolution: int | None = None) -> np.ndarray:
+def bandpass(image: np.ndarray, band: tuple[float, float], *, resolution: float | None = None) -> np.ndarray:
     """Band-pass luminance of a UV map: difference of Gaussians (module doc).
 
     Parameters
@@ -103,13 +106,14 @@ def bandpass(image: np.ndarray, band: tuple[float, float], *, resolution: int | 
     (R, R) float64, zero-mean up to border effects.
     """
     y = as_luminance(image, "image")
-    width = int(resolution if resolution is not None else y.shape[1])
+    width = float(resolution if resolution is not None else y.shape[1])
     s_hi, s_lo = band_sigmas(width, band)
     return gaussian_filter(y, s_hi, mode="reflect") - gaussian_filter(y, s_lo, mode="reflect")
 
 
-def default_margin(resolution: int) -> int:
-    """Erosion of the scored region, texels: max(2, R // 50) (module doc)."""
+def default_margin(resolution: float) -> int:
+    """Erosion of the scored region, texels: max(2, ⌊W⌋ // 50), W texels per face width
+    (module doc)."""
     return max(2, int(resolution) // 50)
 
 
@@ -158,7 +162,7 @@ def band_fidelity(
     mask: np.ndarray | None = None,
     *,
     bands: Sequence[tuple[float, float]] = FIDELITY_BANDS,
-    resolution: int | None = None,
+    resolution: float | None = None,
     margin: int | None = None,
 ) -> dict[str, BandFidelity]:
     """Correlation and power log-ratio of an estimate's band-pass luminance with the truth's.
@@ -168,9 +172,10 @@ def band_fidelity(
     estimate, truth : (R, R, 3) RGB or (R, R) luminance, float in [0, 1], same shape (UV maps
         on the same chart: texel (i, j) is the same point of the face in both).
     mask : (R, R) bool, the region scored (default all); eroded by ``margin`` first.
-    bands : (low, high) c/fw; bands above R / 2 are left out (:func:`bands_at`).
-    resolution : texels per face width (default: the image width R).
-    margin : erosion of ``mask``, texels (default :func:`default_margin` of R).
+    bands : (low, high) c/fw; bands above W / 2 are left out (:func:`bands_at`).
+    resolution : W, texels per face width (default: the image width R, mediapipe's chart;
+        :func:`facetex.evaluation.metrics.face_width_texels` for another layout).
+    margin : erosion of ``mask``, texels (default :func:`default_margin` of W).
 
     Returns
     -------
@@ -193,7 +198,7 @@ def band_fidelity(
     a = as_luminance(estimate, "estimate")
     b = as_luminance(truth, "truth")
     same_shape(a, b)
-    width = int(resolution if resolution is not None else a.shape[1])
+    width = float(resolution if resolution is not None else a.shape[1])
     m = as_mask(mask, a.shape)
     m = erode_region(m, default_margin(width) if margin is None else margin)
     n = int(m.sum())
@@ -237,7 +242,7 @@ def sameness(
     masks: Sequence[np.ndarray] | None = None,
     *,
     bands: Sequence[tuple[float, float]] = FIDELITY_BANDS,
-    resolution: int | None = None,
+    resolution: float | None = None,
     margin: int | None = None,
     min_texels: int = 64,
 ) -> dict[str, Sameness]:
@@ -275,7 +280,7 @@ def sameness(
     for y, t in zip(ys, ts):
         same_shape(y, ys[0])
         same_shape(t, ys[0])
-    width = int(resolution if resolution is not None else shape[1])
+    width = float(resolution if resolution is not None else shape[1])
     keep = default_margin(width) if margin is None else margin
     regions = [erode_region(as_mask(None if masks is None else masks[i], shape), keep) for i in range(n)]
     out: dict[str, Sameness] = {}

@@ -12,11 +12,17 @@ power spectrum), :mod:`~facetex.evaluation.identity` (dlib likeness),
 
 Conventions. Textures are facetex UV maps (:mod:`facetex.types`): float RGB in [0, 1], R × R,
 0.5 off the chart. Every metric works on Y of YIQ (:func:`facetex.texture.color.luminance`).
-The UV chart spans the face from cheek to cheek (:mod:`facetex.geometry.topology`), so one
-face width is R texels and f cycles per texel are f·R cycles per face width (c/fw), at every
-resolution. The low-pass is a Gaussian of σ = R / (2π · :data:`LOWPASS_CUTOFF`) texels
-(:func:`lowpass_sigma`); the high-pass is Y minus it. The figures behind the cut-off and the
-band: ``docs/evaluation.md``, "Metrics".
+
+Face width. Bands and scales are in cycles per face width (c/fw). One face width is a physical
+length: the width of mediapipe's UV chart (:mod:`facetex.geometry.topology`, cheek to cheek),
+carried to any layout through the outer eye corners (:func:`face_width_texels`): a layout
+whose eye corners lie d_uv apart in UV has W = R · d_uv / D_MP texels per face width at R, D_MP
+being their distance on mediapipe's chart. So W = R on mediapipe's chart and ≈ 0.843 R on the
+ICT face tile (which spans ear to ear), and f cycles per texel are f·W c/fw. The functions
+below take W as ``resolution`` and default it to the image width (mediapipe's chart). The
+low-pass is a Gaussian of σ = W / (2π · :data:`LOWPASS_CUTOFF`) texels (:func:`lowpass_sigma`);
+the high-pass is Y minus it. The figures behind the cut-off and the band:
+``docs/evaluation.md``, "Metrics".
 """
 
 from __future__ import annotations
@@ -24,27 +30,89 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from facetex.errors import EmptyMaskError, ShapeMismatchError
 from facetex.texture.color import luminance
+from facetex.types import MeshTopology
 
 __all__ = [
+    "EYE_CORNERS",
     "LOWPASS_CUTOFF",
     "RegionError",
     "as_luminance",
     "as_mask",
+    "face_width_texels",
+    "landmark_uv",
     "lowpass",
     "lowpass_sigma",
     "lowpass_ssim",
+    "mediapipe_eye_span",
     "region_errors",
     "same_shape",
 ]
 
-#: Cut-off of the low-pass, cycles per face width: σ = R / (2π · cutoff) texels (module doc).
+#: Cut-off of the low-pass, cycles per face width: σ = W / (2π · cutoff) texels (module doc).
 LOWPASS_CUTOFF = 16.0
+#: mediapipe landmarks of the outer eye corners (right, left): they carry the face width from
+#: mediapipe's chart to another layout (:func:`face_width_texels`).
+EYE_CORNERS: tuple[int, int] = (33, 263)
+
+
+# --------------------------------------------------------------------------------------------
+# face width
+
+
+def landmark_uv(topology: MeshTopology, landmark: int) -> np.ndarray:
+    """(2,) float64 UV of mediapipe landmark ``landmark`` on ``topology``'s chart.
+
+    With a ``landmark_map`` (:class:`facetex.types.LandmarkMap`) the landmark is the surface
+    point Σ barycentrics · uvs[vertices]; without one (mediapipe's own mesh) it is vertex
+    ``landmark``.
+    """
+    uvs = np.asarray(topology.uvs, dtype=np.float64)
+    table = topology.landmark_map
+    if table is None:
+        return uvs[landmark].copy()
+    weights = np.asarray(table.barycentrics[landmark], dtype=np.float64)
+    return weights @ uvs[np.asarray(table.vertices[landmark])]
+
+
+def _eye_span(topology: MeshTopology) -> float:
+    right, left = EYE_CORNERS
+    return float(np.linalg.norm(landmark_uv(topology, left) - landmark_uv(topology, right)))
+
+
+@cache
+def mediapipe_eye_span() -> float:
+    """D_MP: the UV distance between the outer eye corners on mediapipe's chart (≈ 0.4398)."""
+    from facetex.geometry.topology import load_face_mesh
+
+    return _eye_span(load_face_mesh())
+
+
+def face_width_texels(topology: MeshTopology, resolution: int) -> float:
+    """Texels per face width W of ``topology``'s UV layout at ``resolution`` R (module doc).
+
+    W = R · d_uv / D_MP, d_uv the UV distance between the outer eye corners
+    (:data:`EYE_CORNERS`, :func:`landmark_uv`) on the layout, D_MP that on mediapipe's chart
+    (:func:`mediapipe_eye_span`): one face width is mediapipe's chart width, whatever the layout.
+    Exactly R for mediapipe's chart; ≈ 0.843 R for the ICT face tile.
+
+    Raises
+    ------
+    ValueError
+        If R < 1 or the eye corners coincide on the layout.
+    """
+    if resolution < 1:
+        raise ValueError(f"need resolution ≥ 1, got {resolution}")
+    span = _eye_span(topology)
+    if not span > 0:
+        raise ValueError("the outer eye corners coincide on this UV layout; its face width is undefined")
+    return float(resolution) * (span / mediapipe_eye_span())
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,15 +147,15 @@ def same_shape(a: np.ndarray, b: np.ndarray) -> None:
 # low-pass
 
 
-def lowpass_sigma(resolution: int, cutoff: float = LOWPASS_CUTOFF) -> float:
+def lowpass_sigma(resolution: float, cutoff: float = LOWPASS_CUTOFF) -> float:
     """σ in texels of the Gaussian low-pass at ``cutoff`` cycles per face width.
 
     A Gaussian of σ texels has the frequency response exp(−2π²σ²f²) (f in cycles per texel);
-    σ = R / (2π · cutoff) puts its e^(−1/2) ≈ 0.61 point at ``cutoff`` c/fw.
+    σ = W / (2π · cutoff) puts its e^(−1/2) ≈ 0.61 point at ``cutoff`` c/fw.
 
     Parameters
     ----------
-    resolution : R, the side of the UV map (one face width, module doc).
+    resolution : W, texels per face width (:func:`face_width_texels`; R on mediapipe's chart).
     cutoff : cycles per face width (default :data:`LOWPASS_CUTOFF`).
     """
     if resolution < 1 or not cutoff > 0:

@@ -28,10 +28,11 @@ Gaussian low-pass at :data:`~facetex.evaluation.metrics.LOWPASS_CUTOFF`, as the 
 metrics, taken as a normalised convolution over the region's texels so that nothing outside
 the region enters), on mid-grey and repeated to three channels (on the texture itself the
 Grams were ruled by skin tone, not detail: ``docs/evaluation.md``, "Gram distance under
-ONet"). The high-pass is resampled to :data:`SCALE` × :data:`SCALE`
-(one face width is R texels at every R, as in :mod:`facetex.evaluation.metrics`), so the
-layers see the same physical scales at 256² and 512². Input scaling as facenet-pytorch's MTCNN
-feeds it: 0–255, (x − 127.5) / 128.
+ONet"). The high-pass is resampled to :data:`SCALE` texels per face width: from R × R with W
+texels per face width (W = R on mediapipe's chart, ≈ 0.843 R on the ICT face tile,
+:func:`facetex.evaluation.metrics.face_width_texels`) to S × S, S = round(R · SCALE / W), so the
+layers see the same physical scales at 256² and 512² and on either layout. Input scaling as
+facenet-pytorch's MTCNN feeds it: 0–255, (x − 127.5) / 128.
 
 For a region M of the UV map, layer l's Gram is G_l = Σ_p f_p f_pᵀ / |P| over the positions P
 whose whole receptive field lies inside M (so the chart's border and the grey outside never
@@ -122,13 +123,17 @@ class ONetGrams:
         self._layers = [tuple(t.float().to(self.device) for t in layer) for layer in tensors]
 
     @torch.no_grad()
-    def region_grams(self, texture: np.ndarray, region: np.ndarray) -> RegionGrams:
+    def region_grams(
+        self, texture: np.ndarray, region: np.ndarray, *, resolution: float | None = None
+    ) -> RegionGrams:
         """Grams of every layer of :data:`LAYERS` over ``region``.
 
         Parameters
         ----------
         texture : (R, R, 3) float RGB in [0, 1], a UV map.
         region : (R, R) bool, the texels to describe.
+        resolution : W, texels per face width of the UV map (default R, mediapipe's chart;
+            module doc).
 
         Raises
         ------
@@ -146,14 +151,16 @@ class ONetGrams:
         # the low-pass of the region's texels only (normalised convolution), so nothing from
         # outside the region reaches the detail inside it
         y = np.where(mask, luminance(tex), 0.0).astype(np.float64)
-        sigma = lowpass_sigma(y.shape[0])
+        width = float(resolution if resolution is not None else y.shape[0])
+        size = SCALE if resolution is None else max(1, round(y.shape[0] * SCALE / width))
+        sigma = lowpass_sigma(width)
         weight = lowpass(mask.astype(np.float64), sigma)
         low = lowpass(y, sigma) / np.maximum(weight, 1e-12)
         detail = np.where(mask, 0.5 + y - low, 0.5).astype(np.float32)
         x = torch.from_numpy(detail)[None, None].expand(1, 3, -1, -1).to(self.device)
         m = torch.from_numpy(mask.astype(np.float32))[None, None].to(self.device)
-        x = F.interpolate(x, size=(SCALE, SCALE), mode="bilinear", align_corners=False, antialias=True)
-        m = F.interpolate(m, size=(SCALE, SCALE), mode="nearest")
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        m = F.interpolate(m, size=(size, size), mode="nearest")
         m = -F.max_pool2d(-m, 5, stride=1, padding=2)  # the resampling's reach (≤ 2 px at SCALE)
         x = (x * 255.0 - 127.5) / 128.0
         grams: dict[str, np.ndarray] = {}

@@ -21,6 +21,7 @@ from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.degrade import degrade_photo, hide_turn
+from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
 from facetex.geometry.uv import face_region_mask
 from facetex.io.images import load_photo
@@ -77,6 +78,9 @@ class PreparedSubject:
         and converted).
     exemplar_ids : ids of the database subjects the texture stage may use.
     seconds : time of load + degrade + detect + fit + unwrap.
+    face_width : W, texels per face width of the truth's UV layout at R, the unit of the
+        scoring's bands and scales (:func:`facetex.evaluation.metrics.face_width_texels`);
+        None: R (mediapipe's chart).
     """
 
     person: str
@@ -91,6 +95,7 @@ class PreparedSubject:
     regions: SubjectRegions
     exemplar_ids: tuple[str, ...]
     seconds: float
+    face_width: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.regions, Mapping):
@@ -107,6 +112,9 @@ def prepare_subject(
 ) -> tuple[PreparedSubject, np.ndarray]:
     """Degrade the person's neutral photo, then detect, fit and unwrap it
     (:func:`facetex.stages.prepare_face`) with the morphable model rebuilt without the person.
+
+    The subject's texels per face width are ``config.face_width``, or measured on the model's
+    UV layout when that is None.
 
     Returns
     -------
@@ -138,6 +146,8 @@ def prepare_subject(
         regions=SubjectRegions.of(arrays.observed[row] & partial.chart & _scored(model, config), partial.mask),
         exemplar_ids=tuple(arrays.subjects[r].subject_id for r in rows),
         seconds=time.perf_counter() - clock,
+        face_width=(config.face_width if config.face_width is not None
+                    else face_width_texels(model.topology, config.size)),
     )
     return prepared, rows
 

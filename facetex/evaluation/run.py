@@ -6,6 +6,7 @@ The protocol, its regions and its metrics are described in ``docs/evaluation.md`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -22,6 +23,7 @@ from facetex.evaluation.bootstrap import Summary, paired_difference, summarize
 from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.fidelity import Sameness, sameness
 from facetex.evaluation.identity import FaceEmbedder, IdentityEmbedder
+from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.onet import ONetGrams
 from facetex.evaluation.prepare import prepare_subject
 from facetex.evaluation.results import FidelityMaps, ProtocolResult, SubjectResult, VariantInfo
@@ -123,7 +125,7 @@ def _evaluate_subject(
 
 
 def protocol_sameness(
-    subjects: Sequence[SubjectResult], rows: Sequence[str]
+    subjects: Sequence[SubjectResult], rows: Sequence[str], *, face_width: float | None = None
 ) -> dict[str, dict[str, dict[str, Sameness]]]:
     """Cross-person sameness (:func:`facetex.evaluation.fidelity.sameness`) over a run.
 
@@ -131,6 +133,7 @@ def protocol_sameness(
     ----------
     subjects : the run's subjects, with their ``maps`` (subjects without are left out).
     rows : "input" and/or variant names.
+    face_width : texels per face width of the maps (``ProtocolConfig.face_width``; default R).
 
     Returns
     -------
@@ -149,7 +152,8 @@ def protocol_sameness(
             if row == "input" and region != "observed":
                 continue  # the input holds nothing where it did not observe
             out[row][region] = sameness(
-                [s.maps.luminance[row] for s in kept], truths, [s.maps.regions.mask(region) for s in kept]
+                [s.maps.luminance[row] for s in kept], truths, [s.maps.regions.mask(region) for s in kept],
+                resolution=face_width,
             )
     return out
 
@@ -209,7 +213,9 @@ def run_protocol(
     ----------
     database : the texture database (London by default); every subject's neutral photo must
         be readable (its path is in the database's source list).
-    config : the run's settings.
+    config : the run's settings; a ``face_width`` of None is measured on the database's UV
+        layout (:func:`~facetex.evaluation.metrics.face_width_texels`) and the result's config
+        holds the value used.
     vgg : a loaded VGG-19 (loaded on ``config.infer.texture.device`` if None).
     embedder : an IdentityEmbedder (made when ``config.identity`` and dlib is installed).
     onet : the network of the ONet Gram distance (made when facenet-pytorch is installed).
@@ -228,6 +234,10 @@ def run_protocol(
         If no subject could be evaluated (the message gives the first reasons).
     """
     start = time.perf_counter()
+    if config.face_width is None:  # bands per face width: measured on the database's layout
+        width = face_width_texels(database.morphable_model().topology, config.size)
+        config = dataclasses.replace(config, face_width=width)
+        log.info("texels per face width at %d²: %.2f", config.size, width)
     variants = build_variants(config.variants, config.ablation)
     persons = select_persons(database, config.subjects, config.persons)
     if vgg is None and any(v.kind == "synthesis" for v in variants):
@@ -268,7 +278,7 @@ def run_protocol(
         for m in METRICS
         if m.startswith(("corr_observed_", "logratio_observed_"))
     }
-    sameness = protocol_sameness(results, ["input", *(v.name for v in variants)])
+    sameness = protocol_sameness(results, ["input", *(v.name for v in variants)], face_width=config.face_width)
     return ProtocolResult(
         config=config,
         variants=variants,

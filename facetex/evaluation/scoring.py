@@ -6,6 +6,10 @@ truth, at the same resolution.
 low-pass SSIM and per-region errors (:mod:`~facetex.evaluation.metrics`), ONet Gram distance
 (:mod:`~facetex.evaluation.onet`) and fidelity per octave band and region
 (:mod:`~facetex.evaluation.fidelity`). Regions: :mod:`facetex.evaluation.prepare`.
+
+Every band and scale in cycles per face width is taken at the subject's texels per face width
+(``PreparedSubject.face_width``, :func:`facetex.evaluation.metrics.face_width_texels`), not at
+R: on the ICT face tile a face width is ≈ 0.843 R texels.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from facetex.errors import NoFaceError
 from facetex.evaluation import fidelity as F
 from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.identity import FaceEmbedder, embedding_distance, identity_similarity
-from facetex.evaluation.metrics import lowpass_ssim, region_errors
+from facetex.evaluation.metrics import lowpass_sigma, lowpass_ssim, region_errors
 from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
 from facetex.evaluation.prepare import PreparedSubject, Region
 from facetex.evaluation.spectra import RadialSpectrum, band_log_error, radial_power_spectrum, skin_patches
@@ -146,8 +150,9 @@ def ground_truth_reference(
     by variants); no embedding without ``embedder``, no Grams without ``onet``."""
     patch = config.patch_size
     corners = {name: skin_patches(prepared.regions.mask(name), patch) for name in ("truth", "hidden")}
+    width = prepared.face_width
     spectra = {
-        name: radial_power_spectrum(prepared.truth, c, patch) for name, c in corners.items() if c
+        name: radial_power_spectrum(prepared.truth, c, patch, resolution=width) for name, c in corners.items() if c
     }
     embedding = None
     if embedder is not None:
@@ -156,7 +161,7 @@ def ground_truth_reference(
     onet_grams = {}
     if onet is not None:
         onet_grams = {
-            name: onet.region_grams(prepared.truth, prepared.regions.mask(name))
+            name: onet.region_grams(prepared.truth, prepared.regions.mask(name), resolution=width)
             for name in _ONET_REGIONS
             if prepared.regions.mask(name).any()
         }
@@ -172,16 +177,18 @@ def fidelity_scores(
     ----------
     texture : (R, R, 3) float32 in [0, 1], on the truth's chart (an output, or the input's
         partial albedo, whose unobserved texels are eroded away with the region's border).
-    prepared : the subject (truth and regions).
+    prepared : the subject (truth, regions, texels per face width).
     regions : which of :data:`FIDELITY_REGIONS` to score; the others' metrics are absent.
 
     Returns
     -------
-    metric name → value; NaN for bands above R / 2 and empty regions.
+    metric name → value; NaN for bands above the Nyquist limit (W / 2 c/fw, W the texels per
+    face width) and empty regions.
     """
     out: dict[str, float] = {}
     for region in regions:
-        scores = F.band_fidelity(texture, prepared.truth, prepared.regions.mask(region))
+        scores = F.band_fidelity(texture, prepared.truth, prepared.regions.mask(region),
+                                 resolution=prepared.face_width)
         for band in F.FIDELITY_BANDS:
             score = scores.get(F.band_label(band))
             out[fidelity_metric("corr", region, band)] = score.correlation if score else math.nan
@@ -203,7 +210,8 @@ def score_texture(
     Parameters
     ----------
     texture : (R, R, 3) float32 in [0, 1].
-    prepared : the subject (ground truth, regions, fit for the identity renders).
+    prepared : the subject (ground truth, regions, texels per face width, fit for the identity
+        renders).
     config : patch size and the mesoscopic band.
     reference : from :func:`ground_truth_reference`.
     embedder : an :class:`~facetex.evaluation.metrics.IdentityEmbedder`, or None to skip
@@ -213,11 +221,14 @@ def score_texture(
     """
     out = {name: float("nan") for name in METRICS}
     patch = config.patch_size
+    width = prepared.face_width
+    sigma = None if width is None else lowpass_sigma(width)
     for region, key in (("truth", "spectrum"), ("hidden", "spectrum_error_hidden")):
         if region not in reference.spectra:
             continue
         band = band_log_error(
-            radial_power_spectrum(texture, reference.corners[region], patch), reference.spectra[region]
+            radial_power_spectrum(texture, reference.corners[region], patch, resolution=width),
+            reference.spectra[region],
         )
         if region == "truth":
             out["spectrum_error"] = band.log_error
@@ -225,9 +236,10 @@ def score_texture(
         else:
             out[key] = band.log_error
     if prepared.regions.truth.any():
-        out["ssim_lowpass"] = lowpass_ssim(texture, prepared.truth, prepared.regions.truth)
+        out["ssim_lowpass"] = lowpass_ssim(texture, prepared.truth, prepared.regions.truth, sigma=sigma)
     errors = region_errors(
-        texture, prepared.truth, {"observed": prepared.regions.observed, "hidden": prepared.regions.hidden}
+        texture, prepared.truth, {"observed": prepared.regions.observed, "hidden": prepared.regions.hidden},
+        sigma=sigma,
     )
     for region, err in errors.items():
         out[f"rmse_{region}"] = err.rmse
@@ -240,7 +252,7 @@ def score_texture(
         out["identity_distance"] = embedding_distance(embedding, reference.embedding)
     if onet is not None:
         for region, truth_grams in reference.onet_grams.items():
-            grams = onet.region_grams(texture, prepared.regions.mask(region))
+            grams = onet.region_grams(texture, prepared.regions.mask(region), resolution=width)
             out[f"onet_gram_{region}"] = gram_distance(grams, truth_grams)
     out.update(fidelity_scores(texture, prepared))
     return out

@@ -3,7 +3,8 @@
 :func:`radial_power_spectrum` / :func:`band_log_error` measure how much *mesoscopic detail*
 (freckles, moles, fine wrinkles, pore clusters) a texture holds, compared with the ground truth
 on the same skin patches (:func:`skin_patches`). Frequencies are in cycles per face width
-(c/fw): one face width is R texels of an R × R UV map (conventions of
+(c/fw): one face width is W texels of an R × R UV map, W = R on mediapipe's chart and ≈ 0.843 R
+on the ICT face tile (:func:`facetex.evaluation.metrics.face_width_texels`; conventions of
 :mod:`facetex.evaluation.metrics`). :data:`MESOSCOPIC_BAND` = 24–96 c/fw; why that band:
 ``docs/evaluation.md``, "Metrics".
 """
@@ -38,7 +39,7 @@ class RadialSpectrum:
     Attributes
     ----------
     frequencies : (B,) float64, centre of each radial bin in cycles per face width (the bins
-        are the integer radii 1 … P/2 of a P × P patch spectrum; 1 c/patch = R/P c/fw).
+        are the integer radii 1 … P/2 of a P × P patch spectrum; 1 c/patch = W/P c/fw).
     power : (B,) float64 > 0, mean Hann-windowed periodogram per bin, normalised so that white
         noise of variance s² has power s² in every bin.
     patches : number of patches averaged.
@@ -103,7 +104,7 @@ def radial_power_spectrum(
     corners: Sequence[tuple[int, int]],
     patch: int,
     *,
-    resolution: int | None = None,
+    resolution: float | None = None,
 ) -> RadialSpectrum:
     """Radially averaged power spectrum of Y over square patches, Hann-windowed.
 
@@ -118,7 +119,8 @@ def radial_power_spectrum(
     corners : patch corners, e.g. from :func:`skin_patches` (use the same for the images you
         compare).
     patch : P, texels.
-    resolution : texels per face width (default: the image width R, see the module doc).
+    resolution : W, texels per face width (default: the image width R, mediapipe's chart; see
+        the module doc).
 
     Returns
     -------

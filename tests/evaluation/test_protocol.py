@@ -340,6 +340,7 @@ def test_aggregate_orients_the_paper_ordering():
 def test_run_protocol_end_to_end(eval_db, tmp_path):
     import json
 
+    from facetex.evaluation.metrics import face_width_texels
     from facetex.evaluation.tables import write_results
 
     database = load_database(eval_db)
@@ -359,6 +360,9 @@ def test_run_protocol_end_to_end(eval_db, tmp_path):
     assert written == [".facetex-result", "figure.png", "results.csv", "results.json", "summary.csv", "table.md"]
     data = json.loads((out / "results.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert data["subjects"][0]["person"] == "002" and data["config"]["size"] == 64
+    # the bands were taken per face width of the database's layout (the ICT tile: ≈ 0.843 R)
+    assert data["config"]["face_width"] == face_width_texels(database.morphable_model().topology, 64)
+    assert 0.80 * 64 <= data["config"]["face_width"] <= 0.88 * 64
     assert "| convex |" in (out / "table.md").read_text()
 
 
@@ -371,8 +375,10 @@ def test_fidelity_of_the_pipeline_variants_on_sharp_input(eval_db, tmp_path):
     from facetex.evaluation.tables import write_results
 
     database = load_database(eval_db)
+    # at 64² the ICT tile holds W ≈ 54 texels per face width, whose Nyquist limit (27 c/fw) leaves
+    # no fidelity band: score at 64 texels per face width, so that 16-32 c/fw is defined
     config = ProtocolConfig(persons=("001", "003"), size=64, variants=("pca", "default", "default-paste"),
-                              degrade=DegradeConfig(detail="none"), identity=False)
+                              degrade=DegradeConfig(detail="none"), identity=False, face_width=64.0)
     result = run_protocol(database, config, progress=False)
     assert not result.failures and len(result.subjects) == 2
     for subject in result.subjects:
