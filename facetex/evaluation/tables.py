@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 
 from facetex.evaluation import fidelity as F
 from facetex.evaluation.bootstrap import Summary
+from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.metrics import LOWPASS_CUTOFF
 from facetex.evaluation.results import ProtocolResult
 from facetex.evaluation.scoring import METRICS, fidelity_metric
@@ -105,13 +106,19 @@ def _format_sameness(s: F.Sameness | None) -> str:
     return f"{s.difference:+.3f} ({s.estimates:.3f} − {s.truths:.3f})"
 
 
+def _face_width(cfg: ProtocolConfig) -> float:
+    """Texels per face width of a run: ``cfg.face_width``, or R when it was not measured."""
+    return float(cfg.face_width or cfg.size)
+
+
 def fidelity_tables(result: ProtocolResult) -> list[str]:
     """Markdown lines of the fidelity section: per octave band (columns) and row (the input's
     own partial albedo, then every variant), the band-pass correlation with the truth on the
     observed texels, the band power log-ratio there and on the hidden texels, and the
     cross-person sameness. Bands above R / 2 are left out."""
     cfg = result.config
-    bands = F.bands_at(cfg.size)
+    width = _face_width(cfg)
+    bands = F.bands_at(width)
     if not bands:
         return []
     names = [v.name for v in result.variants]
@@ -130,9 +137,10 @@ def fidelity_tables(result: ProtocolResult) -> list[str]:
     lines = [
         "## Fidelity: the person's own detail, per octave band",
         "",
-        "Band-pass luminance (difference of Gaussians, σ = R / (2π f) at the band's edges; one face "
-        "width = the UV chart's width R) of each texture against the truth's, on the region's "
-        f"texels eroded by {F.default_margin(cfg.size)} texels. \"input (partial albedo)\" is the "
+        "Band-pass luminance (difference of Gaussians, σ = W / (2π f) at the band's edges; one face "
+        f"width W = {width:.1f} texels, mediapipe's chart width through the outer eye corners) of each "
+        "texture against the truth's, on the region's "
+        f"texels eroded by {F.default_margin(width)} texels. \"input (partial albedo)\" is the "
         "degraded photo's own unwrapped albedo: what the input still holds.",
         "",
         "### Correlation with the truth, observed texels ↑", "",
@@ -256,9 +264,11 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
             "band_cycles_per_face_width": list(MESOSCOPIC_BAND),
             "lowpass_cutoff_cycles_per_face_width": LOWPASS_CUTOFF,
             "fidelity": {
-                "bands_cycles_per_face_width": [list(b) for b in F.bands_at(result.config.size)],
-                "face_width": "the UV chart's width R (texels)",
-                "region_margin_texels": F.default_margin(result.config.size),
+                "bands_cycles_per_face_width": [list(b) for b in F.bands_at(_face_width(result.config))],
+                "face_width": "texels per face width: mediapipe's chart width, through the outer eye corners "
+                              "(config.face_width; R on mediapipe's chart)",
+                "face_width_texels": _face_width(result.config),
+                "region_margin_texels": F.default_margin(_face_width(result.config)),
             },
             "subjects": [
                 {
