@@ -100,7 +100,7 @@ from facetex.evaluation.prepare import PreparedSubject
 from facetex.evaluation.scoring import ground_truth_reference, score_texture
 from facetex.evaluation.subjects import neutral_subject, photo_path, select_persons
 from facetex.evaluation.identity import IdentityEmbedder
-from facetex.evaluation.metrics import lowpass, lowpass_sigma
+from facetex.evaluation.metrics import face_width_texels, lowpass, lowpass_sigma
 from facetex.evaluation.onet import ONetGrams
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_photo
@@ -113,7 +113,7 @@ from facetex.texture.color import luminance
 from facetex.texture.config import Stage
 from facetex.texture.gram import gram
 from facetex.texture.starts import exemplar_detail, stage_start
-from facetex.texture.resample import resize
+from facetex.texture.resample import nearest_mask, resize
 from facetex.texture.synthesis import make_targets, synthesize_texture
 from facetex.texture.vgg import load_vgg19
 from facetex.types import InferenceResult, MorphableModel
@@ -259,8 +259,9 @@ def _score(
         person=task["person"], subject_id=subjects[row].subject_id, sharp=result.photo, degraded=result.photo,
         detection=result.detection, fit=result.fit, model=model, partial=result.partial, truth=truth,
         regions=regions, exemplar_ids=result.subject_ids, seconds=0.0,
+        face_width=face_width_texels(model.topology, size),
     )
-    config = ProtocolConfig(size=size, identity=task["identity"])
+    config = ProtocolConfig(size=size, identity=task["identity"], face_width=prepared.face_width)
     embedder = None
     if task["identity"]:
         try:
@@ -397,17 +398,20 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
     chart = result.partial.chart
     truth = luminance(resize(database.subject_textures([record.subject_id])[0], size))
     complete = database.luminances(exclude_persons=(task["person"],))[used]
+    regions = database.gram_regions(exclude_persons=(task["person"],))  # what the stored Grams describe
     targets_by_size = {size: result.blend.target}  # Ĝ at full size, from the database's cache
 
     def target_at(stage_size: int):
         if stage_size not in targets_by_size:
             grams = compute_grams(np.stack([resize(t, stage_size) for t in complete]), vgg,
-                                  layers=config.texture.gram_layers)
+                                  layers=config.texture.gram_layers,
+                                  regions=None if regions is None else np.stack(
+                                      [nearest_mask(r, stage_size) for r in regions[used]]))
             targets_by_size[stage_size] = blend_grams(weights[used], grams)
         return targets_by_size[stage_size]
 
     reference = make_targets(luminance(init), target_at(size), vgg, config.texture)
-    sigma = lowpass_sigma(size)
+    sigma = lowpass_sigma(face_width_texels(database.morphable_model().topology, size))
 
     def high_pass_rms(y):
         return float(np.sqrt(np.mean((y - lowpass(y, sigma))[chart] ** 2)))

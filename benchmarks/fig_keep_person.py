@@ -36,6 +36,7 @@ from facetex.api import open_database
 from facetex.detect import Detector
 from facetex.evaluation.subjects import neutral_subject, photo_path
 from facetex.evaluation.fidelity import band_fidelity, sameness
+from facetex.evaluation.metrics import face_width_texels
 from facetex.io.images import load_photo
 from facetex.pipeline import infer
 from facetex.texture.color import luminance
@@ -60,6 +61,7 @@ def main() -> None:
     database = load_database(args.db) if args.db else open_database(None, progress=False)
     base = InferConfig()
     vgg = load_vgg19(base.texture.device, channels_last=base.texture.channels_last)
+    width = face_width_texels(database.morphable_model().topology, base.resolution)  # bands per face width
     settings = {
         "paste (before)": dataclasses.replace(base, texture=base.texture.replace(keep_observed=False)),
         "kept (now)": base,
@@ -84,7 +86,7 @@ def main() -> None:
                     truths.append(luminance(result.partial.albedo))
                     masks.append(result.partial.mask)
                     row.append(_tile(truth))
-                fid = band_fidelity(result.albedo, result.partial.albedo, result.partial.mask)
+                fid = band_fidelity(result.albedo, result.partial.albedo, result.partial.mask, resolution=width)
                 scores[name] = {
                     "seconds": round(seconds, 1),
                     "photo_bands": result.photo_bands,
@@ -102,7 +104,7 @@ def main() -> None:
                                    model=model, progress=False)
                     strip.append(_tile(result.albedo))
     for name in settings:
-        same = sameness(outputs[name], truths, masks)
+        same = sameness(outputs[name], truths, masks, resolution=width)
         record_out["sameness"][name] = {b: round(s.difference, 3) for b, s in same.items()}
         print("sameness", name, record_out["sameness"][name])
     figure = np.concatenate(rows, axis=0)
