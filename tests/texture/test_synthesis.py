@@ -320,3 +320,38 @@ def test_infer_texture_takes_luminance_exemplars(vgg, small_inputs):
         infer_texture(init, partial, mask, [luminance(exemplars[0])[:, :100]], config, vgg, progress=False)
     with pytest.raises(InputImageError, match="non-finite"):
         infer_texture(init, partial, mask, [np.full((64, 64), np.nan)], config, vgg, progress=False)
+
+
+def test_region_grams_put_detail_on_hidden_texels(vgg, textures):
+    """Exemplars whose right half is a smooth fill (as a database texture beyond what its photo
+    showed) and a photo that shows the left half: with Grams over the whole exemplars the
+    target is half smooth and the hidden right half stays smooth; with Grams over the
+    exemplars' detailed halves only (``exemplar_regions``, the database's ``gram_region =
+    "skin"``) the hidden half gets detail."""
+    size = 64
+    gravel = textures["gravel"]
+    smooth = gaussian_filter(gravel, 6.0)
+
+    def half_filled(crop):
+        out = crop.copy()
+        out[:, size // 2:] = smooth[: size, size // 2 : size].mean()
+        return grey_rgb(out)
+
+    exemplars = [half_filled(gravel[i : i + size, j : j + size]) for i, j in ((0, 0), (100, 200), (300, 50))]
+    seen = np.zeros((size, size), bool)
+    seen[:, : size // 2] = True
+    photo = gravel[200 : 200 + size, 300 : 300 + size]
+    init = grey_rgb(np.full((size, size), float(photo.mean()), np.float32))
+    partial = np.where(seen[..., None], grey_rgb(photo), 0.5).astype(np.float32)
+    config = TextureConfig(schedule=(Stage(size, 30),), analysis_size=None, preselect_count=0,
+                           early_stop_tolerance=0.0, bf16_grams=False, start="lowfreq")
+
+    def hidden_detail(regions):
+        result = infer_texture(init, partial, seen, exemplars, config, vgg, exemplar_regions=regions, progress=False)
+        y = result.synthesis.luminance
+        high = y - gaussian_filter(y, 2.0)
+        return float(np.sqrt(np.mean(high[4:-4, size // 2 + 4 : -4] ** 2)))
+
+    whole = hidden_detail(None)
+    skin = hidden_detail([seen] * len(exemplars))
+    assert skin > 1.5 * whole, (skin, whole)
