@@ -42,7 +42,6 @@ from facetex.io.images import load_photo
 from facetex.pipeline import infer
 from facetex.texture.bands import band_edges, band_split
 from facetex.texture.color import luminance
-from facetex.texture.resample import nearest_mask
 from facetex.texture.vgg import load_vgg19
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -79,7 +78,7 @@ def main() -> None:
             y = luminance(result.albedo)
             size = y.shape[0]
             chart = resized_chart(result.partial.chart, size)
-            seen = nearest_mask(result.partial.mask, size)
+            seen = resized_chart(result.partial.mask, size)
             regions = {"observed face": seen & face, "hidden beyond face": chart & ~seen & ~face}
             power = {name: band_log_power(y, region) for name, region in regions.items()}
             gap = {band: power["hidden beyond face"][band] - power["observed face"][band]

@@ -102,6 +102,7 @@ from facetex.evaluation.subjects import neutral_subject, photo_path, select_pers
 from facetex.evaluation.identity import IdentityEmbedder
 from facetex.evaluation.metrics import face_width_texels, lowpass, lowpass_sigma
 from facetex.evaluation.onet import ONetGrams
+from facetex.geometry.uv import resized_chart
 from facetex.io.atomic import write_image, write_json
 from facetex.io.images import load_photo
 from facetex.outputs import write_result
@@ -113,7 +114,7 @@ from facetex.texture.color import luminance
 from facetex.texture.config import Stage
 from facetex.texture.gram import gram
 from facetex.texture.starts import exemplar_detail, stage_start
-from facetex.texture.resample import nearest_mask, resize
+from facetex.texture.resample import resize
 from facetex.texture.synthesis import make_targets, synthesize_texture
 from facetex.texture.vgg import load_vgg19
 from facetex.types import InferenceResult, MorphableModel
@@ -406,7 +407,7 @@ def _study_worker(task: dict[str, Any]) -> dict[str, Any]:
             grams = compute_grams(np.stack([resize(t, stage_size) for t in complete]), vgg,
                                   layers=config.texture.gram_layers,
                                   regions=None if regions is None else np.stack(
-                                      [nearest_mask(r, stage_size) for r in regions[used]]))
+                                      [resized_chart(r, stage_size) for r in regions[used]]))
             targets_by_size[stage_size] = blend_grams(weights[used], grams)
         return targets_by_size[stage_size]
 

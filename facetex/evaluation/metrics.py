@@ -36,6 +36,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from facetex.errors import EmptyMaskError, ShapeMismatchError
+from facetex.geometry.uv import landmark_uvs
 from facetex.texture.color import luminance
 from facetex.types import MeshTopology
 
@@ -46,7 +47,6 @@ __all__ = [
     "as_luminance",
     "as_mask",
     "face_width_texels",
-    "landmark_uv",
     "lowpass",
     "lowpass_sigma",
     "lowpass_ssim",
@@ -66,24 +66,9 @@ EYE_CORNERS: tuple[int, int] = (33, 263)
 # face width
 
 
-def landmark_uv(topology: MeshTopology, landmark: int) -> np.ndarray:
-    """(2,) float64 UV of mediapipe landmark ``landmark`` on ``topology``'s chart.
-
-    With a ``landmark_map`` (:class:`facetex.types.LandmarkMap`) the landmark is the surface
-    point Σ barycentrics · uvs[vertices]; without one (mediapipe's own mesh) it is vertex
-    ``landmark``.
-    """
-    uvs = np.asarray(topology.uvs, dtype=np.float64)
-    table = topology.landmark_map
-    if table is None:
-        return uvs[landmark].copy()
-    weights = np.asarray(table.barycentrics[landmark], dtype=np.float64)
-    return weights @ uvs[np.asarray(table.vertices[landmark])]
-
-
 def _eye_span(topology: MeshTopology) -> float:
-    right, left = EYE_CORNERS
-    return float(np.linalg.norm(landmark_uv(topology, left) - landmark_uv(topology, right)))
+    right, left = landmark_uvs(topology, EYE_CORNERS)
+    return float(np.linalg.norm(left - right))
 
 
 @cache
@@ -98,7 +83,7 @@ def face_width_texels(topology: MeshTopology, resolution: int) -> float:
     """Texels per face width W of ``topology``'s UV layout at ``resolution`` R (module doc).
 
     W = R · d_uv / D_MP, d_uv the UV distance between the outer eye corners
-    (:data:`EYE_CORNERS`, :func:`landmark_uv`) on the layout, D_MP that on mediapipe's chart
+    (:data:`EYE_CORNERS`, :func:`facetex.geometry.uv.landmark_uvs`) on the layout, D_MP that on mediapipe's chart
     (:func:`mediapipe_eye_span`): one face width is mediapipe's chart width, whatever the layout.
     Exactly R for mediapipe's chart; ≈ 0.843 R for the ICT face tile.
 

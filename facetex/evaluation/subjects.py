@@ -20,11 +20,12 @@ from facetex.database.schema import SubjectRecord
 from facetex.database.store import TextureDatabase
 from facetex.errors import DatabaseError
 from facetex.evaluation.variants import GRAM_LAYERS
+from facetex.geometry.uv import resized_chart
 from facetex.paths import london_dir
 from facetex.texture.analysis import compute_grams
 from facetex.texture.color import luminance
 from facetex.texture.config import TextureConfig
-from facetex.texture.resample import nearest_mask, resize
+from facetex.texture.resample import resize
 from facetex.texture.vgg import VGG19
 from facetex.types import GramSet, MorphableModel
 
@@ -166,7 +167,7 @@ def load_arrays(database: TextureDatabase, size: int, vgg: VGG19 | None, config:
     observed = (fill == OBSERVED)[:, idx][:, :, idx]
     regions = database.gram_regions()
     if regions is not None:
-        regions = np.stack([nearest_mask(r, size) for r in regions])
+        regions = np.stack([resized_chart(r, size) for r in regions])
     stored = size in database.gram_resolutions and set(GRAM_LAYERS) <= set(database.gram_layers)
     grams = None
     if vgg is not None and not stored:

@@ -45,7 +45,7 @@ from facetex.errors import EmptyMaskError, ShapeMismatchError
 from facetex.fitting.config import VisibilityConfig
 from facetex.fitting.crop import FaceCrop, face_crop
 from facetex.geometry.topology import load_face_mesh
-from facetex.geometry.uv_frame import uv_to_pixel
+from facetex.geometry.uv import landmark_uvs, uv_to_pixel
 from facetex.types import Detection, MeshTopology, Photo
 
 __all__ = [
@@ -208,16 +208,9 @@ def feature_texels(topology: MeshTopology, resolution: int, dilation: float = 0.
     (as the input stage grows them in the photo by ``VisibilityConfig.feature_dilation`` × the
     inter-ocular distance).
 
-    The landmarks' UVs are those of their surface points: ``topology.landmark_map``'s
-    barycentric points on a mesh that is not mediapipe's, the first 468 vertices on mediapipe's.
+    The landmarks' UVs are those of their surface points (:func:`facetex.geometry.uv.landmark_uvs`).
     """
-    uv = np.asarray(topology.uvs, dtype=np.float64)
-    landmark_map = topology.landmark_map
-    if landmark_map is None:
-        points = uv[: lm.NUM_MESH_LANDMARKS]
-    else:
-        corners = np.asarray(landmark_map.vertices[: lm.NUM_MESH_LANDMARKS])
-        points = np.einsum("lk,lkc->lc", landmark_map.barycentrics[: lm.NUM_MESH_LANDMARKS], uv[corners])
+    points = landmark_uvs(topology, np.arange(lm.NUM_MESH_LANDMARKS))
     xy = uv_to_pixel(points, resolution) - 0.5  # texel centres at integers, as cv2 draws
     shift = 4  # sub-texel polygon vertices (1/16 texel)
     cut = np.zeros((resolution, resolution), dtype=np.uint8)

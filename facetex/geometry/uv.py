@@ -19,7 +19,7 @@ from facetex.geometry.rasterize import Raster, rasterize
 from facetex.geometry.uv_frame import pixel_to_uv, uv_to_pixel
 from facetex.types import MeshTopology
 
-__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask", "face_region_mask", "resized_chart", "on_chart"]
+__all__ = ["uv_to_pixel", "pixel_to_uv", "texel_centers", "rasterize_uv", "chart_mask", "face_region_mask", "landmark_uvs", "resized_chart", "on_chart"]
 
 def texel_centers(resolution: int) -> np.ndarray:
     """UV coordinates of every texel centre.
@@ -87,8 +87,24 @@ def face_region_mask(topology: MeshTopology, resolution: int) -> np.ndarray:
     return on & keep[np.where(on, triangle, 0)]
 
 
+def landmark_uvs(topology: MeshTopology, landmarks) -> np.ndarray:
+    """UVs of mediapipe landmarks on ``topology``'s chart, (L, 2) float64 for L landmark ids.
+
+    With a ``landmark_map`` (:class:`facetex.types.LandmarkMap`, a mesh that is not
+    mediapipe's) a landmark is its surface point Σ barycentrics · uvs[vertices]; without one
+    (mediapipe's own mesh) landmark i is vertex i.
+    """
+    ids = np.asarray(landmarks, dtype=np.int64)
+    uvs = np.asarray(topology.uvs, dtype=np.float64)
+    table = topology.landmark_map
+    if table is None:
+        return uvs[ids]
+    weights = np.asarray(table.barycentrics, dtype=np.float64)[ids]
+    return np.einsum("lk,lkc->lc", weights, uvs[np.asarray(table.vertices)[ids]])
+
+
 def resized_chart(chart: np.ndarray, size: int) -> np.ndarray:
-    """The (R, R) bool chart mask at ``size``² (nearest texel).
+    """An (R, R) bool mask (the chart, or any region of it) at ``size``² (nearest texel).
 
     >>> chart = np.zeros((4, 4), dtype=bool); chart[:2, :2] = True
     >>> resized_chart(chart, 2).astype(int).tolist()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
+from facetex.geometry.uv import resized_chart
 from facetex.texture.analysis import (
     blend_grams,
     compute_grams,
@@ -34,7 +35,7 @@ from facetex.texture.config import Solver, TextureConfig
 from facetex.texture.bands import band_edges, sampling_cutoff
 from facetex.texture.fusion import BandTransfer, estimate_transfer, keep_observed_detail, normalised_fill
 from facetex.texture.membrane import continue_photo_colour
-from facetex.texture.resample import density_at, nearest_mask, resize, visible_at
+from facetex.texture.resample import density_at, resize, visible_at
 from facetex.texture.starts import exemplar_detail, observed_start, stage_start
 from facetex.texture.synthesis import synthesize_texture
 from facetex.texture.vgg import VGG19
@@ -375,7 +376,7 @@ def complete_texture(
             complete = select_grams(cached[stage.size], used, config.gram_layers, expected=count)
         else:
             regions = None if exemplar_regions is None else np.stack(
-                [nearest_mask(exemplar_regions[i], stage.size) for i in used])
+                [resized_chart(exemplar_regions[i], stage.size) for i in used])
             complete = compute_grams(
                 np.stack([resize(exemplar_y[i], stage.size) for i in used]), vgg, regions=regions,
                 bf16=config.bf16_grams, **options

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["density_at", "nearest_mask", "resize", "visible_at"]
+__all__ = ["density_at", "resize", "visible_at"]
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -26,17 +26,6 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     out = out[0, 0] if arr.ndim == 2 else out[0].permute(1, 2, 0)
     return np.ascontiguousarray(out.numpy())
-
-
-def nearest_mask(mask: np.ndarray, size: int) -> np.ndarray:
-    """An (R, R) bool mask at ``size``², nearest texel (the database's fill maps are resized so).
-
-    >>> nearest_mask(np.eye(4, dtype=bool), 2).astype(int).tolist()
-    [[1, 0], [0, 1]]
-    """
-    arr = np.asarray(mask, dtype=bool)
-    idx = (np.arange(size) * arr.shape[0]) // size
-    return arr[np.ix_(idx, idx)]
 
 
 def visible_at(mask: np.ndarray, size: int) -> np.ndarray:

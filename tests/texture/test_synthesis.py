@@ -6,12 +6,13 @@ import skimage.data
 from scipy.ndimage import gaussian_filter
 
 from facetex.errors import EmptyMaskError, InputImageError, ShapeMismatchError
+from facetex.geometry.uv import resized_chart
 from facetex.texture.analysis import compute_grams
 from facetex.texture.color import luminance, rgb_to_yiq
 from facetex.texture.config import Stage, TextureConfig
 from facetex.texture.inference import infer_texture
 from facetex.texture.starts import exemplar_detail, stage_start
-from facetex.texture.resample import nearest_mask, resize
+from facetex.texture.resample import resize
 from facetex.texture.synthesis import synthesize_texture
 from facetex.types import GramSet
 
@@ -188,7 +189,7 @@ def test_infer_texture_uses_cached_exemplar_grams(vgg, small_inputs):
     for r in regions:
         r[: r.shape[0] // 2] = True
     region_grams = compute_grams(np.stack([luminance(resize(e, 64)) for e in exemplars]), vgg, layers=LAYERS,
-                                 regions=np.stack([nearest_mask(r, 64) for r in regions]))
+                                 regions=np.stack([resized_chart(r, 64) for r in regions]))
     plain = config.replace(schedule=(Stage(64, 0),))
     from_regions = infer_texture(init, partial, mask, exemplars, plain, vgg, exemplar_regions=regions, progress=False)
     from_cache = infer_texture(init, partial, mask, exemplars, plain, vgg, exemplar_grams={64: region_grams},
