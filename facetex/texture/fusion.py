@@ -18,11 +18,13 @@ What the photo resolves, per texel and band (:func:`photo_band_weights`)
       the texels whose sampling resolves the band (the exemplars come from sharp studio photos
       on the same UV layout) is fitted as contrast² × the transfer² of one Gaussian blur plus
       white noise (:func:`estimate_transfer`, on the exemplars' spectrum over the observed
-      texels). The contrast is the person's own (rougher or smoother skin than the
-      exemplars) and is kept; the blur is what the photo lost. A Wiener filter restores each
-      frequency as far as the signal outweighs the noise, and the synthesis, filtered by the
-      complementary missing-detail filter, supplies only the power the photo lost
-      (:meth:`BandTransfer.filters`); a photo fitted as unblurred is kept as it is;
+      texels). The blur is one σ in photo pixels, so σ / density texels at each texel: its
+      transfer is averaged over the texels' densities. The contrast is the person's own
+      (rougher or smoother skin than the exemplars) and is kept; the blur is what the photo
+      lost. A Wiener filter restores each frequency as far as the signal outweighs the noise,
+      and the synthesis, filtered by the missing-detail filter, supplies only the power the
+      restored photo still lacks (:meth:`BandTransfer.filters`); a photo fitted as unblurred
+      is kept as it is, with nothing invented on top;
     * the mask: each band's weight is the observed mask blurred at that band's scale and
       remapped to reach 0 at the mask's edge and 1 a band-width inside it (multi-band
       blending as Burt & Adelson 1983), so no seam shows between kept and invented detail.
@@ -42,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import distance_transform_edt, gaussian_filter
 from scipy.optimize import nnls
 
 from facetex.errors import ShapeMismatchError
@@ -68,6 +70,8 @@ __all__ = [
 
 #: The restoration never amplifies a frequency more than 1 / MIN_TRANSFER.
 MIN_TRANSFER = 0.1
+#: Distance from the mask's edge, as a fraction of R, over which the restoration fades in.
+RESTORATION_TAPER = 1.0 / 32.0
 #: Below this many resolved texels a band's transfer is not estimated (taken as not held).
 _MIN_TEXELS = 64
 
@@ -78,9 +82,13 @@ class BandTransfer:
 
     The measured squared ratio of each band is modelled as contrast² · blur_b² + v · noise_b:
     one factor for the whole spectrum (this person's skin is rougher or smoother than the
-    exemplars', which facetex keeps), the transfer of a Gaussian blur of ``blur_sigma`` texels
-    (what the camera, focus or downsampling took away, which facetex restores where the signal
-    outweighs the noise) and white noise of variance ``noise_variance`` (sensor, JPEG).
+    exemplars', which facetex keeps), the transfer of a Gaussian blur of ``blur_pixels`` photo
+    pixels (what the camera, focus or downsampling took away, which facetex restores where the
+    signal outweighs the noise) and white noise of variance ``noise_variance`` (sensor, JPEG).
+    One blur in the photo is σ_px / density texels at a texel the photo samples with
+    ``density`` pixels per texel, so in UV it varies over the chart (a cheek seen at a slant is
+    blurred over more texels than the nose tip): ``blur_b²`` is the mean over the band's
+    texels of the transfer² at each texel's own blur.
 
     Attributes
     ----------
@@ -88,51 +96,77 @@ class BandTransfer:
     measured : (B,) float64 ≥ 0, amplitude ratio photo / exemplars for the bands [e_i, e_{i+1})
         (the last one above e_last); NaN where too few texels resolve a band.
     contrast : the fitted overall factor (1 = as much detail as the exemplars).
-    blur_sigma : the fitted Gaussian blur, texels at R (0 = sharp).
+    blur_pixels : the fitted Gaussian blur σ, photo pixels (0 = sharp).
     noise_variance : the fitted white-noise variance per texel, luminance².
     blur : (B,) float64 in (0, 1], the fitted blur's amplitude transfer per band.
     noise : (B,) float64 ≥ 0, band power of unit white noise over the exemplars' band power.
     reference_spectrum : (R/2 + 1,) float64, the exemplars' radially averaged power spectrum on
         the observed texels (:func:`skin_spectrum`, rings of 1 cycle per R), for the filters.
+    median_density : photo pixels per texel at the median observed texel (for reports).
+    texel_blurs : (Q,) float64 ≥ 0 or None, ``blur_pixels`` / density at Q quantiles of the
+        observed texels' densities, texels: the blur's spread over the chart (None: one blur of
+        ``blur_pixels`` texels, as for a photo of unknown density).
     """
 
     edges: tuple[float, ...]
     measured: np.ndarray
     contrast: float = 1.0
-    blur_sigma: float = 0.0
+    blur_pixels: float = 0.0
     noise_variance: float = 0.0
     blur: np.ndarray | None = None
     noise: np.ndarray | None = None
     reference_spectrum: np.ndarray | None = None
+    median_density: float = 1.0
+    texel_blurs: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, float]:
         """Band name ("16–32 c/R"; the last "256+ c/R") → measured ratio, plus the fitted
-        ``contrast``, ``blur σ (texels)`` and ``noise σ``, for records and reports."""
+        ``contrast``, ``blur σ (photo px)``, that blur at the median observed texel
+        (``blur σ (texels)``) and ``noise σ``, for records and reports."""
         names = [f"{a:g}–{b:g} c/R" for a, b in zip(self.edges, self.edges[1:])] + [f"{self.edges[-1]:g}+ c/R"]
         out = {name: round(float(t), 3) for name, t in zip(names, self.measured)}
         out.update(
             {
                 "contrast": round(self.contrast, 3),
-                "blur σ (texels)": round(self.blur_sigma, 2),
+                "blur σ (photo px)": round(self.blur_pixels, 2),
+                "blur σ (texels)": round(self.blur_pixels / self.median_density, 2),
                 "noise σ": round(float(np.sqrt(self.noise_variance)), 4),
             }
         )
         return out
 
-    def filters(self, frequency: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    def power_transfer(self, frequency: np.ndarray) -> np.ndarray:
+        """H², the blur's power transfer at ``frequency`` (cycles per texel, any shape): the
+        mean over the observed texels of exp(−4π²σ_t²f²), σ_t = ``blur_pixels`` / the texel's
+        density (:attr:`texel_blurs`); 1 everywhere for a sharp photo."""
+        f = np.asarray(frequency, dtype=np.float64)
+        blurs = np.atleast_1d(self.texel_blurs if self.texel_blurs is not None else self.blur_pixels)
+        if self.blur_pixels == 0.0 or not blurs.any():
+            return np.ones_like(f)
+        grid = np.linspace(0.0, max(float(f.max(initial=0.0)), 0.75), 2049)
+        curve = np.mean(np.exp(-4.0 * np.pi**2 * blurs[:, None] ** 2 * grid[None, :] ** 2), axis=0)
+        return np.interp(f, grid, curve)
+
+    def filters(
+        self, frequency: np.ndarray, resolution: int, *, restoring: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The restoration filter and the missing-detail filter at the given frequencies.
 
-        With X the person's unblurred detail (power contrast² × the reference spectrum) the
-        photo holds H·X + noise, H the fitted blur. ``restore`` is the Wiener filter
-        H·S_x / (H²·S_x + S_n) (at most 1 / ``MIN_TRANSFER``); ``missing`` = sqrt(1 − W) with
-        W = H²·S_x / (H²·S_x + S_n) the share of the detail's power the photo still holds:
-        invented detail filtered by it fills only what the photo lost. A photo fitted as
-        unblurred is kept as it is (``restore`` = 1).
+        With X the person's unblurred detail (power S = contrast² × the reference spectrum)
+        the photo holds H·X + noise (power H²·S + N, H² the :meth:`power_transfer`).
+        ``restore`` is the Wiener filter H·S / (H²·S + N), at most 1 / ``MIN_TRANSFER``; a
+        photo fitted as unblurred is kept as it is (``restore`` = 1). ``missing`` = sqrt(1 −
+        restore²·(H²·S + N) / S), clipped to [0, 1]: invented detail filtered by it brings the
+        band's power up to S and never past it (for the Wiener filter, sqrt(1 − W) with W =
+        H²·S / (H²·S + N) the share of the detail's power the photo still holds; nothing for a
+        sharp photo, whose noise already fills its bands).
 
         Parameters
         ----------
         frequency : float array, spatial frequency magnitude in cycles per texel (any shape).
         resolution : R of the map the reference spectrum was measured on.
+        restoring : False: the photo is kept unrestored (``restore`` = 1) and ``missing``
+            fills what the blurred photo lacks.
 
         Returns
         -------
@@ -141,19 +175,22 @@ class BandTransfer:
         f = np.asarray(frequency, dtype=np.float64)
         if self.reference_spectrum is None:
             return np.ones_like(f), np.zeros_like(f)
-        h = np.exp(-2.0 * np.pi**2 * self.blur_sigma**2 * f**2)
+        h2 = self.power_transfer(f)
         bins = np.arange(self.reference_spectrum.size, dtype=np.float64) / resolution
         signal = self.contrast**2 * np.interp(f, bins, self.reference_spectrum)
         noise = max(self.noise_variance, _QUANTISATION_VARIANCE) * resolution**2
-        held = h**2 * signal / (h**2 * signal + noise)
-        restore = np.minimum(h * signal / (h**2 * signal + noise), 1.0 / MIN_TRANSFER)
-        if self.blur_sigma == 0.0:
+        if self.blur_pixels == 0.0 or not restoring:
             restore = np.ones_like(f)
-        return restore, np.sqrt(np.clip(1.0 - held, 0.0, 1.0))
+        else:
+            restore = np.minimum(np.sqrt(h2) * signal / (h2 * signal + noise), 1.0 / MIN_TRANSFER)
+        kept = restore**2 * (h2 * signal + noise) / np.maximum(signal, 1e-30)
+        return restore, np.sqrt(np.clip(1.0 - kept, 0.0, 1.0))
 
 
 #: Slack in the blur fit's squared relative error per band within which the smaller blur wins.
 _FIT_TOLERANCE = 0.003
+#: Quantiles of the observed texels' density over which the blur's transfer is averaged.
+_QUANTILES = 32
 #: Variance of 8-bit quantisation, the least noise any photo has (luminance²).
 _QUANTISATION_VARIANCE = (1.0 / 255.0) ** 2 / 12.0
 #: Blurs tried when fitting :class:`BandTransfer`, as fractions of R (0 and 1/2048 … 1/24).
@@ -226,10 +263,12 @@ def estimate_transfer(
 
     Measured: sqrt(band power of the partial / the weighted mean band power of the references)
     on the observed texels that the photo's sampling resolves for that band (the mask eroded by
-    the lowest band's width, away from the fill outside it). Model: the contrast factor and
-    the Gaussian blur (on a grid of σ, :func:`blurred_band_transfer`) and a white-noise
-    variance that best fit the squared ratios (contrast² · blur_b² + v · noise_b, in relative
-    error, non-negative least squares).
+    the lowest band's width, away from the fill outside it). Model: the contrast factor, one
+    Gaussian blur σ in photo pixels (on a grid) and a white-noise variance that best fit the
+    squared ratios (contrast² · blur_b² + v · noise_b, in relative error, non-negative least
+    squares), where blur_b² is the mean over the band's texels of the transfer² of a blur of
+    σ / density texels (:func:`blurred_band_transfer`), density = 2 · ``cutoff`` / R photo
+    pixels per texel. Of the blurs that fit about as well as the best, the least wins.
 
     Parameters
     ----------
@@ -258,29 +297,46 @@ def estimate_transfer(
     theirs = [band_split(np.asarray(y, dtype=np.float64), edges)[1:] for y in references_y]
     coverage = gaussian_filter(observed.astype(np.float64), sigma=r / (2 * np.pi * LOWEST), mode="constant")
     inside = observed & (coverage > 0.95)
+    density = 2.0 * np.asarray(cutoff, dtype=np.float64) / r
     measured = np.full(len(edges), np.nan)
+    band_densities: list[np.ndarray] = []
     for i, low in enumerate(edges):
         high = edges[i + 1] if i + 1 < len(edges) else r / 2.0
         region = inside & (resolved_fraction(cutoff, low, high) >= 1.0) if high > low else inside & (cutoff >= low)
+        band_densities.append(density[region])
         if region.sum() < _MIN_TEXELS:
             continue
         power_ref = sum(wk * float(np.mean(bands[i][region] ** 2)) for wk, bands in zip(w, theirs))
         if power_ref > 0.0:
             measured[i] = np.sqrt(float(np.mean(mine[i][region] ** 2)) / power_ref)
     known = np.isfinite(measured)
+    inside_density = density[inside & (density > 0.0)]
+    if inside_density.size == 0:
+        inside_density = np.ones(1)
+    median_density = float(np.median(inside_density))
     if not known.any():
-        return BandTransfer(edges=edges, measured=measured, blur=np.ones(len(edges)))
-    sigmas = _BLUR_GRID * r
+        return BandTransfer(edges=edges, measured=measured, blur=np.ones(len(edges)), median_density=median_density)
     window = gaussian_filter(inside.astype(np.float64), sigma=2.0, mode="constant")
     spectrum = skin_spectrum(references_y, w, window)
-    model, noise = blurred_band_transfer(spectrum, edges, sigmas)
+    # the band transfers of blurs in texels, then per blur in photo pixels their mean over
+    # each band's texels, each blurred by σ_px / its own density
+    texel_sigmas = np.concatenate([[0.0], np.geomspace(r / 4096.0, r / 8.0, 64)])
+    per_texel, noise = blurred_band_transfer(spectrum, edges, texel_sigmas)
+    pixel_sigmas = _BLUR_GRID * r * median_density
+    model = np.ones((len(pixel_sigmas), len(edges)))
+    for i, dens in enumerate(band_densities):
+        if not known[i]:
+            continue
+        for s_index, sigma in enumerate(pixel_sigmas):
+            blur2 = np.interp(sigma / np.maximum(dens, 1e-6), texel_sigmas, per_texel[:, i] ** 2)
+            model[s_index, i] = np.sqrt(float(np.mean(blur2)))
     # measured_b² ≈ contrast² · blur_b(σ)² + v · noise_b: for each σ a non-negative least-squares
     # fit of (contrast², v) in relative error; the σ that fits best wins.
     # Of the blurs that fit about as well as the best (natural differences between persons'
     # skin look like a slight blur), the least is taken: a sharp photo is not "restored".
     t2 = measured[known] ** 2
     fits = []
-    for s_index in range(len(sigmas)):
+    for s_index in range(len(pixel_sigmas)):
         a = np.stack([model[s_index, known] ** 2 / t2, noise[known] / t2], axis=1)
         (c2, v), residual = nnls(a, np.ones(int(known.sum())))
         fits.append((residual**2, c2, v))
@@ -291,11 +347,13 @@ def estimate_transfer(
         edges=edges,
         measured=measured,
         contrast=float(np.sqrt(c2)),
-        blur_sigma=float(sigmas[s_index]),
+        blur_pixels=float(pixel_sigmas[s_index]),
         noise_variance=float(v),
         blur=model[s_index],
         noise=noise,
         reference_spectrum=radial_average(spectrum),
+        median_density=median_density,
+        texel_blurs=pixel_sigmas[s_index] / np.quantile(inside_density, (np.arange(_QUANTILES) + 0.5) / _QUANTILES),
     )
 
 
@@ -402,6 +460,15 @@ def keep_observed_detail(
     mean = float(photo[observed].mean())
     restored = mean + filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
     missing = filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
+    # The restoration's kernel rings on the mask's edge (the photo's texture stops there): it
+    # fades in over R/32 texels inside the mask, where the unrestored photo's missing detail
+    # is invented instead.
+    taper = np.clip(distance_transform_edt(observed) / (r * RESTORATION_TAPER), 0.0, 1.0)
+    taper = taper * taper * (3.0 - 2.0 * taper)
+    if (taper < 1.0).any() and transfer.blur_pixels > 0.0:
+        restored = photo + taper * (restored - photo)
+        unrestored = filtered(s - float(s.mean()), lambda f: transfer.filters(f, r, restoring=False)[1])
+        missing = taper * missing + (1.0 - taper) * unrestored
     weights = photo_band_weights(observed, cutoff, edges)
     photo_bands = band_split(restored, edges)
     missing_bands = band_split(missing, edges)
@@ -415,3 +482,4 @@ def keep_observed_detail(
     for w, pb, mb, sb in zip(weights[1:], photo_bands[1:], missing_bands[1:], synth_bands[1:]):
         out += w * (pb + scale * mb) + (1.0 - w) * scale * sb
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
