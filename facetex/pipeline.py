@@ -86,8 +86,9 @@ def infer(
     detail_map = None if config.texture.detail_map is None else load_detail_map(config.texture.detail_map)
     if model is None:
         model = database.morphable_model()
+    # the lighting prior is the database's studio lighting, so the albedo keeps the skin's tone
     face = prepare_face(
-        photo, model, config.fit, config.unwrap,
+        photo, model, config.fit, config.unwrap, light_prior=database.lighting,
         detector=detector, detect_config=config.detect, face_index=face_index, clock=clock,
     )
     detection, fit, partial = face.detection, face.fit, face.partial

@@ -104,6 +104,7 @@ def prepare_face(
     detection: Detection | None = None,
     clean: Callable[[Photo, Detection], Photo] | None = None,
     sh_coeffs: np.ndarray | None = None,
+    light_prior: np.ndarray | None = None,
     visibility_filter: Callable[[ImageVisibility], ImageVisibility] | None = None,
     clock: StageClock | None = None,
 ) -> PreparedFace:
@@ -123,6 +124,8 @@ def prepare_face(
     clean : ``(photo, detection) → photo`` run between detection and fit (the database build
         removes specular highlights there); the fit and the unwrap see its result.
     sh_coeffs : (9, 3) SH lighting to hold fixed in the fit (``fit_face(..., sh_coeffs=)``).
+    light_prior : (9, 3) SH lighting the fit's lighting prior pulls towards, e.g. the
+        database's studio lighting (``fit_face(..., light_prior=)``).
     visibility_filter : changes the photo's skin masks before the unwrap (see :func:`unwrap_face`).
     clock : records each stage's seconds and peak memory.
 
@@ -143,7 +146,7 @@ def prepare_face(
         with clock.stage("clean"):
             photo = clean(photo, detection)
     with clock.stage("fit"):
-        fit = fit_face(photo, detection, model, fit_config, sh_coeffs=sh_coeffs)
+        fit = fit_face(photo, detection, model, fit_config, sh_coeffs=sh_coeffs, light_prior=light_prior)
     prepared = PreparedFace(photo=photo, detection=detection, fit=fit)
     if unwrap_config is None:
         return prepared

@@ -129,7 +129,9 @@ def prepare_subject(
     degraded = degrade_photo(sharp, detector.detect_face(sharp), config.degrade)
     model = held_out_model(database, rows, arrays=arrays)
     infer = config.infer.with_resolution(config.size)
-    face = prepare_face(degraded, model, infer.fit, infer.unwrap, detector=detector, clock=StageClock())
+    face = prepare_face(
+        degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector, clock=StageClock()
+    )
     partial = face.partial
     if config.degrade.hide == "turn":
         partial = hide_turn(partial, config.degrade.turn_fraction, config.degrade.side)

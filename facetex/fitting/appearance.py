@@ -19,21 +19,25 @@ __all__ = ["solve_albedo", "solve_lighting"]
 def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """SH lighting (9, 3) minimising w_c·E_c + w_light·E_light given albedo and geometry.
 
-    The model colour is linear in the lighting, so this is a weighted least-squares problem per
-    colour channel.
+    The model colour is linear in the lighting, so this is one weighted least-squares problem
+    in the 27 coefficients (ordered as ``sh.reshape(-1)``): the data term separates by colour
+    channel, the prior couples a coefficient's channels (``problem.light_prior_channels``).
     """
     with torch.no_grad():
         observed, albedo, normals = _appearance_inputs(params, problem, samples)
         basis = sh_basis(normals)  # (P, 9)
         w = problem.w_color * samples.weights[:, None]
-        prior = problem.w_light / problem.light_prior_sigma**2
-        out = torch.empty(9, 3, dtype=DTYPE)
+        lhs = torch.zeros(9, 3, 9, 3, dtype=DTYPE)
+        rhs = torch.zeros(9, 3, dtype=DTYPE)
         for c in range(3):
             a = basis * albedo[:, c : c + 1]
-            lhs = a.T @ (a * w) + (prior + 1e-12) * torch.eye(9, dtype=DTYPE)
-            rhs = a.T @ (observed[:, c : c + 1] * w) + prior * problem.light_prior[:, c : c + 1]
-            out[:, c] = torch.linalg.solve(lhs, rhs)[:, 0]
-    return out
+            lhs[:, c, :, c] = a.T @ (a * w)
+            rhs[:, c] = (a.T @ (observed[:, c : c + 1] * w))[:, 0]
+        channels = problem.light_prior_channels
+        prior = torch.kron(torch.diag(problem.w_light / problem.light_prior_sigma[:, 0] ** 2), channels.T @ channels)
+        lhs = lhs.reshape(27, 27) + prior + 1e-12 * torch.eye(27, dtype=DTYPE)
+        rhs = rhs.reshape(27) + prior @ problem.light_prior.reshape(27)
+        return torch.linalg.solve(lhs, rhs).reshape(9, 3)
 
 
 def solve_albedo(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:

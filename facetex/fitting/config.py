@@ -42,7 +42,17 @@ The solver also adds a landmark depth term and two weak priors that are not in t
   irradiance ``light_prior_irradiance``: the 9 SH functions are nearly dependent over the
   narrow range of normals a face shows, and albedo brightness trades against light intensity,
   so without it the lighting drifts along those flat directions (towards strong, coloured,
-  mutually cancelling coefficients) at no visible change of the render.
+  mutually cancelling coefficients) at no visible change of the render. When a texture
+  database is at hand (``facetex infer``, the evaluation), the prior pulls instead towards the
+  database's studio lighting (paper §6), and holds each coefficient's channel mean (the
+  light's brightness) within the smaller ``studio_light_sigma``, so the albedo carries how
+  bright the skin is; the light's colour stays free (``studio_light_colour_sigma``), so a
+  photo's colour cast goes into the light, not the albedo. (A prior on
+  the constant Y00 terms alone does not do it: over the narrow range of normals a face shows,
+  Y20 and the other terms act almost as a constant and took the intensity over.) With the weak ambient prior the fit put
+  them into the light and every person's albedo came out near the model's mean skin (mean
+  luminance 0.50–0.55 on London photos whose database textures range from 0.22 to 0.66;
+  docs/keep-the-person.md).
 """
 
 from __future__ import annotations
@@ -148,6 +158,12 @@ class FitConfig:
         Standard deviation of each SH coefficient under that prior (coefficient units).
     w_light : float
         Weight of the lighting prior (unused when the lighting is given).
+    studio_light_sigma : float
+        Standard deviation of each SH coefficient's channel mean (the light's brightness)
+        under a database's studio lighting prior (``fit_face(..., light_prior=)``; module
+        doc), coefficient units (the London studio's constant terms are 3.1–3.4).
+    studio_light_colour_sigma : float
+        The same for the channels' differences from their mean (the light's colour).
     lm_damping : float
         Initial Levenberg–Marquardt damping, relative to the diagonal of JᵀJ.
     seed : int
@@ -178,6 +194,8 @@ class FitConfig:
     light_prior_irradiance: float = 1.0
     light_prior_sigma: float = 1.0
     w_light: float = 1e-4
+    studio_light_sigma: float = 0.1
+    studio_light_colour_sigma: float = 1.0
     lm_damping: float = 1e-4
     seed: int = 0
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
@@ -204,6 +222,8 @@ class FitConfig:
         check_number("focal_prior_sigma", self.focal_prior_sigma, 0.0, 100.0, low_open=True)
         check_number("light_prior_irradiance", self.light_prior_irradiance, 0.0, 100.0)
         check_number("light_prior_sigma", self.light_prior_sigma, 0.0, 100.0, low_open=True)
+        check_number("studio_light_sigma", self.studio_light_sigma, 0.0, 1e3, low_open=True)
+        check_number("studio_light_colour_sigma", self.studio_light_colour_sigma, 0.0, 1e3, low_open=True)
         check_number("lm_damping", self.lm_damping, 0.0, 1e6, low_open=True)
         check_integer("seed", self.seed, 0, 2**32 - 1)
 

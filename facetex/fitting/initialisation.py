@@ -17,7 +17,7 @@ import torch
 
 from facetex.detect import landmarks as groups
 from facetex.fitting.config import FitConfig
-from facetex.fitting.problem import DTYPE, EnergyProblem, FitParams
+from facetex.fitting.problem import DTYPE, EnergyProblem, FitParams, brightness_and_colour
 from facetex.fitting.pyramid import Level
 from facetex.geometry.sh import sh_from_ambient
 from facetex.types import LandmarkMap, MorphableModel
@@ -81,7 +81,8 @@ def initial_params(
     config: FitConfig,
     sh_coeffs: np.ndarray | None,
 ) -> tuple[FitParams, EnergyProblem]:
-    """Mean shape and albedo, neutral expression, straight gaze, pose from the landmarks."""
+    """Mean shape and albedo, neutral expression, straight gaze, pose from the landmarks, the
+    lighting ``sh_coeffs`` or else the lighting prior's mean (``problem.light_prior``)."""
     principal = problem.principal_point.numpy()
     landmark_map = model.topology.landmark_map
     if landmark_map is None:
@@ -94,7 +95,7 @@ def initial_params(
         rotation, translation = initial_pose(
             points, landmarks[: landmark_map.size], landmark_map.rigid_weights, focal0, principal
         )
-    lighting = sh_from_ambient(config.light_prior_irradiance) if sh_coeffs is None else np.asarray(sh_coeffs)
+    lighting = problem.light_prior.numpy() if sh_coeffs is None else np.asarray(sh_coeffs)
     params = FitParams(
         shape=torch.zeros(model.shape_basis.shape[0], dtype=DTYPE),
         expression=torch.zeros(model.expression_basis.shape[0], dtype=DTYPE),
@@ -165,7 +166,8 @@ def build_problem(
         log_focal_prior=torch.tensor(math.log(focal0), dtype=DTYPE),
         focal_prior_sigma=config.focal_prior_sigma,
         light_prior=torch.tensor(sh_from_ambient(config.light_prior_irradiance), dtype=DTYPE),
-        light_prior_sigma=config.light_prior_sigma,
+        light_prior_sigma=torch.full((9, 1), config.light_prior_sigma, dtype=DTYPE),
+        light_prior_channels=brightness_and_colour(1.0),
         w_color=config.w_color,
         w_landmark=config.w_landmark,
         w_reg=config.w_reg,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -52,7 +53,15 @@ from facetex.fitting.levenberg_marquardt import check_in_front, lm_step
 from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.model import validate_model
 from facetex.fitting.photometric import sample_colours
-from facetex.fitting.problem import DTYPE, GEOMETRY_FIELDS, ColourSamples, EnergyProblem, FitParams, ParameterLayout
+from facetex.fitting.problem import (
+    DTYPE,
+    GEOMETRY_FIELDS,
+    ColourSamples,
+    EnergyProblem,
+    FitParams,
+    ParameterLayout,
+    brightness_and_colour,
+)
 from facetex.fitting.pyramid import Level, at_level, build_pyramid
 from facetex.fitting.samples import albedo_stack, colour_samples, with_robust_weights
 from facetex.fitting.threads import torch_threads
@@ -68,6 +77,7 @@ def fit_face(
     config: FitConfig | None = None,
     *,
     sh_coeffs: np.ndarray | None = None,
+    light_prior: np.ndarray | None = None,
 ) -> FaceFit:
     """Fit shape, expression, pose, focal length, SH lighting and albedo to one face (paper §3).
 
@@ -80,6 +90,13 @@ def fit_face(
     config : solver settings; ``FitConfig()`` (paper values) if None.
     sh_coeffs : (9, 3) lighting to hold fixed (paper §6: one global lighting for a studio
         database); None to solve for it.
+    light_prior : (9, 3) lighting the solved lighting is pulled towards and starts from: a
+        database's studio lighting. Each coefficient's channel mean (the light's brightness)
+        has the standard deviation ``config.studio_light_sigma``, its channels' differences
+        from the mean (the light's colour) ``config.studio_light_colour_sigma``: the albedo
+        carries how bright the skin is (albedo brightness trades against light intensity at
+        no change of the render), while a photo's colour cast stays in the light. None: the
+        white ambient light of ``config.light_prior_irradiance``.
 
     Returns
     -------
@@ -105,8 +122,10 @@ def fit_face(
     config = FitConfig() if config is None else config
     started = time.perf_counter()
     _validate(photo, detection, model, config, sh_coeffs)
+    if light_prior is not None and np.shape(light_prior) != (9, 3):
+        raise ShapeMismatchError(f"light_prior must have shape (9, 3), got {np.shape(light_prior)}")
     with torch_threads(1):
-        return _fit(photo, detection, model, config, sh_coeffs, started)
+        return _fit(photo, detection, model, config, sh_coeffs, light_prior, started)
 
 
 def _fit(
@@ -115,6 +134,7 @@ def _fit(
     model: MorphableModel,
     config: FitConfig,
     sh_coeffs: np.ndarray | None,
+    light_prior: np.ndarray | None,
     started: float,
 ) -> FaceFit:
     height, width = photo.size
@@ -124,6 +144,13 @@ def _fit(
     focal0 = config.focal_init * max(height, width)
     levels = build_pyramid(photo, detection, model, config)
     problem = build_problem(model, levels[0], landmarks, unit, principal, focal0, config)
+    if light_prior is not None:
+        problem = replace(
+            problem,
+            light_prior=torch.tensor(np.asarray(light_prior), dtype=DTYPE),
+            light_prior_sigma=torch.full((9, 1), config.studio_light_sigma, dtype=DTYPE),
+            light_prior_channels=brightness_and_colour(config.studio_light_sigma / config.studio_light_colour_sigma),
+        )
     params, problem = initial_params(model, problem, landmarks, focal0, config, sh_coeffs)
     albedo_maps = albedo_stack(model)
     uvs = torch.tensor(np.asarray(model.topology.uvs), dtype=DTYPE)

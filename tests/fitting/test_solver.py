@@ -93,6 +93,42 @@ def test_recovers_albedo_under_given_lighting(lit_fit, model, scene):
     assert lit_fit.diagnostics.photometric_rms < 0.01
 
 
+def test_a_studio_lighting_prior_keeps_the_skin_tone_in_the_albedo(model, scene):
+    """Albedo brightness trades against light intensity at no change of the render: without
+    knowing the light, a fit of a darker-skinned face under the same light brightens the
+    albedo and darkens the light. With the studio's lighting as the prior, the fitted light
+    stays as bright as the studio's and the darker skin stays in the albedo; the light's
+    colour stays free."""
+    from tests.fitting.conftest import make_scene
+
+    dark = make_scene(model, albedo_uv=scene.albedo_uv * 0.6)
+
+    def shading_ratio(fit, truth):  # fitted shading over the true one, on the face
+        fitted = render_fit(fit, model)
+        seen = fitted.mask & truth.rendering.mask
+        return float(np.median(fitted.shading[seen].mean(axis=1) / truth.rendering.shading[seen].mean(axis=1)))
+
+    studio = scene.truth.sh_coeffs
+    ratios = {}
+    for name, prior in (("free", None), ("studio", studio)):
+        for label, sc in (("bright", scene), ("dark", dark)):
+            fit = fit_face(sc.photo, sc.detection, model, SYNTHETIC, light_prior=prior)
+            ratios[name, label] = shading_ratio(fit, sc)
+    # unknown light: the darker skin went largely into the light
+    assert ratios["free", "dark"] < 0.9 * ratios["free", "bright"]
+    # the studio's light: the light is the studio's for both faces
+    assert abs(ratios["studio", "bright"] - 1.0) < 0.05 and abs(ratios["studio", "dark"] - 1.0) < 0.05
+    # a colour cast (here a warmer face) goes into the light's colour, which the prior leaves free
+    warm = make_scene(model, albedo_uv=scene.albedo_uv * np.array([1.0, 0.85, 0.7], np.float32))
+    fit = fit_face(warm.photo, warm.detection, model, SYNTHETIC, light_prior=studio)
+    fitted = render_fit(fit, model)
+    seen = fitted.mask & warm.rendering.mask
+    per_channel = np.median(fitted.shading[seen] / warm.rendering.shading[seen], axis=0)
+    assert per_channel[2] < 0.9 * per_channel[0]
+    with pytest.raises(ShapeMismatchError):
+        fit_face(scene.photo, scene.detection, model, SYNTHETIC, light_prior=np.zeros((4, 3)))
+
+
 def test_initial_pose_inverts_a_scaled_orthographic_view(topology):
     true_rotation = pose_rotation(torch.tensor([0.2, -0.4, 0.1], dtype=torch.float64)).numpy()
     scale = 9.0  # pixels per cm
