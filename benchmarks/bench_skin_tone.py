@@ -16,7 +16,10 @@ Writes ``benchmarks/results/skin-tone-<stamp>.json`` and prints a table::
 
     .venv/bin/python benchmarks/bench_skin_tone.py [--persons 096 001 ...] [--helen 8]
 
-Not a test: about 20 s per photo and prior on 2 cores.
+Not a test: about 20 s per photo and prior on 2 cores. The first JSON
+(`benchmarks/reference/skin-tone-coefficient-prior-20261206.json`) was made with a prior on every coefficient's
+channel mean (σ 0.1), the second (`skin-tone-face-irradiance-20261206.json`) with the default
+prior on the face's mean irradiance.
 """
 
 from __future__ import annotations

@@ -13,16 +13,36 @@ from facetex.fitting.photometric import sample_albedo, sample_image, surface_poi
 from facetex.fitting.problem import DTYPE, ColourSamples, EnergyProblem, FitParams
 from facetex.geometry.sh import sh_basis
 
-__all__ = ["solve_albedo", "solve_lighting"]
+__all__ = ["face_irradiance_basis", "solve_albedo", "solve_lighting"]
 
 
 def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """SH lighting (9, 3) minimising w_c·E_c + w_light·E_light given albedo and geometry.
 
-    The model colour is linear in the lighting, so this is one weighted least-squares problem
-    in the 27 coefficients (ordered as ``sh.reshape(-1)``): the data term separates by colour
-    channel, the prior couples a coefficient's channels (``problem.light_prior_channels``).
+    The model colour is linear in the lighting, so this is a weighted least-squares problem per
+    colour channel; with a prior on the face's mean irradiance (which couples the channels) one
+    in the 27 coefficients (ordered as ``sh.reshape(-1)``).
     """
+    if problem.face_irradiance_basis is not None:
+        return _solve_lighting_coupled(params, problem, samples)
+    with torch.no_grad():
+        observed, albedo, normals = _appearance_inputs(params, problem, samples)
+        basis = sh_basis(normals)  # (P, 9)
+        w = problem.w_color * samples.weights[:, None]
+        prior = problem.w_light / problem.light_prior_sigma**2
+        out = torch.empty(9, 3, dtype=DTYPE)
+        for c in range(3):
+            a = basis * albedo[:, c : c + 1]
+            lhs = a.T @ (a * w) + (prior + 1e-12) * torch.eye(9, dtype=DTYPE)
+            rhs = a.T @ (observed[:, c : c + 1] * w) + prior * problem.light_prior[:, c : c + 1]
+            out[:, c] = torch.linalg.solve(lhs, rhs)[:, 0]
+    return out
+
+
+
+def _solve_lighting_coupled(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
+    """:func:`solve_lighting` with the face-irradiance term of the prior: the normal equations
+    of the three channels in one (27, 27) system, plus the rank-one term g gᵀ of that prior."""
     with torch.no_grad():
         observed, albedo, normals = _appearance_inputs(params, problem, samples)
         basis = sh_basis(normals)  # (P, 9)
@@ -33,12 +53,12 @@ def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSam
             a = basis * albedo[:, c : c + 1]
             lhs[:, c, :, c] = a.T @ (a * w)
             rhs[:, c] = (a.T @ (observed[:, c : c + 1] * w))[:, 0]
-        channels = problem.light_prior_channels
-        prior = torch.kron(torch.diag(problem.w_light / problem.light_prior_sigma[:, 0] ** 2), channels.T @ channels)
-        lhs = lhs.reshape(27, 27) + prior + 1e-12 * torch.eye(27, dtype=DTYPE)
-        rhs = rhs.reshape(27) + prior @ problem.light_prior.reshape(27)
+        prior = problem.w_light / problem.light_prior_sigma**2
+        g = (problem.face_irradiance_basis[:, None] / 3.0).expand(9, 3).reshape(27) / problem.face_irradiance_sigma
+        penalty = prior * torch.eye(27, dtype=DTYPE) + problem.w_light * torch.outer(g, g)
+        lhs = lhs.reshape(27, 27) + penalty + 1e-12 * torch.eye(27, dtype=DTYPE)
+        rhs = rhs.reshape(27) + penalty @ problem.light_prior.reshape(27)
         return torch.linalg.solve(lhs, rhs).reshape(9, 3)
-
 
 def solve_albedo(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """Albedo coefficients (K_al,) minimising w_c·E_c + w_reg·Σ(α/σ)² given lighting and geometry."""
@@ -60,3 +80,12 @@ def _appearance_inputs(
     """Observed colours (P, 3), current albedo (P, 3) and unit normals (P, 3) at the samples."""
     pixels, normals = surface_points(params, problem, samples)
     return sample_image(problem.image, pixels), sample_albedo(params, samples), normals
+
+
+def face_irradiance_basis(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
+    """(9,) b̄, the samples' weighted mean SH basis at their normals (camera frame): b̄ · L is
+    lighting L's mean irradiance over the face."""
+    with torch.no_grad():
+        _, normals = surface_points(params, problem, samples)
+        w = samples.weights / samples.weights.sum()
+        return (sh_basis(normals) * w[:, None]).sum(dim=0)

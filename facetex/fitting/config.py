@@ -44,15 +44,18 @@ The solver also adds a landmark depth term and two weak priors that are not in t
   so without it the lighting drifts along those flat directions (towards strong, coloured,
   mutually cancelling coefficients) at no visible change of the render. When a texture
   database is at hand (``facetex infer``, the evaluation), the prior pulls instead towards the
-  database's studio lighting (paper §6), and holds each coefficient's channel mean (the
-  light's brightness) within the smaller ``studio_light_sigma``, so the albedo carries how
-  bright the skin is; the light's colour stays free (``studio_light_colour_sigma``), so a
-  photo's colour cast goes into the light, not the albedo. (A prior on
-  the constant Y00 terms alone does not do it: over the narrow range of normals a face shows,
-  Y20 and the other terms act almost as a constant and took the intensity over.) With the weak ambient prior the fit put
-  them into the light and every person's albedo came out near the model's mean skin (mean
-  luminance 0.50–0.55 on London photos whose database textures range from 0.22 to 0.66;
-  docs/keep-the-person.md).
+  database's studio lighting (paper §6) and holds the light's mean irradiance over the face
+  (b̄ · L, b̄ the mean SH basis over the face's normals, channel mean) within
+  ``studio_light_sigma`` of the studio's. That is the one quantity that trades against the
+  albedo's brightness, so the albedo carries how bright the skin is, while the light's
+  direction and colour keep the weak prior (a photo's colour cast stays in the light). With
+  the weak ambient prior alone the fit put the brightness into the light and every person's
+  albedo came out near the model's mean skin (mean luminance 0.50–0.55 on London photos whose
+  database textures range from 0.22 to 0.66). A prior on the constant Y00 terms alone did not
+  hold it (over a face's narrow range of normals Y20 and the other terms act almost as a
+  constant and took the intensity over), one on every coefficient's channel mean did but also
+  pulled the light's direction (10 % more photometric error on Helen photos);
+  docs/keep-the-person.md.
 """
 
 from __future__ import annotations
@@ -159,11 +162,9 @@ class FitConfig:
     w_light : float
         Weight of the lighting prior (unused when the lighting is given).
     studio_light_sigma : float
-        Standard deviation of each SH coefficient's channel mean (the light's brightness)
-        under a database's studio lighting prior (``fit_face(..., light_prior=)``; module
-        doc), coefficient units (the London studio's constant terms are 3.1–3.4).
-    studio_light_colour_sigma : float
-        The same for the channels' differences from their mean (the light's colour).
+        Standard deviation of the light's mean irradiance over the face (channel mean) under a
+        database's studio lighting prior (``fit_face(..., light_prior=)``; module doc); the
+        London studio's is about 1.
     lm_damping : float
         Initial Levenberg–Marquardt damping, relative to the diagonal of JᵀJ.
     seed : int
@@ -194,8 +195,7 @@ class FitConfig:
     light_prior_irradiance: float = 1.0
     light_prior_sigma: float = 1.0
     w_light: float = 1e-4
-    studio_light_sigma: float = 0.1
-    studio_light_colour_sigma: float = 1.0
+    studio_light_sigma: float = 0.01
     lm_damping: float = 1e-4
     seed: int = 0
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
@@ -223,7 +223,6 @@ class FitConfig:
         check_number("light_prior_irradiance", self.light_prior_irradiance, 0.0, 100.0)
         check_number("light_prior_sigma", self.light_prior_sigma, 0.0, 100.0, low_open=True)
         check_number("studio_light_sigma", self.studio_light_sigma, 0.0, 1e3, low_open=True)
-        check_number("studio_light_colour_sigma", self.studio_light_colour_sigma, 0.0, 1e3, low_open=True)
         check_number("lm_damping", self.lm_damping, 0.0, 1e6, low_open=True)
         check_integer("seed", self.seed, 0, 2**32 - 1)
 

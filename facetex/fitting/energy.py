@@ -82,8 +82,10 @@ def residuals(
     parts.append(reg * params.gaze / problem.gaze_std)
     focal = problem.w_focal**0.5 * (params.log_focal - problem.log_focal_prior) / problem.focal_prior_sigma
     parts.append(focal.reshape(1))
-    light = problem.w_light**0.5 * _light_deviation(params, problem)
+    light = problem.w_light**0.5 * (params.sh - problem.light_prior) / problem.light_prior_sigma
     parts.append(light.reshape(-1))
+    if problem.face_irradiance_basis is not None:
+        parts.append(problem.w_light**0.5 * _face_irradiance_deviation(params, problem).reshape(1))
     return torch.cat(parts)
 
 
@@ -121,7 +123,9 @@ def energy_terms(
         if problem.expression_l1 is not None:
             e_reg += float((problem.expression_l1 * params.expression.abs()).sum()) / problem.w_reg
         e_focal = float(((params.log_focal - problem.log_focal_prior) / problem.focal_prior_sigma) ** 2)
-        e_light = float((_light_deviation(params, problem) ** 2).sum())
+        e_light = float((((params.sh - problem.light_prior) / problem.light_prior_sigma) ** 2).sum())
+        if problem.face_irradiance_basis is not None:
+            e_light += float(_face_irradiance_deviation(params, problem) ** 2)
     total = (
         problem.w_color * e_c
         + problem.w_landmark * e_lan
@@ -279,16 +283,27 @@ def linearize(
     if "log_focal" in cols:
         block[0, cols["log_focal"]] = focal_w
     blocks_j.append(block)
-    blocks_r.append((problem.w_light**0.5 * _light_deviation(params, problem)).reshape(-1))
+    light_w = problem.w_light**0.5 / problem.light_prior_sigma
+    blocks_r.append((light_w * (params.sh - problem.light_prior)).reshape(-1))
     block = params.sh.new_zeros(27, n_cols)
     if "sh" in cols:
-        light_w = problem.w_light**0.5 / problem.light_prior_sigma[:, 0]
-        block[:, cols["sh"]] = torch.kron(torch.diag(light_w), problem.light_prior_channels)
+        block[:, cols["sh"]] = light_w * torch.eye(27, dtype=dtype)
     blocks_j.append(block)
+    if problem.face_irradiance_basis is not None:
+        blocks_r.append(problem.w_light**0.5 * _face_irradiance_deviation(params, problem).reshape(1))
+        block = params.sh.new_zeros(1, n_cols)
+        if "sh" in cols:
+            block[0, cols["sh"]] = problem.w_light**0.5 * _face_irradiance_gradient(problem)
+        blocks_j.append(block)
     return torch.cat(blocks_r), torch.cat(blocks_j)
 
 
-def _light_deviation(params: FitParams, problem: EnergyProblem) -> torch.Tensor:
-    """(9, 3) the lighting's whitened deviation from its prior, C·(L_i − L̄_i) / σ_i per SH
-    coefficient i (:class:`facetex.fitting.problem.EnergyProblem`)."""
-    return (params.sh - problem.light_prior) @ problem.light_prior_channels.T / problem.light_prior_sigma
+def _face_irradiance_deviation(params: FitParams, problem: EnergyProblem) -> torch.Tensor:
+    """() the face's mean irradiance (channel mean) minus the prior's, over its σ:
+    b̄ · mean_c(L − L̄) / σ (:class:`facetex.fitting.problem.EnergyProblem`)."""
+    return problem.face_irradiance_basis @ (params.sh - problem.light_prior).mean(dim=1) / problem.face_irradiance_sigma
+
+
+def _face_irradiance_gradient(problem: EnergyProblem) -> torch.Tensor:
+    """(27,) d :func:`_face_irradiance_deviation` / d ``sh.reshape(-1)``."""
+    return (problem.face_irradiance_basis[:, None] / 3.0).expand(9, 3).reshape(-1) / problem.face_irradiance_sigma

@@ -17,7 +17,7 @@ import torch
 
 from facetex.detect import landmarks as groups
 from facetex.fitting.config import FitConfig
-from facetex.fitting.problem import DTYPE, EnergyProblem, FitParams, brightness_and_colour
+from facetex.fitting.problem import DTYPE, EnergyProblem, FitParams
 from facetex.fitting.pyramid import Level
 from facetex.geometry.sh import sh_from_ambient
 from facetex.types import LandmarkMap, MorphableModel
@@ -166,8 +166,7 @@ def build_problem(
         log_focal_prior=torch.tensor(math.log(focal0), dtype=DTYPE),
         focal_prior_sigma=config.focal_prior_sigma,
         light_prior=torch.tensor(sh_from_ambient(config.light_prior_irradiance), dtype=DTYPE),
-        light_prior_sigma=torch.full((9, 1), config.light_prior_sigma, dtype=DTYPE),
-        light_prior_channels=brightness_and_colour(1.0),
+        light_prior_sigma=config.light_prior_sigma,
         w_color=config.w_color,
         w_landmark=config.w_landmark,
         w_reg=config.w_reg,

@@ -21,15 +21,7 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = [
-    "DTYPE",
-    "GEOMETRY_FIELDS",
-    "ColourSamples",
-    "EnergyProblem",
-    "FitParams",
-    "ParameterLayout",
-    "brightness_and_colour",
-]
+__all__ = ["DTYPE", "GEOMETRY_FIELDS", "ColourSamples", "EnergyProblem", "FitParams", "ParameterLayout"]
 
 #: The float type of the fit.
 DTYPE = torch.float64
@@ -108,11 +100,13 @@ class EnergyProblem:
     log_focal_prior : () log of the prior focal length.
     focal_prior_sigma : float.
     light_prior : (9, 3) prior mean of the SH lighting.
-    light_prior_sigma : (9, 1) standard deviation of each SH coefficient's channel mean.
-    light_prior_channels : (3, 3) C, how the prior weighs a coefficient's channels: its
-        residual is C·(L_i − L̄_i) / σ_i; the identity weighs each channel alike,
-        :func:`brightness_and_colour` the channel mean (brightness) more than the differences
-        from it (colour).
+    light_prior_sigma : float, its standard deviation (per coefficient).
+    face_irradiance_basis : (9,) or None, the mean SH basis over the face's visible normals b̄:
+        b̄ · L is the light's mean irradiance over the face, the one quantity that trades
+        against the albedo's brightness at no change of the render. With it the prior holds
+        b̄ · mean_c(L − L̄) within ``face_irradiance_sigma`` (weight ``w_light``), on top of the
+        per-coefficient prior.
+    face_irradiance_sigma : float, that term's standard deviation (irradiance units).
     w_color, w_landmark, w_reg, w_focal, w_light : weights of the terms.
     landmark_depths : (L,) detected depth of each landmark (mediapipe's z: full-resolution
         pixel units, smaller is closer), or None; with ``w_depth`` > 0 they enter E_depth.
@@ -155,8 +149,7 @@ class EnergyProblem:
     log_focal_prior: torch.Tensor
     focal_prior_sigma: float
     light_prior: torch.Tensor
-    light_prior_sigma: torch.Tensor
-    light_prior_channels: torch.Tensor
+    light_prior_sigma: float
     w_color: float
     w_landmark: float
     w_reg: float
@@ -173,6 +166,8 @@ class EnergyProblem:
     @property
     def uses_depth(self) -> bool:
         return self.w_depth > 0 and self.landmark_depths is not None
+    face_irradiance_basis: torch.Tensor | None = None
+    face_irradiance_sigma: float = 1.0
 
 
 #: Unknowns of the geometry: they move the mesh or the pupils, or change the projection.
@@ -223,17 +218,3 @@ class ParameterLayout:
             for name, shape in zip(self.names, self.shapes)
         }
         return params._replace(**updates)
-
-
-def brightness_and_colour(colour_ratio: float) -> torch.Tensor:
-    """(3, 3) channel weighting of a lighting prior (``EnergyProblem.light_prior_channels``):
-    the channel mean of a coefficient at full weight, the channels' differences from it (the
-    light's colour) at ``colour_ratio`` = σ_brightness / σ_colour.
-
-    >>> brightness_and_colour(1.0)
-    tensor([[1., 0., 0.],
-            [0., 1., 0.],
-            [0., 0., 1.]], dtype=torch.float64)
-    """
-    mean = torch.full((3, 3), 1.0 / 3.0, dtype=DTYPE)
-    return mean + colour_ratio * (torch.eye(3, dtype=DTYPE) - mean)

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from facetex.errors import ShapeMismatchError
-from facetex.fitting.appearance import solve_albedo, solve_lighting
+from facetex.fitting.appearance import face_irradiance_basis, solve_albedo, solve_lighting
 from facetex.fitting.config import FitConfig
 from facetex.fitting.contour import SlidingContour, slide_contour
 from facetex.fitting.energy import energy_terms
@@ -53,15 +53,7 @@ from facetex.fitting.levenberg_marquardt import check_in_front, lm_step
 from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.model import validate_model
 from facetex.fitting.photometric import sample_colours
-from facetex.fitting.problem import (
-    DTYPE,
-    GEOMETRY_FIELDS,
-    ColourSamples,
-    EnergyProblem,
-    FitParams,
-    ParameterLayout,
-    brightness_and_colour,
-)
+from facetex.fitting.problem import DTYPE, GEOMETRY_FIELDS, ColourSamples, EnergyProblem, FitParams, ParameterLayout
 from facetex.fitting.pyramid import Level, at_level, build_pyramid
 from facetex.fitting.samples import albedo_stack, colour_samples, with_robust_weights
 from facetex.fitting.threads import torch_threads
@@ -90,12 +82,12 @@ def fit_face(
     config : solver settings; ``FitConfig()`` (paper values) if None.
     sh_coeffs : (9, 3) lighting to hold fixed (paper §6: one global lighting for a studio
         database); None to solve for it.
-    light_prior : (9, 3) lighting the solved lighting is pulled towards and starts from: a
-        database's studio lighting. Each coefficient's channel mean (the light's brightness)
-        has the standard deviation ``config.studio_light_sigma``, its channels' differences
-        from the mean (the light's colour) ``config.studio_light_colour_sigma``: the albedo
-        carries how bright the skin is (albedo brightness trades against light intensity at
-        no change of the render), while a photo's colour cast stays in the light. None: the
+    light_prior : (9, 3) lighting the solved lighting starts from and is pulled towards: a
+        database's studio lighting. Its mean irradiance over the face (the channel mean) is
+        held within ``config.studio_light_sigma`` of the studio's, so the albedo carries how
+        bright the skin is (albedo brightness trades against that irradiance at no change of
+        the render); the light's direction and colour keep the weak prior
+        (``config.light_prior_sigma``), so a photo's colour cast stays in the light. None: the
         white ambient light of ``config.light_prior_irradiance``.
 
     Returns
@@ -145,12 +137,7 @@ def _fit(
     levels = build_pyramid(photo, detection, model, config)
     problem = build_problem(model, levels[0], landmarks, unit, principal, focal0, config)
     if light_prior is not None:
-        problem = replace(
-            problem,
-            light_prior=torch.tensor(np.asarray(light_prior), dtype=DTYPE),
-            light_prior_sigma=torch.full((9, 1), config.studio_light_sigma, dtype=DTYPE),
-            light_prior_channels=brightness_and_colour(config.studio_light_sigma / config.studio_light_colour_sigma),
-        )
+        problem = replace(problem, light_prior=torch.tensor(np.asarray(light_prior), dtype=DTYPE))
     params, problem = initial_params(model, problem, landmarks, focal0, config, sh_coeffs)
     albedo_maps = albedo_stack(model)
     uvs = torch.tensor(np.asarray(model.topology.uvs), dtype=DTYPE)
@@ -179,6 +166,9 @@ def _fit(
 
     # Lighting and albedo in closed form, alternating, on the coarsest level.
     samples = samples_at(levels[0], params, problem, config.max_pixels)
+    if light_prior is not None and "sh" in appearance:
+        problem = replace(problem, face_irradiance_basis=face_irradiance_basis(params, problem, samples),
+                          face_irradiance_sigma=config.studio_light_sigma)
     for _ in range(config.alternations):
         if "sh" in appearance:
             params = params._replace(sh=solve_lighting(params, problem, samples))

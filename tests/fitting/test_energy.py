@@ -52,8 +52,7 @@ def _problem(model, topology, rng) -> tuple[EnergyProblem, FitParams, ColourSamp
         log_focal_prior=t(math.log(400.0)),
         focal_prior_sigma=0.4,
         light_prior=t(sh_from_ambient(1.0)),
-        light_prior_sigma=torch.ones(9, 1, dtype=torch.float64),
-        light_prior_channels=torch.eye(3, dtype=torch.float64),
+        light_prior_sigma=1.0,
         w_color=1.0,
         w_landmark=10.0,
         w_reg=2.5e-5,
@@ -129,6 +128,30 @@ def test_energy_is_the_sum_of_squared_residuals(model, topology, rng):
     r = residuals(params, problem, samples)
     assert terms["E"] == pytest.approx(float(r @ r), rel=1e-10)
     assert terms["E_c"] > 0 and terms["E_lan"] > 0 and terms["E_reg"] > 0
+
+
+def test_the_face_irradiance_prior_linearises_and_its_lighting_solve_minimises(model, topology, rng):
+    """With a studio lighting prior on the face's mean irradiance: the residuals and Jacobian
+    still match autograd, E is still their sum of squares, and the closed-form lighting is the
+    minimum of the energy over the lighting (every small change of it costs)."""
+    from dataclasses import replace
+
+    from facetex.fitting.appearance import face_irradiance_basis, solve_lighting
+
+    problem, params, samples = _problem(model, topology, rng)
+    problem = replace(problem, face_irradiance_basis=face_irradiance_basis(params, problem, samples),
+                      face_irradiance_sigma=0.01)
+    layout = ParameterLayout.of(params, FitParams._fields)
+    r, jac = linearize(params, problem, samples, layout)
+    np.testing.assert_allclose(r.numpy(), residuals(params, problem, samples).numpy(), atol=1e-13)
+    expected = _autograd_jacobian(params, problem, samples, layout)
+    np.testing.assert_allclose(jac.numpy(), expected.numpy(), atol=1e-10 * float(expected.abs().max()))
+    assert energy_terms(params, problem, samples)["E"] == pytest.approx(float(r @ r), rel=1e-10)
+    best = params._replace(sh=solve_lighting(params, problem, samples))
+    e_best = energy_terms(best, problem, samples)["E"]
+    for _ in range(5):
+        moved = best._replace(sh=best.sh + torch.tensor(rng.normal(size=(9, 3)) * 1e-3, dtype=D))
+        assert energy_terms(moved, problem, samples)["E"] > e_best
 
 
 def test_parameter_layout_applies_named_updates(model, topology, rng):
