@@ -19,30 +19,10 @@ __all__ = ["face_irradiance_basis", "solve_albedo", "solve_lighting"]
 def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """SH lighting (9, 3) minimising w_c·E_c + w_light·E_light given albedo and geometry.
 
-    The model colour is linear in the lighting, so this is a weighted least-squares problem per
-    colour channel; with a prior on the face's mean irradiance (which couples the channels) one
-    in the 27 coefficients (ordered as ``sh.reshape(-1)``).
+    The model colour is linear in the lighting, so this is one weighted least-squares problem
+    in the 27 coefficients (ordered as ``sh.reshape(-1)``): the data term separates by colour
+    channel, the prior on the face's mean irradiance (when the problem has one) couples them.
     """
-    if problem.face_irradiance_basis is not None:
-        return _solve_lighting_coupled(params, problem, samples)
-    with torch.no_grad():
-        observed, albedo, normals = _appearance_inputs(params, problem, samples)
-        basis = sh_basis(normals)  # (P, 9)
-        w = problem.w_color * samples.weights[:, None]
-        prior = problem.w_light / problem.light_prior_sigma**2
-        out = torch.empty(9, 3, dtype=DTYPE)
-        for c in range(3):
-            a = basis * albedo[:, c : c + 1]
-            lhs = a.T @ (a * w) + (prior + 1e-12) * torch.eye(9, dtype=DTYPE)
-            rhs = a.T @ (observed[:, c : c + 1] * w) + prior * problem.light_prior[:, c : c + 1]
-            out[:, c] = torch.linalg.solve(lhs, rhs)[:, 0]
-    return out
-
-
-
-def _solve_lighting_coupled(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
-    """:func:`solve_lighting` with the face-irradiance term of the prior: the normal equations
-    of the three channels in one (27, 27) system, plus the rank-one term g gᵀ of that prior."""
     with torch.no_grad():
         observed, albedo, normals = _appearance_inputs(params, problem, samples)
         basis = sh_basis(normals)  # (P, 9)
@@ -53,12 +33,14 @@ def _solve_lighting_coupled(params: FitParams, problem: EnergyProblem, samples: 
             a = basis * albedo[:, c : c + 1]
             lhs[:, c, :, c] = a.T @ (a * w)
             rhs[:, c] = (a.T @ (observed[:, c : c + 1] * w))[:, 0]
-        prior = problem.w_light / problem.light_prior_sigma**2
-        g = (problem.face_irradiance_basis[:, None] / 3.0).expand(9, 3).reshape(27) / problem.face_irradiance_sigma
-        penalty = prior * torch.eye(27, dtype=DTYPE) + problem.w_light * torch.outer(g, g)
-        lhs = lhs.reshape(27, 27) + penalty + 1e-12 * torch.eye(27, dtype=DTYPE)
+        penalty = (problem.w_light / problem.light_prior_sigma**2 + 1e-12) * torch.eye(27, dtype=DTYPE)
+        gradient = problem.face_irradiance_gradient
+        if gradient is not None:
+            penalty = penalty + problem.w_light * torch.outer(gradient, gradient)
+        lhs = lhs.reshape(27, 27) + penalty
         rhs = rhs.reshape(27) + penalty @ problem.light_prior.reshape(27)
         return torch.linalg.solve(lhs, rhs).reshape(9, 3)
+
 
 def solve_albedo(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """Albedo coefficients (K_al,) minimising w_c·E_c + w_reg·Σ(α/σ)² given lighting and geometry."""

@@ -84,7 +84,7 @@ def residuals(
     parts.append(focal.reshape(1))
     light = problem.w_light**0.5 * (params.sh - problem.light_prior) / problem.light_prior_sigma
     parts.append(light.reshape(-1))
-    if problem.face_irradiance_basis is not None:
+    if problem.face_irradiance_gradient is not None:
         parts.append(problem.w_light**0.5 * _face_irradiance_deviation(params, problem).reshape(1))
     return torch.cat(parts)
 
@@ -124,7 +124,7 @@ def energy_terms(
             e_reg += float((problem.expression_l1 * params.expression.abs()).sum()) / problem.w_reg
         e_focal = float(((params.log_focal - problem.log_focal_prior) / problem.focal_prior_sigma) ** 2)
         e_light = float((((params.sh - problem.light_prior) / problem.light_prior_sigma) ** 2).sum())
-        if problem.face_irradiance_basis is not None:
+        if problem.face_irradiance_gradient is not None:
             e_light += float(_face_irradiance_deviation(params, problem) ** 2)
     total = (
         problem.w_color * e_c
@@ -289,21 +289,17 @@ def linearize(
     if "sh" in cols:
         block[:, cols["sh"]] = light_w * torch.eye(27, dtype=dtype)
     blocks_j.append(block)
-    if problem.face_irradiance_basis is not None:
+    gradient = problem.face_irradiance_gradient
+    if gradient is not None:
         blocks_r.append(problem.w_light**0.5 * _face_irradiance_deviation(params, problem).reshape(1))
         block = params.sh.new_zeros(1, n_cols)
         if "sh" in cols:
-            block[0, cols["sh"]] = problem.w_light**0.5 * _face_irradiance_gradient(problem)
+            block[0, cols["sh"]] = problem.w_light**0.5 * gradient
         blocks_j.append(block)
     return torch.cat(blocks_r), torch.cat(blocks_j)
 
 
 def _face_irradiance_deviation(params: FitParams, problem: EnergyProblem) -> torch.Tensor:
     """() the face's mean irradiance (channel mean) minus the prior's, over its σ:
-    b̄ · mean_c(L − L̄) / σ (:class:`facetex.fitting.problem.EnergyProblem`)."""
-    return problem.face_irradiance_basis @ (params.sh - problem.light_prior).mean(dim=1) / problem.face_irradiance_sigma
-
-
-def _face_irradiance_gradient(problem: EnergyProblem) -> torch.Tensor:
-    """(27,) d :func:`_face_irradiance_deviation` / d ``sh.reshape(-1)``."""
-    return (problem.face_irradiance_basis[:, None] / 3.0).expand(9, 3).reshape(-1) / problem.face_irradiance_sigma
+    b̄ · mean_c(L − L̄) / σ (:attr:`EnergyProblem.face_irradiance_gradient`)."""
+    return problem.face_irradiance_gradient @ (params.sh - problem.light_prior).reshape(-1)

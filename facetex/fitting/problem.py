@@ -162,12 +162,20 @@ class EnergyProblem:
     depth_weights: torch.Tensor | None = None
     expression_l1: torch.Tensor | None = None
     expression_range: tuple[float, float] | None = None
+    face_irradiance_basis: torch.Tensor | None = None
+    face_irradiance_sigma: float = 1.0
 
     @property
     def uses_depth(self) -> bool:
         return self.w_depth > 0 and self.landmark_depths is not None
-    face_irradiance_basis: torch.Tensor | None = None
-    face_irradiance_sigma: float = 1.0
+
+    @property
+    def face_irradiance_gradient(self) -> torch.Tensor | None:
+        """(27,) g with g · (L − L̄).reshape(-1) = b̄ · mean_c(L − L̄) / ``face_irradiance_sigma``,
+        the face-irradiance prior's residual (before √w_light); None without that prior."""
+        if self.face_irradiance_basis is None:
+            return None
+        return (self.face_irradiance_basis[:, None] / 3.0).expand(9, 3).reshape(27) / self.face_irradiance_sigma
 
 
 #: Unknowns of the geometry: they move the mesh or the pupils, or change the projection.
