@@ -298,7 +298,9 @@ def degrade_photo(photo: Photo, detection: Detection, config: DegradeConfig) -> 
 
     Returns
     -------
-    A new Photo, ``source`` tagged with the degradation.
+    A new Photo, ``source`` tagged with the degradation, quantised to 8 bits as a saved photo
+    is (without it a blur would be invertible: its attenuated bands would keep their detail
+    below the quantisation step that any real blurred photo loses).
     """
     rgb = photo.rgb
     tags = []
@@ -315,4 +317,5 @@ def degrade_photo(photo: Photo, detection: Detection, config: DegradeConfig) -> 
         tags.append(f"occluder {config.side}")
     if not tags:
         return photo
+    rgb = np.round(np.clip(rgb, 0.0, 1.0) * 255.0) / 255.0
     return Photo(rgb=np.asarray(rgb, dtype=np.float32), source=f"{photo.source} [{', '.join(tags)}]")

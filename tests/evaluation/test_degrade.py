@@ -115,3 +115,26 @@ def test_degrade_config_validation():
                 {"downsample_factor": 1}, {"turn_fraction": 1.0}, {"occluder_colour": (2.0, 0.0, 0.0)}):
         with pytest.raises(ValueError):
             D.DegradeConfig(**bad)
+
+
+def test_a_degraded_photo_is_quantised_to_8_bits_as_a_saved_photo(face_crops):
+    from facetex.detect import eye_centers
+    from facetex.types import Detection, Photo
+
+    rgb = face_crops[0].astype(np.float32)
+    h, w = rgb.shape[:2]
+    landmarks = np.zeros((478, 3))
+    landmarks[:, 0], landmarks[:, 1] = w / 2, h / 2
+    landmarks[468:473, 0], landmarks[473:, 0] = 0.3 * w, 0.7 * w  # the two irises (refined landmarks)
+    detection = Detection(box=np.array([0.0, 0.0, w, h]), landmarks=landmarks,
+                          person_mask=np.ones((h, w), np.float32), face_index=0, all_boxes=np.zeros((1, 4)))
+    left, right = eye_centers(landmarks)
+    photo = Photo(rgb=rgb, source="crop")
+    assert D.degrade_photo(photo, detection, D.DegradeConfig(detail="none")) is photo
+    blurred = D.degrade_photo(photo, detection, D.DegradeConfig(detail="blur")).rgb
+    levels = blurred * 255.0
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
+    # the blur itself is kept: it differs from the photo, and from the unquantised blur by at most half a step
+    exact = D.blur_photo(rgb, D.blur_sigma(float(np.linalg.norm(right - left)), 0.04))
+    assert np.abs(blurred - exact).max() <= 0.5 / 255.0 + 1e-6
+    assert np.abs(blurred - rgb).max() > 10 / 255.0
