@@ -44,7 +44,7 @@ from facetex.texture.color import luminance
 from facetex.texture.vgg import VGG19, load_vgg19
 from facetex.types import Detection, MorphableModel, Photo
 
-__all__ = ["PhotoTask", "process_photo", "remove_highlights", "skin_region"]
+__all__ = ["PhotoTask", "process_photo", "remove_highlights", "skin_region", "with_features"]
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def _compute(task: PhotoTask) -> PhotoResult:
             unwrap_cfg = UnwrapConfig(resolution=cfg.resolution,
                                       visibility=VisibilityConfig(min_cos_view=cfg.min_cos_view))
         prepared = unwrap_face(prepared, task.model, unwrap_cfg,
-                               visibility_filter=_with_features if cfg.keep_features else None, clock=clock)
+                               visibility_filter=with_features if cfg.keep_features else None, clock=clock)
         partial = prepared.partial
         observed = float((partial.mask & task.mirror.chart).sum() / max(task.mirror.chart.sum(), 1))
         result = dataclasses.replace(result, diagnostics={**diagnostics, "observed_fraction": observed})
@@ -189,7 +189,7 @@ def skin_region(photo: Photo, detection: Detection) -> np.ndarray:
     return (oval > 0) & parts.person & parts.features
 
 
-def _with_features(skin: ImageVisibility) -> ImageVisibility:
+def with_features(skin: ImageVisibility) -> ImageVisibility:
     """The input stage's skin mask with the facial features put back: a database texture is a
     complete face (eyes, brows, lips, nostrils), only hair, background and other non-skin
     colours are left to the fill."""

@@ -6,6 +6,14 @@ observed (fill map ``OBSERVED``: visible skin of the sharp photo, not mirrored o
 ``observed`` = truth texels the degraded input observed too; ``hidden`` = truth texels the input
 did not observe (the occluder, the simulated turn, or texels the degraded photo's visibility
 lost). All three lie in the part of the tile ``ProtocolConfig.region`` scores.
+
+Registered truth (:func:`registered_truth`): the database texture was unwrapped with the sharp
+photo's own fit; a degraded photo is fitted a little differently (its landmarks move under the
+blur), so the same skin lands a texel or two apart in the two charts, and band-pass detail
+stops correlating whatever the texture stage does (the sharp photo itself, unwrapped as the
+database does but with the blurred photo's fit, correlates only 0.70 / 0.32 with the database
+texture at 16–32 / 32–64 c/fw: docs/keep-the-person.md, "Registration"). The registered truth is
+that unwrap: the person's own texture on the input's chart, what the texture stage could keep.
 """
 
 from __future__ import annotations
@@ -15,8 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
+from facetex.database.config import DatabaseConfig
+from facetex.database.photo_stage import remove_highlights, with_features
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.evaluation.config import ProtocolConfig
@@ -25,10 +36,11 @@ from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
 from facetex.geometry.uv import face_region_mask
 from facetex.io.images import load_photo
-from facetex.stages import StageClock, prepare_face
+from facetex.fitting.config import UnwrapConfig, VisibilityConfig
+from facetex.stages import PreparedFace, StageClock, prepare_face, unwrap_face
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
-__all__ = ["PreparedSubject", "Region", "SubjectRegions", "prepare_subject"]
+__all__ = ["PreparedSubject", "Region", "SubjectRegions", "prepare_subject", "registered_truth"]
 
 #: A scoring region (module doc).
 Region = Literal["truth", "observed", "hidden"]
@@ -81,6 +93,9 @@ class PreparedSubject:
     face_width : W, texels per face width of the truth's UV layout at R, the unit of the
         scoring's bands and scales (:func:`facetex.evaluation.metrics.face_width_texels`);
         None: R (mediapipe's chart).
+    registered : (R, R, 3) float32 in [0, 1], the sharp photo unwrapped as the database does
+        with the input's fit (:func:`registered_truth`), or None; registered_mask : (R, R)
+        bool, its observed texels.
     """
 
     person: str
@@ -96,6 +111,8 @@ class PreparedSubject:
     exemplar_ids: tuple[str, ...]
     seconds: float
     face_width: float | None = None
+    registered: np.ndarray | None = None
+    registered_mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.regions, Mapping):
@@ -133,6 +150,7 @@ def prepare_subject(
         degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector, clock=StageClock()
     )
     partial = face.partial
+    registered, registered_mask = registered_truth(sharp, face, model, database.resolution, config.size)
     if config.degrade.hide == "turn":
         partial = hide_turn(partial, config.degrade.turn_fraction, config.degrade.side)
     prepared = PreparedSubject(
@@ -150,8 +168,40 @@ def prepare_subject(
         seconds=time.perf_counter() - clock,
         face_width=(config.face_width if config.face_width is not None
                     else face_width_texels(model.topology, config.size)),
+        registered=registered,
+        registered_mask=registered_mask,
     )
     return prepared, rows
+
+
+def registered_truth(
+    sharp: Photo, face: PreparedFace, model: MorphableModel, resolution: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sharp photo unwrapped as the database unwraps a photo (highlights removed, facial
+    features kept, the database's visibility cut, at its resolution, area-averaged to
+    ``size``), but with the fit of the degraded input (module doc).
+
+    Parameters
+    ----------
+    sharp : the original photo (the same size as the degraded one the fit refers to).
+    face : the degraded photo's detection and fit.
+    model : the morphable model of the fit.
+    resolution : the database's texture resolution (its unwrap's R).
+    size : R of the scoring.
+
+    Returns
+    -------
+    albedo : (size, size, 3) float32 in [0, 1], photo ÷ the fit's shading (0.5 off its mask).
+    mask : (size, size) bool, texels whose whole footprint the sharp photo observed.
+    """
+    defaults = DatabaseConfig()
+    clean = remove_highlights(sharp, face.detection, defaults.specular)
+    config = UnwrapConfig(resolution=resolution, visibility=VisibilityConfig(min_cos_view=defaults.min_cos_view))
+    unwrapped = unwrap_face(PreparedFace(photo=clean, detection=face.detection, fit=face.fit), model, config,
+                            visibility_filter=with_features).partial
+    albedo = cv2.resize(unwrapped.albedo, (size, size), interpolation=cv2.INTER_AREA)
+    coverage = cv2.resize(unwrapped.mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+    return np.clip(albedo, 0.0, 1.0).astype(np.float32), coverage > 0.999
 
 
 def _scored(model: MorphableModel, config: ProtocolConfig) -> np.ndarray | bool:

@@ -27,7 +27,7 @@ from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.onet import ONetGrams
 from facetex.evaluation.prepare import prepare_subject
 from facetex.evaluation.results import FidelityMaps, ProtocolResult, SubjectResult, VariantInfo
-from facetex.evaluation.scoring import FIDELITY_REGIONS, METRICS, fidelity_scores, ground_truth_reference, score_texture
+from facetex.evaluation.scoring import METRICS, fidelity_scores, ground_truth_reference, score_texture
 from facetex.evaluation.subjects import DatabaseArrays, load_arrays, select_persons
 from facetex.evaluation.textures import texture_variants
 from facetex.evaluation.variants import GRAM_LAYERS, PAPER_ORDER, Variant, build_variants
@@ -119,7 +119,7 @@ def _evaluate_subject(
             "hidden_patches": len(reference.corners["hidden"]),
         },
         images=images,
-        input_metrics=fidelity_scores(prepared.partial.albedo, prepared, ("observed",)),
+        input_metrics=fidelity_scores(prepared.partial.albedo, prepared, ("observed", "registered")),
         maps=maps,
     )
 
@@ -137,7 +137,7 @@ def protocol_sameness(
 
     Returns
     -------
-    row → region (:data:`FIDELITY_REGIONS`) → band label → Sameness of the row's textures
+    row → region ("observed", "hidden") → band label → Sameness of the row's textures
     across persons (pairs scored on the texels both persons' regions share) against their
     truths; empty with fewer than two subjects.
     """
@@ -148,7 +148,7 @@ def protocol_sameness(
     out: dict[str, dict[str, dict[str, Sameness]]] = {}
     for row in rows:
         out[row] = {}
-        for region in FIDELITY_REGIONS:
+        for region in ("observed", "hidden"):
             if row == "input" and region != "observed":
                 continue  # the input holds nothing where it did not observe
             out[row][region] = sameness(
@@ -276,7 +276,7 @@ def run_protocol(
     input_summary = {
         m: summarize([s.input_metrics.get(m, math.nan) for s in results], **options)
         for m in METRICS
-        if m.startswith(("corr_observed_", "logratio_observed_"))
+        if m.startswith(("corr_observed_", "logratio_observed_", "corr_registered_", "logratio_registered_"))
     }
     sameness = protocol_sameness(results, ["input", *(v.name for v in variants)], face_width=config.face_width)
     return ProtocolResult(

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: A region the fidelity metrics and the ONet Gram distance are reported for.
-FidelityRegion = Literal["observed", "hidden"]
+FidelityRegion = Literal["observed", "hidden", "registered"]
 
 #: metric name → (table label, goal). The goal is "max", "min", or the ideal value of a metric
 #: whose error is its distance to that value. The order is the tables'.
@@ -64,8 +64,10 @@ METRICS: dict[str, tuple[str, str | float]] = {
     "onet_gram_observed": ("ONet Gram dist. observed ↓", "min"),
     "onet_gram_hidden": ("ONet Gram dist. hidden ↓", "min"),
 }
-#: Regions of the fidelity metrics (:mod:`facetex.evaluation.prepare`).
-FIDELITY_REGIONS: tuple[FidelityRegion, ...] = ("observed", "hidden")
+#: Regions of the fidelity metrics (:mod:`facetex.evaluation.prepare`): "observed" and
+#: "hidden" against the database texture; "registered" the observed texels against the
+#: registered truth (the sharp photo unwrapped with the input's fit, where it observes).
+FIDELITY_REGIONS: tuple[FidelityRegion, ...] = ("observed", "hidden", "registered")
 
 
 def fidelity_metric(kind: Literal["corr", "logratio"], region: FidelityRegion, band: tuple[float, float]) -> str:
@@ -178,7 +180,8 @@ def fidelity_scores(
     texture : (R, R, 3) float32 in [0, 1], on the truth's chart (an output, or the input's
         partial albedo, whose unobserved texels are eroded away with the region's border).
     prepared : the subject (truth, regions, texels per face width).
-    regions : which of :data:`FIDELITY_REGIONS` to score; the others' metrics are absent.
+    regions : which of :data:`FIDELITY_REGIONS` to score; the others' metrics are absent, as
+        are "registered"'s for a subject without a registered truth.
 
     Returns
     -------
@@ -187,8 +190,14 @@ def fidelity_scores(
     """
     out: dict[str, float] = {}
     for region in regions:
-        scores = F.band_fidelity(texture, prepared.truth, prepared.regions.mask(region),
-                                 resolution=prepared.face_width)
+        if region == "registered":
+            if prepared.registered is None:
+                continue
+            truth = prepared.registered
+            mask = prepared.regions.observed & prepared.registered_mask
+        else:
+            truth, mask = prepared.truth, prepared.regions.mask(region)
+        scores = F.band_fidelity(texture, truth, mask, resolution=prepared.face_width)
         for band in F.FIDELITY_BANDS:
             score = scores.get(F.band_label(band))
             out[fidelity_metric("corr", region, band)] = score.correlation if score else math.nan

@@ -149,6 +149,13 @@ def fidelity_tables(result: ProtocolResult) -> list[str]:
         _table(header, rows_of("logratio", "observed", True)), "",
         "### Band power log-ratio estimate / truth, hidden texels (decades, 0 best)", "",
         _table(header, rows_of("logratio", "hidden", False)), "",
+        "### Against the registered truth, observed texels", "",
+        "The sharp photo unwrapped as the database unwraps it, but with the input's fit: "
+        "the detail the texture stage could keep, without the shift between the two fits' charts.",
+        "", "Correlation ↑", "",
+        _table(header, rows_of("corr", "registered", True)), "",
+        "Band power log-ratio (decades, 0 best)", "",
+        _table(header, rows_of("logratio", "registered", True)), "",
     ]
     if result.sameness:
         rows = []

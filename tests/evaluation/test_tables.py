@@ -15,7 +15,7 @@ from facetex.evaluation import fidelity as F
 from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.results import ProtocolResult, SubjectResult, VariantInfo
 from facetex.evaluation.run import aggregate
-from facetex.evaluation.scoring import FIDELITY_REGIONS, METRICS, fidelity_metric
+from facetex.evaluation.scoring import METRICS, fidelity_metric
 from facetex.evaluation.variants import build_variants
 from facetex.evaluation import tables as T
 from facetex.evaluation.bootstrap import Summary, summarize
@@ -34,8 +34,8 @@ def _result(with_images: bool = True, ablation: str = "none") -> ProtocolResult:
         if with_images and i < 2:
             images = {name: np.full((32, 32, 3), 0.2 * j, np.float32)
                       for j, name in enumerate(["input", "partial", "truth", "pca", "convex"])}
-        inputs = {fidelity_metric(k, "observed", b): 0.25 + 0.01 * i
-                  for k in ("corr", "logratio") for b in F.FIDELITY_BANDS}
+        inputs = {fidelity_metric(k, region, b): 0.25 + 0.01 * i
+                  for k in ("corr", "logratio") for region in ("observed", "registered") for b in F.FIDELITY_BANDS}
         subjects.append(SubjectResult(f"00{i}", f"00{i}_03", metrics, info, {"total": 2.0}, {"fit_E": 0.1}, images,
                                         input_metrics=inputs))
     summary, comparisons = aggregate(subjects, variants)
@@ -43,7 +43,7 @@ def _result(with_images: bool = True, ablation: str = "none") -> ProtocolResult:
     bands = F.bands_at(256)
     sameness = {
         row: {region: {F.band_label(b): F.Sameness(0.4, 0.1, 0.3, 3) for b in bands} for region in regions}
-        for row, regions in (("input", ("observed",)), *((v.name, FIDELITY_REGIONS) for v in variants))
+        for row, regions in (("input", ("observed",)), *((v.name, ("observed", "hidden")) for v in variants))
     }
     return ProtocolResult(
         config=ProtocolConfig(subjects=3, variants=("pca", "convex"), ablation=ablation, paper_iterations=500),
@@ -69,7 +69,7 @@ def test_markdown_report_lists_every_variant_and_the_ordering():
     assert "facetex evaluate -o x" in text and "1 failed (009)" in text
     assert "| pca | 0.500 [0.500, 0.500]" not in text  # identity values vary per subject
     rows = [line for line in text.splitlines() if line.startswith("| pca |") or line.startswith("| convex |")]
-    assert len(rows) == 10  # two variants in two tables and three fidelity tables
+    assert len(rows) == 14  # two variants in two tables and five fidelity tables (two against the registered truth)
     # metrics of "convex" are all 0.1 higher: better where higher is better, worse where lower is
     ordering = next(line for line in text.splitlines() if line.startswith("| identity cos"))
     assert "convex>pca" not in ordering and "holds" in ordering
@@ -82,8 +82,9 @@ def test_markdown_report_has_the_fidelity_tables():
     text = T.markdown_report(_result())
     section = text[text.index("## Fidelity"):text.index("## Paper ordering")]
     assert "| row | 16-32 c/fw | 32-64 c/fw | 64-128 c/fw |" in section  # 128–256 is above 256² Nyquist
-    assert section.count("| input (partial albedo) | 0.260 [0.250, 0.270]") == 2  # corr and log-ratio observed
-    hidden = section[section.index("hidden texels"):section.index("### Sameness")]
+    # corr and log-ratio, observed texels, against the database texture and the registered truth
+    assert section.count("| input (partial albedo) | 0.260 [0.250, 0.270]") == 4
+    hidden = section[section.index("hidden texels"):section.index("### Against the registered truth")]
     assert "input" not in hidden and "| convex |" in hidden
     assert "| input (partial albedo), observed | +0.300 (0.400 − 0.100)" in section
     assert "| convex, hidden |" in section
@@ -106,7 +107,7 @@ def test_csv_and_json_are_complete_and_strict():
     assert rows[2]["identity"] == "" and rows[2]["seconds"] == ""
     assert float(rows[1]["identity"]) == pytest.approx(0.6)
     summary = list(csv.DictReader(io.StringIO(T.summary_csv(result))))
-    assert len(summary) == 2 * len(METRICS) + 8  # and the input's 4 bands × (corr, log-ratio)
+    assert len(summary) == 2 * len(METRICS) + 16  # and the input's 4 bands × (corr, log-ratio) × 2 truths
     data = T.results_json(result)
     text = json.dumps(data, allow_nan=False)  # NaN became null
     loaded = json.loads(text)
