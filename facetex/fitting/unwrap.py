@@ -105,7 +105,9 @@ def _unwrap(
     config: UnwrapConfig,
     visibility: tuple[ImageVisibility, FaceCrop],
 ) -> PartialAlbedo:
-    r = int(config.resolution)
+    out_r = int(config.resolution)
+    sub = max(1, min(int(config.supersample), _MAX_RESOLUTION // out_r))
+    r = out_r * sub  # sampled at R·s, area-averaged to R at the end
     topology = model.topology
     faces = torch.tensor(np.asarray(topology.faces), dtype=torch.int64)
     verts = torch.tensor(fit.vertices, dtype=torch.float64)
@@ -167,16 +169,44 @@ def _unwrap(
     feature_mask[texels.numpy()[feature]] = True
     density = np.zeros(r * r, dtype=np.float32)
     density[texels.numpy()[sampled]] = sampling_density(texels.numpy(), pixel[:, :2].numpy(), r)[sampled]
+    albedo, mask = albedo.reshape(r, r, 3), mask.reshape(r, r)
+    features, feature_mask = features.reshape(r, r, 3), feature_mask.reshape(r, r)
+    shading_map, density = shading_map.reshape(r, r, 3), density.reshape(r, r)
+    if sub > 1:
+        chart = rasterize_uv(topology, out_r).mask.numpy()
+        albedo, mask_out = _area_mean(albedo, mask, sub, chart)
+        features, feature_mask = _area_mean(features, feature_mask, sub, chart & ~mask_out)
+        shading_map, _ = _area_mean(shading_map, mask, sub, chart, fill=0.0)
+        # photo pixels per texel: s times those per sample
+        density = _area_mean(density[..., None] * sub, density > 0, sub, chart, fill=0.0)[0][..., 0]
+        mask = mask_out
+        density = np.where(mask | feature_mask, density, np.float32(0.0))  # as sampled texels only
     return PartialAlbedo(
-        albedo=albedo.reshape(r, r, 3),
-        mask=mask.reshape(r, r),
-        lowfreq=lowfreq_albedo(model, fit.albedo_coeffs, r, chart),
-        shading=shading_map.reshape(r, r, 3),
+        albedo=albedo,
+        mask=mask,
+        lowfreq=lowfreq_albedo(model, fit.albedo_coeffs, out_r, chart),
+        shading=shading_map,
         chart=chart,
-        pixels_per_texel=density.reshape(r, r),
-        features=features.reshape(r, r, 3),
-        feature_mask=feature_mask.reshape(r, r),
+        pixels_per_texel=density,
+        features=features,
+        feature_mask=feature_mask,
     )
+
+
+def _area_mean(
+    values: np.ndarray, valid: np.ndarray, sub: int, chart: np.ndarray, *, fill: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """(R·s, R·s, C) samples → (R, R, C): each texel the mean of its s × s samples, valid
+    where all of them are ``valid`` (so an observed texel mixes only photo pixels of the face,
+    as one sampled at its centre) and it lies on ``chart`` (R, R); ``fill`` elsewhere.
+    Returns (values float32, valid bool)."""
+    rs = valid.shape[0]
+    r = rs // sub
+    weight = valid.astype(np.float64).reshape(r, sub, r, sub).sum(axis=(1, 3))
+    total = (values.astype(np.float64) * valid[..., None]).reshape(r, sub, r, sub, -1).sum(axis=(1, 3))
+    kept = (weight >= sub * sub) & chart
+    out = np.where(kept[..., None], total / np.maximum(weight, 1.0)[..., None], fill)
+    return out.astype(np.float32), kept
 
 
 def sampling_density(texels: np.ndarray, pixels: np.ndarray, resolution: int) -> np.ndarray:
