@@ -44,7 +44,7 @@ from facetex.texture.color import luminance
 from facetex.texture.vgg import VGG19, load_vgg19
 from facetex.types import Detection, MorphableModel, Photo
 
-__all__ = ["PhotoTask", "process_photo", "remove_highlights", "skin_region", "with_features"]
+__all__ = ["PhotoTask", "process_photo", "remove_highlights", "skin_region", "unwrap_config", "with_features"]
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +132,7 @@ def _compute(task: PhotoTask) -> PhotoResult:
         diagnostics=diagnostics,
     )
     if task.unwrap:
-        unwrap_cfg = cfg.unwrap
-        if unwrap_cfg is None:
-            unwrap_cfg = UnwrapConfig(resolution=cfg.resolution,
-                                      visibility=VisibilityConfig(min_cos_view=cfg.min_cos_view))
-        prepared = unwrap_face(prepared, task.model, unwrap_cfg,
+        prepared = unwrap_face(prepared, task.model, unwrap_config(cfg),
                                visibility_filter=with_features if cfg.keep_features else None, clock=clock)
         partial = prepared.partial
         observed = float((partial.mask & task.mirror.chart).sum() / max(task.mirror.chart.sum(), 1))
@@ -187,6 +183,14 @@ def skin_region(photo: Photo, detection: Detection) -> np.ndarray:
     oval = np.zeros((h, w), dtype=np.uint8)
     cv2.fillPoly(oval, [np.round(landmarks[list(FACE_OVAL), :2]).astype(np.int32)], 1)
     return (oval > 0) & parts.person & parts.features
+
+
+def unwrap_config(cfg: DatabaseConfig) -> UnwrapConfig:
+    """The unwrap settings of a database build: ``cfg.unwrap``, or the defaults at the
+    database's resolution with its visibility cut (``cfg.min_cos_view``)."""
+    if cfg.unwrap is not None:
+        return cfg.unwrap
+    return UnwrapConfig(resolution=cfg.resolution, visibility=VisibilityConfig(min_cos_view=cfg.min_cos_view))
 
 
 def with_features(skin: ImageVisibility) -> ImageVisibility:

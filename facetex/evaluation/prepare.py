@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from facetex.database.config import DatabaseConfig
-from facetex.database.photo_stage import remove_highlights, with_features
+from facetex.database.photo_stage import remove_highlights, unwrap_config, with_features
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.evaluation.config import ProtocolConfig
@@ -36,7 +36,6 @@ from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
 from facetex.geometry.uv import face_region_mask
 from facetex.io.images import load_photo
-from facetex.fitting.config import UnwrapConfig, VisibilityConfig
 from facetex.stages import PreparedFace, StageClock, prepare_face, unwrap_face
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
@@ -194,9 +193,9 @@ def registered_truth(
     albedo : (size, size, 3) float32 in [0, 1], photo ÷ the fit's shading (0.5 off its mask).
     mask : (size, size) bool, texels whose whole footprint the sharp photo observed.
     """
-    defaults = DatabaseConfig()
-    clean = remove_highlights(sharp, face.detection, defaults.specular)
-    config = UnwrapConfig(resolution=resolution, visibility=VisibilityConfig(min_cos_view=defaults.min_cos_view))
+    build = DatabaseConfig()
+    clean = remove_highlights(sharp, face.detection, build.specular)
+    config = replace(unwrap_config(build), resolution=resolution)
     unwrapped = unwrap_face(PreparedFace(photo=clean, detection=face.detection, fit=face.fit), model, config,
                             visibility_filter=with_features).partial
     albedo = cv2.resize(unwrapped.albedo, (size, size), interpolation=cv2.INTER_AREA)

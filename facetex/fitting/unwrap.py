@@ -34,7 +34,7 @@ from facetex.fitting.visibility import ImageVisibility, photo_visibility, view_c
 from facetex.geometry.camera import screen_positions, vertex_normals
 from facetex.geometry.rasterize import rasterize
 from facetex.geometry.sh import sh_shading
-from facetex.geometry.uv import rasterize_uv
+from facetex.geometry.uv import chart_mask, rasterize_uv
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
 __all__ = ["unwrap_albedo", "lowfreq_albedo", "sampling_density"]
@@ -173,7 +173,7 @@ def _unwrap(
     features, feature_mask = features.reshape(r, r, 3), feature_mask.reshape(r, r)
     shading_map, density = shading_map.reshape(r, r, 3), density.reshape(r, r)
     if sub > 1:
-        chart = rasterize_uv(topology, out_r).mask.numpy()
+        chart = chart_mask(topology, out_r)
         albedo, mask_out = _area_mean(albedo, mask, sub, chart)
         features, feature_mask = _area_mean(features, feature_mask, sub, chart & ~mask_out)
         shading_map, _ = _area_mean(shading_map, mask, sub, chart, fill=0.0)
