@@ -118,7 +118,7 @@ class InferConfig:
         default. ``InferConfig()`` is the fast default (``facetex.texture.config`` documents
         what it changes and the measurements behind it)."""
         return cls(
-            unwrap=UnwrapConfig(resolution=resolution),
+            unwrap=UnwrapConfig(resolution=resolution, deblur=False),
             texture=TextureConfig.paper(resolution, device=device),
         )
 

@@ -242,6 +242,12 @@ def _facts(
     else:
         facts["detail"] = "all invented (the paper's §5)"
     facts["invented detail scale"] = f"{texture.detail:g}" + (f" × {texture.detail_map}" if texture.detail_map else "")
+    if result.photo_blur:
+        blur = result.photo_blur
+        facts["photo blur (vs database)"] = (
+            f"σ {blur['blur σ (photo px)']:g} px ({blur['blur σ / inter-ocular']:g} × inter-ocular), "
+            + ("restored before unwrapping" if blur["restored"] else "kept as it is")
+        )
     if result.photo_bands:
         facts["photo holds (vs database)"] = ", ".join(f"{k} {v:.2f}" for k, v in result.photo_bands.items())
     if render_variant is not None:

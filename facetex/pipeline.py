@@ -87,10 +87,13 @@ def infer(
     if model is None:
         model = database.morphable_model()
     # the lighting prior is the database's studio lighting, so the albedo keeps the skin's tone
+    # the database's maps are what "sharp" means to the deblur step
+    references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
     face = prepare_face(
         photo, model, config.fit, config.unwrap, light_prior=database.lighting,
-        detector=detector, detect_config=config.detect, face_index=face_index, clock=clock,
+        detector=detector, detect_config=config.detect, face_index=face_index, blur_references=references, clock=clock,
     )
+    del references
     detection, fit, partial = face.detection, face.fit, face.partial
 
     with clock.stage("load_database"):
@@ -116,6 +119,7 @@ def infer(
             feature_rgb=partial.features,
             feature_mask=partial.feature_mask,
             detail_map=detail_map,
+            restored_blur=partial.restored_blur,
             progress=progress,
         )
         del exemplars, regions
@@ -140,6 +144,7 @@ def infer(
         peak_memory_mib=clock.peak_memory_mib,
         database=str(database.path),
         photo_bands=None if texture.transfer is None else texture.transfer.as_dict(),
+        photo_blur=None if face.blur is None else face.blur.as_dict(),
     )
 
 

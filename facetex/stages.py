@@ -5,7 +5,8 @@ Every caller that turns a photo into a fitted face and its partial albedo goes t
 protocol, the benchmarks), timing each stage with one :class:`StageClock`.
 
 Stage names recorded in the clock: ``detect``, ``clean`` (only when a ``clean`` step is given),
-``fit``, ``unwrap``.
+``fit``, ``unwrap`` and, timed within it, ``deblur`` (only when sharp reference maps are given
+and the unwrap config asks for it).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from facetex.detect.config import DetectConfig
 from facetex.detect.detector import Detector
 from facetex.fitting.config import FitConfig, UnwrapConfig
 from facetex.fitting.crop import FaceCrop
+from facetex.fitting.deblur import estimate_photo_blur, restore_photo
 from facetex.fitting.solver import fit_face
 from facetex.fitting.unwrap import unwrap_albedo
 from facetex.fitting.visibility import ImageVisibility, photo_visibility
-from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
+from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo, PhotoBlur
 
 __all__ = ["PreparedFace", "StageClock", "peak_rss_mib", "prepare_face", "unwrap_face"]
 
@@ -83,6 +85,8 @@ class PreparedFace:
     visibility : the photo's skin/feature masks and the face crop the unwrap rasterised,
         None until :func:`unwrap_face` ran.
     partial : the partial high-frequency albedo in UV, None until :func:`unwrap_face` ran.
+    blur : the photo's blur against the database's photos, None unless :func:`unwrap_face`
+        measured it; the unwrap read the photo restored by it when ``blur.restored``.
     """
 
     photo: Photo
@@ -90,6 +94,7 @@ class PreparedFace:
     fit: FaceFit
     visibility: tuple[ImageVisibility, FaceCrop] | None = None
     partial: PartialAlbedo | None = None
+    blur: PhotoBlur | None = None
 
 
 def prepare_face(
@@ -106,6 +111,7 @@ def prepare_face(
     sh_coeffs: np.ndarray | None = None,
     light_prior: np.ndarray | None = None,
     visibility_filter: Callable[[ImageVisibility], ImageVisibility] | None = None,
+    blur_references: np.ndarray | None = None,
     clock: StageClock | None = None,
 ) -> PreparedFace:
     """Detect, fit (§3) and unwrap one face of ``photo``.
@@ -127,6 +133,7 @@ def prepare_face(
     light_prior : (9, 3) SH lighting the fit's lighting prior pulls towards, e.g. the
         database's studio lighting (``fit_face(..., light_prior=)``).
     visibility_filter : changes the photo's skin masks before the unwrap (see :func:`unwrap_face`).
+    blur_references : sharp luminance maps for the deblur step (see :func:`unwrap_face`).
     clock : records each stage's seconds and peak memory.
 
     Raises
@@ -150,7 +157,9 @@ def prepare_face(
     prepared = PreparedFace(photo=photo, detection=detection, fit=fit)
     if unwrap_config is None:
         return prepared
-    return unwrap_face(prepared, model, unwrap_config, visibility_filter=visibility_filter, clock=clock)
+    return unwrap_face(
+        prepared, model, unwrap_config, visibility_filter=visibility_filter, blur_references=blur_references, clock=clock
+    )
 
 
 def unwrap_face(
@@ -159,13 +168,23 @@ def unwrap_face(
     config: UnwrapConfig,
     *,
     visibility_filter: Callable[[ImageVisibility], ImageVisibility] | None = None,
+    blur_references: np.ndarray | None = None,
     clock: StageClock | None = None,
 ) -> PreparedFace:
     """The unwrap stage of :func:`prepare_face`: visible skin ÷ fitted shading in UV.
 
     ``visibility_filter`` maps the photo's :class:`~facetex.fitting.visibility.ImageVisibility`
     to another before unwrapping (the database keeps the facial features in its textures).
-    Returns ``prepared`` with ``visibility`` and ``partial`` set.
+
+    With ``blur_references`` ((K, r, r) luminance maps of sharp faces on the model's layout,
+    :meth:`facetex.database.store.TextureDatabase.reference_luminances`) and
+    ``config.deblur``, the photo's blur is measured against them first
+    (:func:`facetex.fitting.deblur.estimate_photo_blur`) and, when σ is at least
+    ``config.deblur_min_sigma`` of the inter-ocular distance, undone
+    (:func:`~facetex.fitting.deblur.restore_photo`) in the face's crop before the unwrap
+    samples it; ``prepared.photo`` stays the photo as given.
+
+    Returns ``prepared`` with ``visibility``, ``partial`` and ``blur`` (when measured) set.
     """
     clock = clock if clock is not None else StageClock()
     with clock.stage("unwrap"):
@@ -174,7 +193,15 @@ def unwrap_face(
         )
         if visibility_filter is not None:
             skin = visibility_filter(skin)
-        partial = unwrap_albedo(
-            prepared.photo, prepared.detection, prepared.fit, model, config, visibility=(skin, crop)
-        )
-    return replace(prepared, visibility=(skin, crop), partial=partial)
+        photo, blur = prepared.photo, None
+        if config.deblur and blur_references is not None and len(blur_references) > 0:
+            with clock.stage("deblur"):  # timed on its own, and within "unwrap"
+                blur = estimate_photo_blur(photo, prepared.detection, prepared.fit, model, (skin, crop), blur_references)
+                if blur.sigma_iod >= config.deblur_min_sigma:
+                    photo = restore_photo(photo, blur, crop.bounds, max_gain=config.deblur_max_gain)
+                    blur = replace(blur, restored=True)
+                log.info("photo blur: %s%s", blur.as_dict(), " (restored)" if blur.restored else "")
+        partial = unwrap_albedo(photo, prepared.detection, prepared.fit, model, config, visibility=(skin, crop))
+        if blur is not None and blur.restored:
+            partial = replace(partial, restored_blur=blur)
+    return replace(prepared, visibility=(skin, crop), partial=partial, blur=blur)

@@ -45,6 +45,7 @@ __all__ = [
     "FaceFit",
     "FitDiagnostics",
     "PartialAlbedo",
+    "PhotoBlur",
     "GramSet",
     "GramSource",
     "BlendResult",
@@ -280,6 +281,86 @@ class FaceFit:
 
 
 @dataclass(frozen=True)
+class PhotoBlur:
+    """The photo's blur against the database's photos, and the noise it carries.
+
+    Attributes
+    ----------
+    sigma : the fitted Gaussian blur σ, photo pixels (0 = as sharp as the database's photos).
+    inter_ocular : the distance between the pupils, photo pixels.
+    contrast : the fitted overall amplitude of the photo's skin detail over the references'.
+    noise_variance : v, the fitted white-noise variance in units of the analysis image
+        (luminance², on pixels of at least 1/96 of ``inter_ocular``).
+    frequencies : (B,) band centres, cycles per inter-ocular distance.
+    measured : (B,) float64, band power of the photo over the references' mean (NaN where the
+        skin mask is too small to measure the band).
+    noise : (B,) float64, band power of unit white noise over the references' mean.
+    restored : whether the photo was restored by this fit before the unwrap.
+    """
+
+    sigma: float
+    inter_ocular: float
+    contrast: float
+    noise_variance: float
+    frequencies: np.ndarray
+    measured: np.ndarray
+    noise: np.ndarray
+    restored: bool = False
+
+    @property
+    def sigma_iod(self) -> float:
+        """σ as a fraction of the inter-ocular distance."""
+        return self.sigma / self.inter_ocular
+
+    def noise_to_signal(self, frequency: np.ndarray) -> np.ndarray:
+        """K(f) = v · N(f) / contrast², the noise-to-signal power ratio of the unblurred photo at
+        ``frequency`` (cycles per inter-ocular distance, any shape): interpolated in log-log
+        between the bands, extended past the last two with their slope."""
+        f = np.asarray(frequency, dtype=np.float64)
+        known = np.isfinite(self.noise) & (self.noise > 0)
+        if self.noise_variance <= 0.0 or self.contrast <= 0.0 or known.sum() < 2:
+            return np.zeros_like(f)
+        x = np.log(self.frequencies[known])
+        y = np.log(self.noise_variance * self.noise[known] / self.contrast**2)
+        slope = (y[-1] - y[-2]) / (x[-1] - x[-2])
+        logf = np.log(np.maximum(f, 1e-6))
+        out = np.interp(logf, x, y)
+        out = np.where(logf > x[-1], y[-1] + slope * (logf - x[-1]), out)
+        return np.exp(out)
+
+    def transfer(self, frequency: np.ndarray) -> np.ndarray:
+        """H(f) = exp(−2π²σ²f²), the blur's amplitude transfer at ``frequency`` (cycles per
+        photo pixel, any shape)."""
+        f = np.asarray(frequency, dtype=np.float64)
+        return np.exp(-2.0 * np.pi**2 * self.sigma**2 * f**2)
+
+    def wiener_gain(self, frequency: np.ndarray) -> np.ndarray:
+        """H / (H² + K), the Wiener filter that restores the photo at ``frequency`` (cycles
+        per photo pixel, any shape); K = :meth:`noise_to_signal`."""
+        f = np.asarray(frequency, dtype=np.float64)
+        h = self.transfer(f)
+        return h / (h * h + np.maximum(self.noise_to_signal(f * self.inter_ocular), 1e-12))
+
+    def kept_share(self, frequency: np.ndarray) -> np.ndarray:
+        """H² / (H² + K) in [0, 1]: the share of the unblurred detail's power that the
+        Wiener-restored photo holds at ``frequency`` (cycles per photo pixel, any shape); the
+        rest is lost and may be invented."""
+        f = np.asarray(frequency, dtype=np.float64)
+        h2 = self.transfer(f) ** 2
+        return h2 / (h2 + np.maximum(self.noise_to_signal(f * self.inter_ocular), 1e-12))
+
+    def as_dict(self) -> dict[str, float | bool]:
+        """The fitted values, rounded, for ``fit.json`` and the report."""
+        return {
+            "blur σ (photo px)": round(self.sigma, 2),
+            "blur σ / inter-ocular": round(self.sigma_iod, 4),
+            "contrast": round(self.contrast, 3),
+            "noise σ": round(float(np.sqrt(self.noise_variance)), 5),
+            "restored": self.restored,
+        }
+
+
+@dataclass(frozen=True)
 class PartialAlbedo:
     """Albedo maps in UV from one photo (input of the texture stages).
 
@@ -299,6 +380,8 @@ class PartialAlbedo:
         ``feature_mask``, 0.5 elsewhere: the brows, eyelids and lips the photo shows (not skin,
         so outside ``mask`` and the §4 statistics; the output keeps them).
     feature_mask : (R, R) bool or None, texels of ``features`` (disjoint from ``mask``).
+    restored_blur : the photo's blur, undone before the unwrap (:mod:`facetex.fitting.deblur`);
+        None = the photo was unwrapped as given.
     """
 
     albedo: np.ndarray
@@ -309,6 +392,7 @@ class PartialAlbedo:
     pixels_per_texel: np.ndarray | None = None
     features: np.ndarray | None = None
     feature_mask: np.ndarray | None = None
+    restored_blur: PhotoBlur | None = None
 
     @property
     def resolution(self) -> int:
@@ -413,6 +497,8 @@ class InferenceResult:
     photo_bands : what the photo was found to hold, band "LOW–HIGH c/R" → amplitude transfer
         relative to the database's sharp exemplars (≈ 1 sharp, → 0 lost to blur;
         :mod:`facetex.texture.fusion`); None when the photo's detail was not kept.
+    photo_blur : the photo's blur against the database's photos and whether it was undone
+        before the unwrap (:meth:`facetex.fitting.deblur.PhotoBlur.as_dict`); None when not measured.
     """
 
     photo: Photo
@@ -429,3 +515,4 @@ class InferenceResult:
     peak_memory_mib: dict[str, float]
     database: str | None = None
     photo_bands: dict[str, float] | None = None
+    photo_blur: dict[str, float | bool] | None = None

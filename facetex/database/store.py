@@ -220,6 +220,17 @@ class TextureDatabase:
         luminance), in a third of :meth:`textures`' memory. Read a block at a time, as there."""
         return self._albedo(self._select(exclude_persons), resolution, luminance_only=True)
 
+    def reference_luminances(self, count: int = 12, *, exclude_persons: Iterable[str] = ()) -> np.ndarray:
+        """Luminance maps of ``count`` subjects spread evenly over the table (the first and the
+        last included), at the database's resolution: (min(count, N), r, r) float32 in [0, 1],
+        0.5 off the chart. What sharp skin looks like to the blur estimate of
+        :mod:`facetex.fitting.deblur`, which reads a few maps, not all."""
+        rows = self._select(exclude_persons)
+        if count < 1 or rows.size == 0:
+            return np.zeros((0, self.resolution, self.resolution), dtype=np.float32)
+        picked = np.unique(rows[np.linspace(0, rows.size - 1, min(count, rows.size)).round().astype(np.int64)])
+        return self._albedo(picked, None, luminance_only=True)
+
     def subject_textures(self, subject_ids: Sequence[str], *, resolution: int | None = None) -> np.ndarray:
         """The albedo maps of some subjects, (len(subject_ids), r, r, 3) float32 in [0, 1], in
         the order given, read without the others (e.g. the report's thumbnails).

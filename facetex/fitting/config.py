@@ -251,6 +251,16 @@ class UnwrapConfig:
         aliased: a map sampled at texel centres only held +0.17–0.20 decades more power at
         64–128 cycles per face width than the same photo unwrapped at 640² and area-averaged
         (London, 512²; docs/ict-model.md). 1 samples texel centres only.
+    deblur : bool
+        Measure the photo's blur against the database's photos and undo it (a Wiener filter in
+        the photo) before unwrapping, so the partial albedo holds the detail a soft photo still
+        resolves at its full strength (:mod:`facetex.fitting.deblur`). Needs the database's
+        maps (``facetex infer``, ``facetex evaluate``); ``facetex fit`` has none and skips it.
+    deblur_min_sigma : float
+        The blur, as a fraction of the inter-ocular distance, from which a photo is restored;
+        sharp London photos measure 0–0.0066 against their own database (docs/keep-the-person.md).
+    deblur_max_gain : float
+        The largest amplification of any frequency by the restoration.
     """
 
     resolution: int = setting(640, help="side of the square UV maps", range=(16, 2048))
@@ -259,9 +269,14 @@ class UnwrapConfig:
     zbuffer_max_size: int = 768
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
     supersample: int = setting(2, help="photo samples per texel side, averaged (anti-aliasing)", range=(1, 4))
+    deblur: bool = setting(True, help="measure the photo's blur against the database and undo it before unwrapping")
+    deblur_min_sigma: float = 0.008
+    deblur_max_gain: float = 100.0
 
     def __post_init__(self) -> None:
         check_declared(self)  # resolution, supersample
         check_number("min_shading", self.min_shading, 0.0, 10.0, low_open=True)
         check_number("depth_tolerance", self.depth_tolerance, 0.0, 100.0)
         check_integer("zbuffer_max_size", self.zbuffer_max_size, 64, 8192)
+        check_number("deblur_min_sigma", self.deblur_min_sigma, 0.0, 1.0)
+        check_number("deblur_max_gain", self.deblur_max_gain, 1.0, 1000.0)

@@ -36,11 +36,19 @@ Fusion (:func:`keep_observed_detail`)
     ``w_b · (B_b(restored photo) + d · B_b(missing)) + (1 − w_b) · d · B_b(synthesis)``, with
     ``d`` the invented-detail scale (``TextureConfig.detail`` × the detail map); the low-pass
     below 16 c/R is blended the same way without ``d``.
+A photo restored before the unwrap (:mod:`facetex.fitting.deblur`)
+    Its partial is kept as it is (no Wiener filter in UV on top). The invented detail is the
+    synthesis filtered by sqrt(1 − the share the restored photo holds) (:func:`restored_share`,
+    the image model's share mapped into UV by each texel's sampling density), with, per band,
+    the part that repeats the photo projected out and the amount capped so that the photo's
+    power plus the invented power does not pass the synthesis's on the texels the photo fully
+    supplies (both models of the loss over-invented: docs/keep-the-person.md, "Restoring the
+    photo before the unwrap").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +56,7 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter
 from scipy.optimize import nnls
 
 from facetex.errors import ShapeMismatchError
+from facetex.types import PhotoBlur
 from facetex.texture.bands import (
     LOWEST,
     band_edges,
@@ -66,6 +75,7 @@ __all__ = [
     "keep_observed_detail",
     "normalised_fill",
     "photo_band_weights",
+    "restored_share",
 ]
 
 #: The restoration never amplifies a frequency more than 1 / MIN_TRANSFER.
@@ -357,6 +367,37 @@ def estimate_transfer(
     )
 
 
+def restored_share(
+    blur: PhotoBlur, densities: np.ndarray | None, *, quantiles: int = _QUANTILES
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The share of the detail's power a photo restored before the unwrap holds, in UV.
+
+    A frequency of f cycles per texel is f / d cycles per photo pixel at a texel the photo
+    samples with d pixels per texel; the share there is the restored photo's
+    (:meth:`facetex.types.PhotoBlur.kept_share`). Averaged over ``quantiles`` quantiles of the
+    observed texels' densities.
+
+    Parameters
+    ----------
+    blur : the photo's blur, undone before the unwrap.
+    densities : (N,) photo pixels per texel of the observed texels (at the fusion's R); None or
+        empty: one pixel per texel.
+
+    Returns
+    -------
+    A function: frequency (cycles per texel, any shape) → share in [0, 1], same shape.
+    """
+    d = np.asarray(densities if densities is not None else [], dtype=np.float64).ravel()
+    d = d[d > 0]
+    levels = np.quantile(d, (np.arange(quantiles) + 0.5) / quantiles) if d.size else np.ones(1)
+
+    def share(frequency: np.ndarray) -> np.ndarray:
+        f = np.asarray(frequency, dtype=np.float64)
+        return np.mean([blur.kept_share(f / level) for level in levels], axis=0)
+
+    return share
+
+
 def normalised_fill(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """``image`` outside ``mask`` replaced by a normalised convolution of its masked values
     (the local mean of the observed texels within ~σ), the global observed mean where none
@@ -408,6 +449,35 @@ def photo_band_weights(mask: np.ndarray, cutoff: np.ndarray, edges: Sequence[flo
     return weights
 
 
+def _up_to_the_synthesis(
+    photo_bands: list[np.ndarray],
+    missing_bands: list[np.ndarray],
+    synth_bands: list[np.ndarray],
+    weights: list[np.ndarray],
+) -> list[np.ndarray]:
+    """Each band's invented detail made new and no more than is missing.
+
+    On the texels the photo fully supplies (weight ≥ 0.99): the part of the invented band that
+    repeats the photo's (the synthesis starts from the photo, so it carries its features) is
+    projected out, so the two add as independent detail; then the invented band is scaled down
+    so that the photo's power plus its own does not pass the synthesis's (the database-matched
+    amount). What is measured there decides how much to invent; the model's share
+    (``kept_share``) only how it is spread over the band's frequencies.
+    """
+    out = [missing_bands[0]]
+    for photo, missing, synth, w in zip(photo_bands[1:], missing_bands[1:], synth_bands[1:], weights[1:]):
+        core = w >= 0.99
+        photo_power = float(np.mean(photo[core] ** 2)) if core.sum() >= _MIN_TEXELS else 0.0
+        if photo_power <= 0.0:
+            out.append(missing)
+            continue
+        missing = missing - float(np.mean(missing[core] * photo[core])) / photo_power * photo
+        deficit = max(float(np.mean(synth[core] ** 2)) - photo_power, 0.0)
+        invented = float(np.mean(missing[core] ** 2))
+        out.append(missing * min(1.0, np.sqrt(deficit / invented)) if invented > 0.0 else missing)
+    return out
+
+
 def keep_observed_detail(
     synthesis_y: np.ndarray,
     partial_y: np.ndarray,
@@ -416,6 +486,7 @@ def keep_observed_detail(
     cutoff: np.ndarray,
     *,
     detail: float | np.ndarray = 1.0,
+    kept_share: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """The output luminance: the photo's own detail where it holds it, invented detail elsewhere.
 
@@ -436,6 +507,11 @@ def keep_observed_detail(
     cutoff : (R, R) sampling limit per texel, cycles per R (:func:`sampling_cutoff`).
     detail : invented-detail scale, a scalar or an (R, R) map, in [0, 2]; the photo's own
         detail is never scaled.
+    kept_share : for a photo restored before the unwrap (:mod:`facetex.fitting.deblur`): the
+        share of the detail's power it holds per frequency (cycles per texel →  [0, 1],
+        :func:`restored_share`). Its bands are then kept as they are (a second restoration in
+        UV would over-sharpen them) and the synthesis filtered by sqrt(1 − share) supplies the
+        rest; ``transfer``'s filters are not used. None: restore and fill by ``transfer``.
 
     Returns
     -------
@@ -458,20 +534,26 @@ def keep_observed_detail(
     # neither the restoration nor the band split meets a step there (a step rings when restored).
     photo = normalised_fill(p, observed, r / (2 * np.pi * LOWEST))
     mean = float(photo[observed].mean())
-    restored = mean + filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
-    missing = filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
+    if kept_share is None:
+        restored = mean + filtered(photo - mean, lambda f: transfer.filters(f, r)[0])
+        missing = filtered(s - float(s.mean()), lambda f: transfer.filters(f, r)[1])
+    else:
+        restored = photo
+        missing = filtered(s - float(s.mean()), lambda f: np.sqrt(np.clip(1.0 - kept_share(f), 0.0, 1.0)))
     # The restoration's kernel rings on the mask's edge (the photo's texture stops there): it
     # fades in over R/32 texels inside the mask, where the unrestored photo's missing detail
     # is invented instead.
     taper = np.clip(distance_transform_edt(observed) / (r * RESTORATION_TAPER), 0.0, 1.0)
     taper = taper * taper * (3.0 - 2.0 * taper)
-    if (taper < 1.0).any() and transfer.blur_pixels > 0.0:
+    if kept_share is None and (taper < 1.0).any() and transfer.blur_pixels > 0.0:
         restored = photo + taper * (restored - photo)
         unrestored = filtered(s - float(s.mean()), lambda f: transfer.filters(f, r, restoring=False)[1])
         missing = taper * missing + (1.0 - taper) * unrestored
     weights = photo_band_weights(observed, cutoff, edges)
     photo_bands = band_split(restored, edges)
     missing_bands = band_split(missing, edges)
+    if kept_share is not None:
+        missing_bands = _up_to_the_synthesis(photo_bands, missing_bands, synth_bands, weights)
     # The synthesis's low-pass near the mask is shifted by the photo's local offset (decaying
     # over ~R/25 texels), so a photo brighter or darker than the model albedo leaves no seam.
     wide = r / (2 * np.pi * LOWEST / 2)

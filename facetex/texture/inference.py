@@ -33,13 +33,19 @@ from facetex.texture.analysis import (
 from facetex.texture.color import luminance, replace_luminance
 from facetex.texture.config import Solver, TextureConfig
 from facetex.texture.bands import band_edges, sampling_cutoff
-from facetex.texture.fusion import BandTransfer, estimate_transfer, keep_observed_detail, normalised_fill
+from facetex.texture.fusion import (
+    BandTransfer,
+    estimate_transfer,
+    keep_observed_detail,
+    normalised_fill,
+    restored_share,
+)
 from facetex.texture.membrane import continue_photo_colour
 from facetex.texture.resample import density_at, resize, visible_at
 from facetex.texture.starts import exemplar_detail, observed_start, stage_start
 from facetex.texture.synthesis import synthesize_texture
 from facetex.texture.vgg import VGG19
-from facetex.types import BlendResult, GramSource, SynthesisResult
+from facetex.types import BlendResult, GramSource, PhotoBlur, SynthesisResult
 
 __all__ = [
     "ExemplarBlend",
@@ -116,6 +122,7 @@ def infer_texture(
     feature_rgb: np.ndarray | None = None,
     feature_mask: np.ndarray | None = None,
     detail_map: np.ndarray | None = None,
+    restored_blur: PhotoBlur | None = None,
     progress: bool = True,
 ) -> TextureInference:
     """Analysis (§4) and synthesis (§5) from arrays: the texture half of the paper's pipeline.
@@ -169,6 +176,11 @@ def infer_texture(
         like observed skin by the fusion, never part of the §4 statistics; None = none.
     detail_map : (R, R) float in [0, 2], per-texel scale of the invented detail (multiplies
         ``config.detail``); None = 1 everywhere.
+    restored_blur : the blur undone in the photo before the unwrap
+        (:attr:`facetex.types.PartialAlbedo.restored_blur`): the fusion then keeps the
+        partial's bands as they are and invents only the power the restoration could not bring
+        back (:meth:`~facetex.types.PhotoBlur.kept_share`, mapped into UV by
+        ``pixels_per_texel``); None = the fusion estimates and restores the blur in UV.
     progress : show progress bars.
 
     Returns
@@ -202,6 +214,7 @@ def infer_texture(
         feature_rgb=feature_rgb,
         feature_mask=feature_mask,
         detail_map=detail_map,
+        restored_blur=restored_blur,
         progress=progress,
     )
 
@@ -327,6 +340,7 @@ def complete_texture(
     feature_rgb: np.ndarray | None = None,
     feature_mask: np.ndarray | None = None,
     detail_map: np.ndarray | None = None,
+    restored_blur: PhotoBlur | None = None,
     progress: bool = True,
 ) -> TextureInference:
     """Steps 3–5 of :func:`infer_texture`: target Grams Ĝ_l = Σ w_k G_l(I_k) per stage, L-BFGS
@@ -416,7 +430,11 @@ def complete_texture(
         transfer = estimate_transfer(
             resize(partial_y, size), at_size, cutoff, [resize(exemplar_y[i], size) for i in used], weights[used]
         )
-        y = keep_observed_detail(y, resize(photo_y, size), kept_at, transfer, cutoff, detail=scale)
+        kept_share = None
+        if restored_blur is not None:
+            densities = None if pixels_per_texel is None else density_at(pixels_per_texel, size)[kept_at]
+            kept_share = restored_share(restored_blur, densities)
+        y = keep_observed_detail(y, resize(photo_y, size), kept_at, transfer, cutoff, detail=scale, kept_share=kept_share)
         log.info("what the photo holds: %s", transfer.as_dict())
     elif np.any(np.asarray(scale) != 1.0):
         no_photo = np.zeros((size, size), dtype=bool)

@@ -115,6 +115,7 @@ def test_a_results_config_json_is_a_settings_file(tmp_path):
                      unwrap=UnwrapConfig(resolution=256))),
         (["--render", "--no-report", "--alpha", "30", "--no-keep-observed"],
          InferConfig(texture=TextureConfig(alpha=30.0, keep_observed=False), render_views=True, report=False)),
+        (["--no-deblur"], InferConfig(unwrap=UnwrapConfig(deblur=False))),
     ],
 )
 def test_infer_flags_give_the_settings_they_gave_before(argv, expected):

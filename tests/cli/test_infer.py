@@ -228,7 +228,8 @@ def test_detail_flags_reach_the_config_and_a_bad_map_fails_first(small_database,
 
     texture = resolve_config(build_parser().parse_args(["infer"])).texture
     assert (texture.keep_observed, texture.detail, texture.detail_map) == (True, 1.0, None)
-    assert resolve_config(build_parser().parse_args(["infer", "--preset", "paper"])).texture.keep_observed is False
+    paper = resolve_config(build_parser().parse_args(["infer", "--preset", "paper"]))
+    assert paper.texture.keep_observed is False and paper.unwrap.deblur is False  # the paper reads the photo as is
     args = build_parser().parse_args(["infer", "--detail", "0.5", "--detail-map", "m.png", "--no-keep-observed"])
     texture = resolve_config(args).texture
     assert (texture.keep_observed, texture.detail, texture.detail_map) == (False, 0.5, "m.png")

@@ -11,8 +11,9 @@ from facetex.fitting.unwrap import sampling_density
 from facetex.texture.color import luminance
 from facetex.texture.config import Stage, TextureConfig
 from facetex.texture.bands import band_edges, band_split, sampling_cutoff
-from facetex.texture.fusion import estimate_transfer, keep_observed_detail
+from facetex.texture.fusion import estimate_transfer, keep_observed_detail, restored_share
 from facetex.texture.inference import infer_texture
+from facetex.types import PhotoBlur
 
 
 def grey_rgb(y: np.ndarray) -> np.ndarray:
@@ -90,6 +91,45 @@ def test_a_sharp_photo_is_kept_and_a_blurred_one_restored(skin):
     low = gaussian_filter(synthesis, r / (2 * np.pi * 16), mode="reflect")
     np.testing.assert_allclose(flat[hidden], low[hidden], atol=2e-3)
     assert np.std(flat[hidden]) < 0.7 * np.std(synthesis[hidden])
+
+
+def test_a_photo_restored_before_the_unwrap_is_kept_and_only_its_loss_invented(skin):
+    """The photo's blur was undone in the image (facetex.fitting.deblur): the fusion keeps its
+    bands unchanged (no second restoration) and invents detail only where the restoration
+    could not bring the power back: none at low frequencies, all of it at high ones."""
+    r = 128
+    mask = np.zeros((r, r), bool)
+    mask[:, : r // 2] = True
+    inside = np.zeros_like(mask)
+    inside[8:-8, 8 : r // 2 - 12] = True
+    rng = np.random.default_rng(2)
+    synthesis = np.clip(0.6 + 0.05 * gaussian_filter(rng.standard_normal((r, r)), 0.7), 0, 1)
+    cutoff = sampling_cutoff(None, r)
+    transfer = estimate_transfer(skin, mask, cutoff, [skin], np.ones(1))
+    noise = np.geomspace(1e-3, 1e3, 12)  # the noise outweighs the signal from ~10 cycles per IOD
+    blur = PhotoBlur(sigma=4.0, inter_ocular=100.0, contrast=1.0, noise_variance=1e-4,
+                     frequencies=3.0 * 2.0 ** (np.arange(12) / 3.0), measured=np.ones(12), noise=noise)
+    share = restored_share(blur, np.full(500, 2.0))  # 2 photo pixels per texel
+    low, high = share(np.array([1 / r, 60 / r]))
+    assert low > 0.99 and high < 1e-3
+    np.testing.assert_allclose(share(np.array([0.1])), blur.kept_share(np.array([0.05])))
+    out = keep_observed_detail(synthesis, np.where(mask, skin, 0.5), mask, transfer, cutoff, kept_share=share)
+    # what the restored photo holds is kept as it is …
+    assert band_corr(out, skin, inside, 4, 16) > 0.99
+    # … what it lost (high frequencies) is added from the synthesis, on top of the photo's …
+    assert band_corr(out - skin, synthesis, inside, 48, 64) > 0.8
+    assert band_corr(out - skin, synthesis, inside, 4, 8) < 0.2
+    # … and no more of it than the synthesis's power lacks: the photo's power plus the
+    # invented power stays at the synthesis's where the photo has less
+    def power(y, low, high):
+        band = gaussian_filter(y, r / (2 * np.pi * high)) - gaussian_filter(y, r / (2 * np.pi * low))
+        return float(np.mean(band[inside] ** 2))
+    for low, high in [(32, 64)]:
+        target = max(power(skin, low, high), power(synthesis, low, high))
+        assert power(skin, low, high) < power(out, low, high) < 1.25 * target
+    everything = keep_observed_detail(synthesis, np.where(mask, skin, 0.5), mask, transfer, cutoff,
+                                      kept_share=lambda f: np.ones_like(f))
+    np.testing.assert_allclose(everything[inside], skin[inside], atol=1e-6)
 
 
 def test_one_blur_in_the_photo_is_fitted_over_a_chart_sampled_unevenly(textures):
