@@ -95,6 +95,9 @@ class PreparedSubject:
     registered : (R, R, 3) float32 in [0, 1], the sharp photo unwrapped as the database does
         with the input's fit (:func:`registered_truth`), or None; registered_mask : (R, R)
         bool, its observed texels.
+    unrestored : the degraded photo unwrapped as given, when the pipeline restored its blur
+        first (``partial`` is then the restored photo's): what the photo holds before the
+        deblur step (:mod:`facetex.fitting.deblur`); None when it was not restored.
     """
 
     person: str
@@ -112,6 +115,7 @@ class PreparedSubject:
     face_width: float | None = None
     registered: np.ndarray | None = None
     registered_mask: np.ndarray | None = None
+    unrestored: PartialAlbedo | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.regions, Mapping):
@@ -145,13 +149,21 @@ def prepare_subject(
     degraded = degrade_photo(sharp, detector.detect_face(sharp), config.degrade)
     model = held_out_model(database, rows, arrays=arrays)
     infer = config.infer.with_resolution(config.size)
+    references = database.reference_luminances(exclude_persons=(person,)) if infer.unwrap.deblur else None
     face = prepare_face(
-        degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector, clock=StageClock()
+        degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector,
+        blur_references=references, clock=StageClock(),
     )
     partial = face.partial
     registered, registered_mask = registered_truth(sharp, face, model, database.resolution, config.size)
+    unrestored = None
+    if partial.restored_blur is not None:
+        as_given = replace(infer.unwrap, deblur=False)
+        unrestored = unwrap_face(replace(face, visibility=None, partial=None, blur=None), model, as_given).partial
     if config.degrade.hide == "turn":
         partial = hide_turn(partial, config.degrade.turn_fraction, config.degrade.side)
+        if unrestored is not None:
+            unrestored = hide_turn(unrestored, config.degrade.turn_fraction, config.degrade.side)
     prepared = PreparedSubject(
         person=person,
         subject_id=record.subject_id,
@@ -169,6 +181,7 @@ def prepare_subject(
                     else face_width_texels(model.topology, config.size)),
         registered=registered,
         registered_mask=registered_mask,
+        unrestored=unrestored,
     )
     return prepared, rows
 

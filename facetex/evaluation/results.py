@@ -97,6 +97,8 @@ class SubjectResult:
     input_metrics : the fidelity metrics of the input's own partial albedo against the truth,
         observed region only (:func:`~facetex.evaluation.scoring.fidelity_scores`): what the
         degraded photo still holds.
+    unrestored_metrics : the same for the degraded photo's partial albedo before the deblur
+        step, when the pipeline restored the photo (else empty).
     maps : luminance maps and regions for the cross-person sameness
         (:func:`~facetex.evaluation.run.protocol_sameness`).
     """
@@ -109,6 +111,7 @@ class SubjectResult:
     diagnostics: dict[str, float]
     images: dict[str, np.ndarray] = field(default_factory=dict)
     input_metrics: dict[str, float] = field(default_factory=dict)
+    unrestored_metrics: dict[str, float] = field(default_factory=dict)
     maps: FidelityMaps | None = None
 
 
@@ -130,7 +133,8 @@ class ProtocolResult:
     database : name, path and size of the database.
     seconds : wall time of the run.
     input_summary : fidelity metric → Summary over subjects of the input's own partial albedo
-        (``SubjectResult.input_metrics``).
+        (``SubjectResult.input_metrics``); unrestored_summary : the same before the deblur step
+        (``SubjectResult.unrestored_metrics``; empty when no photo was restored).
     sameness : "input" and each variant → region → band label → cross-person
         :class:`~facetex.evaluation.fidelity.Sameness` over the run's subjects
         (:func:`~facetex.evaluation.run.protocol_sameness`; empty with fewer than two subjects).
@@ -145,4 +149,5 @@ class ProtocolResult:
     database: dict[str, Any]
     seconds: float
     input_summary: dict[str, Summary] = field(default_factory=dict)
+    unrestored_summary: dict[str, Summary] = field(default_factory=dict)
     sameness: dict[str, dict[str, dict[str, Sameness]]] = field(default_factory=dict)

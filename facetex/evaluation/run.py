@@ -120,6 +120,8 @@ def _evaluate_subject(
         },
         images=images,
         input_metrics=fidelity_scores(prepared.partial.albedo, prepared, ("observed", "registered")),
+        unrestored_metrics=({} if prepared.unrestored is None
+                            else fidelity_scores(prepared.unrestored.albedo, prepared, ("observed", "registered"))),
         maps=maps,
     )
 
@@ -273,11 +275,13 @@ def run_protocol(
         results, variants, confidence=config.confidence, resamples=config.resamples, seed=config.seed
     )
     options = dict(confidence=config.confidence, resamples=config.resamples, seed=config.seed)
-    input_summary = {
-        m: summarize([s.input_metrics.get(m, math.nan) for s in results], **options)
-        for m in METRICS
-        if m.startswith(("corr_observed_", "logratio_observed_", "corr_registered_", "logratio_registered_"))
-    }
+    input_metrics = [m for m in METRICS
+                     if m.startswith(("corr_observed_", "logratio_observed_", "corr_registered_", "logratio_registered_"))]
+    input_summary = {m: summarize([s.input_metrics.get(m, math.nan) for s in results], **options) for m in input_metrics}
+    restored = [s for s in results if s.unrestored_metrics]
+    unrestored_summary = {
+        m: summarize([s.unrestored_metrics.get(m, math.nan) for s in restored], **options) for m in input_metrics
+    } if restored else {}
     sameness = protocol_sameness(results, ["input", *(v.name for v in variants)], face_width=config.face_width)
     return ProtocolResult(
         config=config,
@@ -290,6 +294,7 @@ def run_protocol(
                   "persons": len(database.persons), "attribution": database.attribution},
         seconds=time.perf_counter() - start,
         input_summary=input_summary,
+        unrestored_summary=unrestored_summary,
         sameness=sameness,
     )
 

@@ -126,9 +126,12 @@ def fidelity_tables(result: ProtocolResult) -> list[str]:
 
     def rows_of(kind: str, region: str, with_input: bool) -> list[list[str]]:
         rows = []
-        if with_input and result.input_summary:
-            rows.append([f"{INPUT_ROW} (partial albedo)"] + [
-                format_summary(result.input_summary.get(fidelity_metric(kind, region, b), Summary(
+        inputs = ((f"{INPUT_ROW} as given (partial albedo)", result.unrestored_summary),
+                  (f"{INPUT_ROW} deblurred (partial albedo)", result.input_summary)) if result.unrestored_summary \
+            else ((f"{INPUT_ROW} (partial albedo)", result.input_summary),)
+        for label, summary in inputs if with_input else ():
+            if summary:
+                rows.append([label] + [format_summary(summary.get(fidelity_metric(kind, region, b), Summary(
                     math.nan, math.nan, math.nan, 0, cfg.confidence))) for b in bands])
         rows += [[name] + [format_summary(result.summary[name][fidelity_metric(kind, region, b)]) for b in bands]
                  for name in names]
@@ -141,7 +144,9 @@ def fidelity_tables(result: ProtocolResult) -> list[str]:
         f"width W = {width:.1f} texels, mediapipe's chart width through the outer eye corners) of each "
         "texture against the truth's, on the region's "
         f"texels eroded by {F.default_margin(width)} texels. \"input (partial albedo)\" is the "
-        "degraded photo's own unwrapped albedo: what the input still holds.",
+        "degraded photo's own unwrapped albedo: what the input still holds; where the pipeline "
+        "restored the photo's blur first, \"as given\" is that albedo and \"deblurred\" the "
+        "restored photo's.",
         "",
         "### Correlation with the truth, observed texels ↑", "",
         _table(header, rows_of("corr", "observed", True)), "",
@@ -286,6 +291,7 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
                     "seconds": s.seconds,
                     "diagnostics": s.diagnostics,
                     "input_metrics": s.input_metrics,
+                    "unrestored_metrics": s.unrestored_metrics,
                 }
                 for s in result.subjects
             ],
@@ -293,6 +299,7 @@ def results_json(result: ProtocolResult, *, command: str | None = None) -> dict[
             "summary": {v: {m: s.to_dict() for m, s in per.items()} for v, per in result.summary.items()},
             "comparisons": {p: {m: s.to_dict() for m, s in per.items()} for p, per in result.comparisons.items()},
             "input_summary": {m: s.to_dict() for m, s in result.input_summary.items()},
+            "unrestored_summary": {m: s.to_dict() for m, s in result.unrestored_summary.items()},
             "sameness": {
                 row: {region: {band: dataclasses.asdict(s) for band, s in per_band.items()}
                       for region, per_band in per_region.items()}
@@ -334,9 +341,10 @@ def summary_csv(result: ProtocolResult) -> str:
             s = result.summary[v.name][m]
             cells = [f"{x:.6g}" if math.isfinite(x) else "" for x in (s.mean, s.low, s.high)]
             writer.writerow([v.name, m, *cells, s.count, s.confidence])
-    for m, s in result.input_summary.items():
-        cells = [f"{x:.6g}" if math.isfinite(x) else "" for x in (s.mean, s.low, s.high)]
-        writer.writerow([INPUT_ROW, m, *cells, s.count, s.confidence])
+    for row, summary in ((INPUT_ROW, result.input_summary), (f"{INPUT_ROW} as given", result.unrestored_summary)):
+        for m, s in summary.items():
+            cells = [f"{x:.6g}" if math.isfinite(x) else "" for x in (s.mean, s.low, s.high)]
+            writer.writerow([row, m, *cells, s.count, s.confidence])
     return out.getvalue()
 
 

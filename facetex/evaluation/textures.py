@@ -54,7 +54,8 @@ def top_k_weights(weights: np.ndarray, k: int) -> np.ndarray:
 def observed_detail_inputs(partial: PartialAlbedo, config: TextureConfig) -> dict[str, Any]:
     """What ``facetex infer`` passes to ``infer_texture`` besides the images (as
     ``facetex.pipeline.infer`` does): the photo's sampling density per texel, when the unwrap
-    measured it, the photo's features, and the per-texel detail map, when the config names one."""
+    measured it, the photo's features, the per-texel detail map, when the config names one, and
+    whether the photo was restored before the unwrap."""
     extra: dict[str, Any] = {}
     density = getattr(partial, "pixels_per_texel", None)
     if density is not None:
@@ -64,6 +65,8 @@ def observed_detail_inputs(partial: PartialAlbedo, config: TextureConfig) -> dic
         extra["feature_mask"] = partial.feature_mask
     if getattr(config, "detail_map", None) is not None:
         extra["detail_map"] = load_detail_map(config.detail_map)
+    if getattr(partial, "restored_blur", None) is not None:
+        extra["restored_blur"] = partial.restored_blur
     return extra
 
 
