@@ -27,6 +27,18 @@ def band_corr(a: np.ndarray, b: np.ndarray, region: np.ndarray, low: float, high
     return float(np.corrcoef(band(a)[region], band(b)[region])[0, 1])
 
 
+def half_observed(r: int, seed: int, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The left half of an R² chart observed, its inside (away from the mask's edge and the
+    chart's border), and a synthesis of fine noise around 0.6."""
+    mask = np.zeros((r, r), bool)
+    mask[:, : r // 2] = True
+    inside = np.zeros_like(mask)
+    inside[8:-8, 8 : r // 2 - 12] = True
+    rng = np.random.default_rng(seed)
+    synthesis = np.clip(0.6 + 0.05 * gaussian_filter(rng.standard_normal((r, r)), smoothing), 0, 1)
+    return mask, inside, synthesis
+
+
 @pytest.fixture(scope="module")
 def skin(textures) -> np.ndarray:
     """A 128² real texture (gravel) at skin-like contrast, mean 0.6."""
@@ -56,12 +68,7 @@ def test_a_sharp_photo_is_kept_and_a_blurred_one_restored(skin):
     Blurred partial: the high bands' transfer drops, the held ones are restored (gain > 1)
     and keep their correlation with the truth; the synthesis fills what is lost."""
     r = 128
-    mask = np.zeros((r, r), bool)
-    mask[:, : r // 2] = True
-    inside = np.zeros_like(mask)
-    inside[8:-8, 8 : r // 2 - 12] = True
-    rng = np.random.default_rng(1)
-    synthesis = np.clip(0.6 + 0.05 * gaussian_filter(rng.standard_normal((r, r)), 1.0), 0, 1)
+    mask, inside, synthesis = half_observed(r, 1, 1.0)
     cutoff = sampling_cutoff(None, r)
     sharp = estimate_transfer(skin, mask, cutoff, [skin], np.ones(1))
     np.testing.assert_allclose(sharp.measured, 1.0, atol=0.05)
@@ -98,12 +105,7 @@ def test_a_photo_restored_before_the_unwrap_is_kept_and_only_its_loss_invented(s
     bands unchanged (no second restoration) and invents detail only where the restoration
     could not bring the power back: none at low frequencies, all of it at high ones."""
     r = 128
-    mask = np.zeros((r, r), bool)
-    mask[:, : r // 2] = True
-    inside = np.zeros_like(mask)
-    inside[8:-8, 8 : r // 2 - 12] = True
-    rng = np.random.default_rng(2)
-    synthesis = np.clip(0.6 + 0.05 * gaussian_filter(rng.standard_normal((r, r)), 0.7), 0, 1)
+    mask, inside, synthesis = half_observed(r, 2, 0.7)
     cutoff = sampling_cutoff(None, r)
     transfer = estimate_transfer(skin, mask, cutoff, [skin], np.ones(1))
     noise = np.geomspace(1e-3, 1e3, 12)  # the noise outweighs the signal from ~10 cycles per IOD
