@@ -5,7 +5,7 @@ Every caller that turns a photo into a fitted face and its partial albedo goes t
 protocol, the benchmarks), timing each stage with one :class:`StageClock`.
 
 Stage names recorded in the clock: ``detect``, ``clean`` (only when a ``clean`` step is given),
-``fit``, ``unwrap`` and, timed within it, ``deblur`` (only when sharp reference maps are given
+``fit``, ``unwrap`` and, a part of it, ``unwrap.deblur`` (only when sharp reference maps are given
 and the unwrap config asks for it).
 """
 
@@ -195,7 +195,7 @@ def unwrap_face(
             skin = visibility_filter(skin)
         photo, blur = prepared.photo, None
         if config.deblur and blur_references is not None and len(blur_references) > 0:
-            with clock.stage("deblur"):  # timed on its own, and within "unwrap"
+            with clock.stage("unwrap.deblur"):  # a part of "unwrap", as "texture.*" are of "texture"
                 blur = estimate_photo_blur(photo, prepared.detection, prepared.fit, model, (skin, crop), blur_references)
                 if blur.sigma_iod >= config.deblur_min_sigma:
                     photo = restore_photo(photo, blur, crop.bounds, max_gain=config.deblur_max_gain)
