@@ -185,21 +185,20 @@ def reference_renders(
     corners = np.asarray(model.topology.faces)[np.clip(triangle, 0, None)]  # (h, w, 3)
     bary = raster.barycentrics.numpy()[..., None]
     uv = (np.asarray(model.topology.uvs, dtype=np.float64)[corners] * bary).sum(axis=2)  # (h, w, 2)
+    # UV widths per pixel, from the UV step between neighbouring covered pixels
+    dx = np.diff(uv, axis=1)[:-1]
+    dy = np.diff(uv, axis=0)[:, :-1]
+    inner = covered[:-1, :-1] & covered[1:, :-1] & covered[:-1, 1:]
+    area = np.abs(dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0])[inner]
+    uv_per_pixel = float(np.sqrt(np.median(area))) if area.size else 0.0
     renders = []
     for ref in references:
         r = np.asarray(ref, dtype=np.float32)
         if r.ndim != 2 or r.shape[0] != r.shape[1]:
             raise ShapeMismatchError(f"a reference map must be (r, r) luminance, got {r.shape}")
-        # texels per pixel, from the UV step between neighbouring covered pixels
-        texel = uv_to_pixel(uv, r.shape[0])
-        dx = np.diff(texel, axis=1)[:-1]
-        dy = np.diff(texel, axis=0)[:, :-1]
-        inner = covered[:-1, :-1] & covered[1:, :-1] & covered[:-1, 1:]
-        area = np.abs(dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0])[inner]
-        per_pixel = float(np.sqrt(np.median(area))) if area.size else 1.0
         side = r.shape[0]
-        if per_pixel > 1.0:
-            side = max(8, int(round(side / per_pixel)))
+        if uv_per_pixel * side > 1.0:  # more than a texel per pixel: area-average first
+            side = max(8, int(round(1.0 / uv_per_pixel)))
             r = cv2.resize(r, (side, side), interpolation=cv2.INTER_AREA)
         at = uv_to_pixel(uv, side).astype(np.float32) - 0.5  # OpenCV: pixel centres at integers
         renders.append(cv2.remap(r, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
@@ -292,8 +291,8 @@ def restore_photo(photo: Photo, blur: PhotoBlur, bounds: tuple[int, int, int, in
 
     Returns
     -------
-    A new Photo, equal to ``photo`` outside ``bounds``, clipped to [0, 1]; ``photo`` itself
-    when σ is 0.
+    A new Photo, equal to ``photo`` outside ``bounds`` and its 4σ margin, clipped to [0, 1];
+    ``photo`` itself when σ is 0.
     """
     if blur.sigma <= 0.0:
         return photo
