@@ -1,18 +1,20 @@
-"""Protocol A with the truth area-averaged to the evaluation size: ``facetex evaluate`` as it
-is, except that each subject's ground-truth texture reaches R² by area averaging
-(``cv2.INTER_AREA``) instead of :func:`facetex.texture.resample.resize` (antialiased bilinear,
-a triangle filter), the way the registered truth and the database's stored Grams are resized.
+"""Protocol A with the truth area-averaged to the evaluation size, for checkouts from before
+``facetex evaluate`` did so itself (:func:`facetex.evaluation.prepare.truth_texture`, 2026-12-07):
+``facetex evaluate`` as it was, except that each subject's ground-truth texture reaches R² by
+area averaging (``cv2.INTER_AREA``) instead of :func:`facetex.texture.resample.resize`
+(antialiased bilinear, a triangle filter). It rescores an old baseline, e.g. the mediapipe
+mask's, against the truth today's protocol uses.
 
 Why: the triangle filter takes 0.19–0.21 decades off the truth's band power at 32–64 cycles
 per face width when a 640² texture is brought to 256² (docs/ict-model.md, "Seventh session"),
 so an output with the right power reads too rough. Only the truth changes; the exemplars the
-texture stage uses are the ones ``facetex infer`` uses.
+texture stage uses are the ones ``facetex infer`` uses. On a checkout that has
+``truth_texture`` the script changes nothing.
 
-Usage (any ``facetex evaluate`` arguments; it also runs on older commits, e.g. the mediapipe
-mask's baseline, with ``PYTHONPATH`` pointing at a checkout of them)::
+Usage (any ``facetex evaluate`` arguments, with ``PYTHONPATH`` pointing at the old checkout)::
 
-    python benchmarks/eval_area_truth.py evaluate --subjects 20 --size 256 --variants default \\
-        --region face -o out/eval-area
+    PYTHONPATH=/path/to/17c7c31 python benchmarks/eval_area_truth.py evaluate --subjects 20 \
+        --size 256 --variants default --db ~/.cache/facetex/databases/london-v1-b2.h5 -o out/eval-area
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from facetex.io.images import load_photo
 from facetex.stages import PreparedFace, StageClock, prepare_face, unwrap_face
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
-__all__ = ["PreparedSubject", "Region", "SubjectRegions", "prepare_subject", "registered_truth"]
+__all__ = ["PreparedSubject", "Region", "SubjectRegions", "prepare_subject", "registered_truth", "truth_texture"]
 
 #: A scoring region (module doc).
 Region = Literal["truth", "observed", "hidden"]
@@ -84,7 +84,8 @@ class PreparedSubject:
     detection : the face found in the degraded photo; fit : the §3 fit of the degraded photo
         with ``model``, the morphable model rebuilt without the person.
     partial : the partial albedo at R (after a simulated turn, when asked for).
-    truth : (R, R, 3) float32, the database texture of the subject (sharp photo, filled).
+    truth : (R, R, 3) float32 in [0, 1], the database texture of the subject (sharp photo,
+        filled), area-averaged from the database's resolution to R (:func:`truth_texture`).
     regions : the scoring regions (a mapping "truth", "observed", "hidden" → mask is accepted
         and converted).
     exemplar_ids : ids of the database subjects the texture stage may use.
@@ -173,7 +174,7 @@ def prepare_subject(
         fit=face.fit,
         model=model,
         partial=partial,
-        truth=arrays.textures[row],
+        truth=truth_texture(database, record.subject_id, config.size),
         regions=SubjectRegions.of(arrays.observed[row] & partial.chart & _scored(model, config), partial.mask),
         exemplar_ids=tuple(arrays.subjects[r].subject_id for r in rows),
         seconds=time.perf_counter() - clock,
@@ -184,6 +185,17 @@ def prepare_subject(
         unrestored=unrestored,
     )
     return prepared, rows
+
+
+def truth_texture(database: TextureDatabase, subject_id: str, size: int) -> np.ndarray:
+    """The subject's database texture area-averaged (``cv2.INTER_AREA``) to ``size``:
+    (size, size, 3) float32 in [0, 1].
+
+    Area averaging, as for the registered truth and the database's stored Grams; the triangle
+    filter of :func:`facetex.texture.resample.resize` takes 0.2 decades off the truth's band
+    power at 32–64 cycles per face width from 640² to 256² (docs/ict-model.md, "Seventh session").
+    """
+    return np.clip(database.subject_textures([subject_id], resolution=size)[0], 0.0, 1.0).astype(np.float32)
 
 
 def registered_truth(

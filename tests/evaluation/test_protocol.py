@@ -163,6 +163,29 @@ def test_model_without_a_person_matches_the_protocols_held_out_model(tiny_db):
         model_without(tiny_db, ["999"])
 
 
+def test_the_truth_is_area_averaged_and_keeps_the_power_a_triangle_filter_loses(eval_db):
+    """Protocol A's truth reaches the evaluation size by area averaging, as the registered truth
+    and the stored Grams do; the triangle filter of `resize` would dim its top octave."""
+    import cv2
+
+    from facetex.evaluation.prepare import truth_texture
+    from facetex.texture.resample import resize
+
+    database = load_database(eval_db)
+    full = database.subject_textures(["002_03"])[0]
+    truth = truth_texture(database, "002_03", 64)
+    assert truth.shape == (64, 64, 3) and truth.dtype == np.float32
+    np.testing.assert_allclose(truth, cv2.resize(full, (64, 64), interpolation=cv2.INTER_AREA), atol=1e-6)
+
+    def top_octave_power(texture):
+        lum = texture.mean(axis=2) - texture.mean()
+        power = np.abs(np.fft.fft2(lum)) ** 2
+        f = np.hypot(*np.meshgrid(np.fft.fftfreq(64), np.fft.fftfreq(64), indexing="ij"))
+        return power[(f >= 0.25) & (f < 0.5)].sum()
+
+    assert top_octave_power(truth) > 1.2 * top_octave_power(resize(full, 64))
+
+
 def test_person_selection_and_photos(tiny_db):
     assert select_persons(tiny_db, 2) == ("001", "003")
     assert select_persons(tiny_db, 10) == PERSONS
