@@ -6,7 +6,8 @@ protocol, the benchmarks), timing each stage with one :class:`StageClock`.
 
 Stage names recorded in the clock: ``detect``, ``clean`` (only when a ``clean`` step is given),
 ``fit``, ``unwrap`` and, a part of it, ``unwrap.deblur`` (only when sharp reference maps are given
-and the unwrap config asks for it).
+and the unwrap config asks for it), and ``refit`` (detect and fit again, only when the photo was
+restored and the unwrap config asks for it; its second unwrap adds to ``unwrap``).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class PreparedFace:
     partial : the partial high-frequency albedo in UV, None until :func:`unwrap_face` ran.
     blur : the photo's blur against the database's photos, None unless :func:`unwrap_face`
         measured it; the unwrap read the photo restored by it when ``blur.restored``.
+    restored : that restored photo (``rgb`` (H, W, 3) float32 in [0, 1]), None when the photo
+        was not restored.
     """
 
     photo: Photo
@@ -95,6 +98,7 @@ class PreparedFace:
     visibility: tuple[ImageVisibility, FaceCrop] | None = None
     partial: PartialAlbedo | None = None
     blur: PhotoBlur | None = None
+    restored: Photo | None = None
 
 
 def prepare_face(
@@ -115,6 +119,12 @@ def prepare_face(
     clock: StageClock | None = None,
 ) -> PreparedFace:
     """Detect, fit (§3) and unwrap one face of ``photo``.
+
+    When the unwrap restored the photo's blur (:func:`unwrap_face`) and
+    ``unwrap_config.deblur_refit``, the face is detected and fitted again on the restored photo
+    (stage ``refit``), whose landmarks lie closer to where a sharp photo's would, and the
+    restored photo is unwrapped with that fit; ``detection`` and ``fit`` are then the restored
+    photo's, ``photo`` stays the photo as given.
 
     Parameters
     ----------
@@ -144,11 +154,7 @@ def prepare_face(
     clock = clock if clock is not None else StageClock()
     if detection is None:
         with clock.stage("detect"):
-            if detector is None:
-                with Detector(detect_config) as own:
-                    detection = own.detect_face(photo, face_index)
-            else:
-                detection = detector.detect_face(photo, face_index)
+            detection = _detect(photo, detector, detect_config, face_index)
     if clean is not None:
         with clock.stage("clean"):
             photo = clean(photo, detection)
@@ -157,9 +163,29 @@ def prepare_face(
     prepared = PreparedFace(photo=photo, detection=detection, fit=fit)
     if unwrap_config is None:
         return prepared
-    return unwrap_face(
+    prepared = unwrap_face(
         prepared, model, unwrap_config, visibility_filter=visibility_filter, blur_references=blur_references, clock=clock
     )
+    if prepared.restored is None or not unwrap_config.deblur_refit:
+        return prepared
+    restored = prepared.restored
+    with clock.stage("refit"):
+        detection = _detect(restored, detector, detect_config, face_index)
+        fit = fit_face(restored, detection, model, fit_config, sh_coeffs=sh_coeffs, light_prior=light_prior)
+    refitted = unwrap_face(
+        PreparedFace(photo=restored, detection=detection, fit=fit), model, replace(unwrap_config, deblur=False),
+        visibility_filter=visibility_filter, clock=clock,
+    )
+    partial = replace(refitted.partial, restored_blur=prepared.blur)
+    return replace(prepared, detection=detection, fit=fit, visibility=refitted.visibility, partial=partial)
+
+
+def _detect(photo: Photo, detector: Detector | None, config: DetectConfig | None, face_index: int) -> Detection:
+    """Face ``face_index`` of ``photo``, with ``detector`` or, when None, one made from ``config``."""
+    if detector is None:
+        with Detector(config) as own:
+            return own.detect_face(photo, face_index)
+    return detector.detect_face(photo, face_index)
 
 
 def unwrap_face(
@@ -184,7 +210,8 @@ def unwrap_face(
     (:func:`~facetex.fitting.deblur.restore_photo`) in the face's crop before the unwrap
     samples it; ``prepared.photo`` stays the photo as given.
 
-    Returns ``prepared`` with ``visibility``, ``partial`` and ``blur`` (when measured) set.
+    Returns ``prepared`` with ``visibility``, ``partial``, ``blur`` (when measured) and
+    ``restored`` (when restored) set.
     """
     clock = clock if clock is not None else StageClock()
     with clock.stage("unwrap"):
@@ -204,4 +231,5 @@ def unwrap_face(
         partial = unwrap_albedo(photo, prepared.detection, prepared.fit, model, config, visibility=(skin, crop))
         if blur is not None and blur.restored:
             partial = replace(partial, restored_blur=blur)
-    return replace(prepared, visibility=(skin, crop), partial=partial, blur=blur)
+    restored = photo if blur is not None and blur.restored else None
+    return replace(prepared, visibility=(skin, crop), partial=partial, blur=blur, restored=restored)
