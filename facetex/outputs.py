@@ -45,7 +45,7 @@ from facetex.geometry.uv import resized_chart
 from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
 from facetex.render.export import export_mesh
 from facetex.render.mesh_prep import padded_textures
-from facetex.render.textured_mesh import make_textured_mesh, model_frame_vertices
+from facetex.render.textured_mesh import expression_targets, make_textured_mesh, model_frame_vertices
 from facetex.render.mitsuba_render import render_views, select_variant
 from facetex.report.html import write_report
 from facetex.report.inputs import SubjectWeight
@@ -147,10 +147,12 @@ def write_result(
         write_image(tmp / "overlay.png", overlay)
 
         # albedo.png, normal.png and bump.png are written by the export, edge-padded for renderers.
+        vertices = model_frame_vertices(result.fit)
         mesh = make_textured_mesh(
-            model_frame_vertices(result.fit), topology.faces, topology.uvs, result.albedo, result.normal_map,
+            vertices, topology.faces, topology.uvs, result.albedo, result.normal_map,
             bump=result.bump, bump_range_mm=config.maps.bump_range_mm,
             chart=resized_chart(partial.chart, result.albedo.shape[0]),
+            morphs=expression_targets(model, result.fit) if config.export.morph_targets else None,
         )
         files = export_mesh(mesh, tmp, config.export)
 

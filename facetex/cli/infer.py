@@ -57,6 +57,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("texture.gram_layers", flag="--layers", metavar="LAYERS"),
     Option("texture.solver"),
     Option("texture.device"),
+    Option("export.morph_targets"),
     Option("render_views", flag="--render"),
     Option("report"),
 )

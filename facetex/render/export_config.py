@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from facetex.checks import check_choice, check_integer, check_number
+from facetex.checks import check_choice, check_declared, check_integer, check_number, setting
 
 __all__ = ["ExportConfig"]
 
@@ -25,6 +25,9 @@ class ExportConfig:
         a common roughness for skin without a specular map).
     padding_texels : edge padding of the exported textures past the UV chart, in texels of a
         512² map (scaled with the resolution: 2 at 128²); 0 writes the maps unpadded.
+    morph_targets : write the morphable model's named expression blendshapes (the ICT model's
+        53 ARKit shapes) into the GLB as morph targets, the fitted expression as their weights;
+        False writes the fitted shape alone (a GLB about 7 MB smaller).
     """
 
     basename: str = "face"
@@ -37,8 +40,10 @@ class ExportConfig:
     roughness: float = 0.6
     metallic: float = 0.0
     padding_texels: int = 8
+    morph_targets: bool = setting(True, help="write the expression blendshapes into face.glb as named morph targets (a rig)")
 
     def __post_init__(self) -> None:
+        check_declared(self)  # morph_targets
         check_integer("subdivisions", self.subdivisions, 0, 4)  # 4 levels: 230 k triangles
         check_choice("subdivision_scheme", self.subdivision_scheme, ("loop", "midpoint"))
         check_number("roughness", self.roughness, 0.0, 1.0)

@@ -11,6 +11,13 @@ glTF specifics (:func:`glb_bytes`)
     (34962 for vertex attributes, 34963 for indices), named images, textures and material, a
     clamp-to-edge mipmapped sampler, and ``doubleSided: true``: the face is an open shell, and a
     one-sided material shows nothing once the head is turned past profile.
+Morph targets (when the mesh has :class:`~facetex.render.textured_mesh.MorphTargets`)
+    POSITION is the neutral shape (every weight 0, the identity kept); each blendshape is a
+    target with POSITION and NORMAL offsets (the normals of neutral + offset minus the neutral
+    normals), stored as sparse accessors over the vertices that move more than
+    :data:`MORPH_EPSILON_M` (the ICT blendshapes leave about 60 % of the face still); the
+    mesh's ``weights`` are the mesh's own (a fit's expression, so a viewer shows the fitted
+    face) and ``extras.targetNames`` their names, as Blender's importer and three.js read them.
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from facetex.io.atomic import atomic_path
 from facetex.render.export_config import ExportConfig
 from facetex.render.mesh_prep import padded_textures
 from facetex.render.surface_frames import vertex_normals, vertex_tangents
-from facetex.render.textured_mesh import TexturedMesh, model_to_export_frame, uv_to_gltf
+from facetex.render.textured_mesh import CM_PER_METRE, TexturedMesh, model_to_export_frame, uv_to_gltf
 
-__all__ = ["glb_bytes", "padded_glb_bytes", "export_glb"]
+__all__ = ["MORPH_EPSILON_M", "glb_bytes", "padded_glb_bytes", "export_glb"]
+
+#: A morph target's offsets (metres, and unit-normal change) at or below this are stored as 0.
+MORPH_EPSILON_M = 1e-5
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -59,7 +69,8 @@ def glb_bytes(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -> byte
 
 def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
     """:func:`glb_bytes` of a mesh whose textures are already padded."""
-    positions = model_to_export_frame(mesh.vertices)
+    morphs = mesh.morphs
+    positions = model_to_export_frame(mesh.vertices if morphs is None else morphs.neutral(mesh.vertices))
     normals = vertex_normals(positions, mesh.faces)
     blob = bytearray()
     views: list[dict] = []
@@ -89,6 +100,30 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         accessors.append(accessor)
         return len(accessors) - 1
 
+    def add_sparse(values: np.ndarray, *, bounds: bool = False) -> int:
+        """A VEC3 float accessor of (V, 3) ``values`` holding only the rows above the epsilon."""
+        data = np.ascontiguousarray(values, dtype="<f4")
+        rows = np.flatnonzero(np.abs(data).max(axis=1) > MORPH_EPSILON_M)
+        if rows.size == 0:  # a sparse accessor needs one entry
+            rows = np.zeros(1, dtype=np.int64)
+        kept = np.zeros_like(data)
+        kept[rows] = data[rows]
+        accessor = {
+            "componentType": _FLOAT,
+            "count": int(data.shape[0]),
+            "type": "VEC3",
+            "sparse": {
+                "count": int(rows.size),
+                "indices": {"bufferView": add_view(rows.astype("<u4").tobytes(), None), "componentType": _UNSIGNED_INT},
+                "values": {"bufferView": add_view(kept[rows].tobytes(), None)},
+            },
+        }
+        if bounds:  # required for POSITION, morph targets included
+            accessor["min"] = [float(x) for x in kept.min(axis=0)]
+            accessor["max"] = [float(x) for x in kept.max(axis=0)]
+        accessors.append(accessor)
+        return len(accessors) - 1
+
     attributes = {
         "POSITION": add_attribute(positions, "VEC3", bounds=True),
         "NORMAL": add_attribute(normals, "VEC3"),
@@ -108,6 +143,19 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         }
     )
     index_accessor = len(accessors) - 1
+    primitive: dict = {"attributes": attributes, "indices": index_accessor, "material": 0, "mode": 4}
+    gltf_mesh: dict = {"name": config.basename, "primitives": [primitive]}
+    if morphs is not None:
+        targets = []
+        for offset in morphs.offsets:
+            moved = positions + offset.astype(np.float64) / CM_PER_METRE
+            targets.append({
+                "POSITION": add_sparse(moved - positions, bounds=True),
+                "NORMAL": add_sparse(vertex_normals(moved, mesh.faces) - normals),
+            })
+        primitive["targets"] = targets
+        gltf_mesh["weights"] = [float(w) for w in morphs.weights]
+        gltf_mesh["extras"] = {"targetNames": list(morphs.names)}
 
     images, textures = [], []
 
@@ -136,12 +184,7 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         "scene": 0,
         "scenes": [{"name": config.basename, "nodes": [0]}],
         "nodes": [{"name": config.basename, "mesh": 0}],
-        "meshes": [
-            {
-                "name": config.basename,
-                "primitives": [{"attributes": attributes, "indices": index_accessor, "material": 0, "mode": 4}],
-            }
-        ],
+        "meshes": [gltf_mesh],
         "materials": [material],
         "textures": textures,
         "images": images,

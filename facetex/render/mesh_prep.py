@@ -17,7 +17,7 @@ from facetex.geometry.subdivide import Scheme, subdivide
 from facetex.geometry.uv import chart_mask
 from facetex.render.export_config import ExportConfig
 from facetex.render.maps import pad_chart, padding_texels
-from facetex.render.textured_mesh import TexturedMesh, make_textured_mesh
+from facetex.render.textured_mesh import TexturedMesh, make_morph_targets, make_textured_mesh
 from facetex.types import MeshTopology
 
 __all__ = ["subdivide_textured_mesh", "padded_textures"]
@@ -27,7 +27,8 @@ def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: Scheme =
     """Subdivide ``levels`` times with :func:`facetex.geometry.subdivide.subdivide`.
 
     ``scheme`` is "loop" (smooth surface) or "midpoint" (same surface, more triangles); UVs are
-    interpolated linearly either way, so the texture stays where it was. Textures are kept.
+    interpolated linearly either way, so the texture stays where it was. Textures are kept;
+    morph targets' offsets go through the same (linear) subdivision as the positions.
     """
     if levels == 0:
         return mesh
@@ -37,11 +38,15 @@ def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: Scheme =
         faces=mesh.faces,
         landmark_weights=np.zeros(mesh.vertices.shape[0]),
     )
-    fine, _ = subdivide(topology, levels, scheme=scheme)
+    fine, matrix = subdivide(topology, levels, scheme=scheme)
+    morphs = mesh.morphs
+    if morphs is not None:  # the subdivision is linear in the positions: the same matrix moves the offsets
+        offsets = np.stack([matrix @ offset.astype(np.float64) for offset in morphs.offsets])
+        morphs = make_morph_targets(morphs.names, offsets, morphs.weights, fine.vertices.shape[0])
     return make_textured_mesh(
         fine.vertices, fine.faces, fine.uvs, mesh.albedo, mesh.normal_map,
         bump=mesh.bump, bump_range_mm=mesh.bump_range_mm,
-        chart=mesh.chart if mesh.chart is not None else _uv_chart(mesh),
+        chart=mesh.chart if mesh.chart is not None else _uv_chart(mesh), morphs=morphs,
     )
 
 

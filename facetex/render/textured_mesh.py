@@ -22,11 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from facetex.errors import InputImageError, ShapeMismatchError
-from facetex.types import FaceFit
+from facetex.types import FaceFit, MorphableModel
 
 __all__ = [
     "CM_PER_METRE",
+    "MorphTargets",
     "TexturedMesh",
+    "expression_targets",
+    "make_morph_targets",
     "make_textured_mesh",
     "model_frame_vertices",
     "model_to_export_frame",
@@ -34,6 +37,51 @@ __all__ = [
 ]
 
 CM_PER_METRE = 100.0
+
+
+@dataclass(frozen=True)
+class MorphTargets:
+    """Named blendshapes of a mesh and the weights it is shown with (e.g. the ICT model's 53
+    ARKit-named expressions and a fit's expression coefficients).
+
+    Attributes
+    ----------
+    names : K distinct names, in the order of ``offsets``.
+    offsets : (K, V, 3) float32, model frame, centimetres: vertex displacement at weight 1.
+    weights : (K,) float64, the weights the mesh's ``vertices`` already include (the shape it
+        shows is the neutral ``vertices − Σ_k weights_k · offsets_k`` plus those).
+    """
+
+    names: tuple[str, ...]
+    offsets: np.ndarray
+    weights: np.ndarray
+
+    def neutral(self, vertices: np.ndarray) -> np.ndarray:
+        """(V, 3) float64: ``vertices`` with every weight set back to 0."""
+        return np.asarray(vertices, dtype=np.float64) - np.einsum("k,kvc->vc", self.weights, self.offsets.astype(np.float64))
+
+
+def make_morph_targets(names, offsets: np.ndarray, weights: np.ndarray, num_vertices: int) -> MorphTargets:
+    """Validate and bundle :class:`MorphTargets` for a mesh of ``num_vertices`` vertices.
+
+    Raises
+    ------
+    ShapeMismatchError
+        If the names, offsets and weights disagree in count or shape, a name repeats or is
+        empty, or a value is not finite.
+    """
+    names = tuple(str(n) for n in names)
+    d = np.asarray(offsets, dtype=np.float32)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if d.shape != (len(names), num_vertices, 3):
+        raise ShapeMismatchError(f"morph offsets must have shape ({len(names)}, {num_vertices}, 3), got {d.shape}")
+    if w.shape != (len(names),):
+        raise ShapeMismatchError(f"morph weights must have {len(names)} entries, got {w.shape[0]}")
+    if len(set(names)) != len(names) or not all(names):
+        raise ShapeMismatchError("morph target names must be distinct and non-empty")
+    if not (np.all(np.isfinite(d)) and np.all(np.isfinite(w))):
+        raise ShapeMismatchError("morph offsets and weights must be finite")
+    return MorphTargets(names=names, offsets=d, weights=w)
 
 
 @dataclass(frozen=True)
@@ -58,6 +106,8 @@ class TexturedMesh:
         fill and is replaced by edge padding on export). None: the texels whose centre lies
         inside the mesh's UV triangles (:func:`facetex.geometry.uv.chart_mask`), the chart of
         every texture facetex makes.
+    morphs : the mesh's blendshapes and the weights ``vertices`` include, or None. The GLB
+        writes them as morph targets over the neutral shape (:mod:`facetex.render.gltf_writer`).
     """
 
     vertices: np.ndarray
@@ -68,6 +118,7 @@ class TexturedMesh:
     bump: np.ndarray | None = None
     bump_range_mm: float = 0.5
     chart: np.ndarray | None = None
+    morphs: MorphTargets | None = None
 
 
 def _check_texture(name: str, image: np.ndarray) -> np.ndarray:
@@ -89,6 +140,7 @@ def make_textured_mesh(
     bump: np.ndarray | None = None,
     bump_range_mm: float = 0.5,
     chart: np.ndarray | None = None,
+    morphs: MorphTargets | None = None,
 ) -> TexturedMesh:
     """Validate arrays and bundle them into a :class:`TexturedMesh` (see it for shapes/frames).
 
@@ -132,9 +184,11 @@ def make_textured_mesh(
         mask = np.asarray(chart, dtype=bool)
         if mask.shape != alb.shape[:2]:
             raise ShapeMismatchError(f"chart shape {mask.shape} differs from the albedo's {alb.shape[:2]}")
+    if morphs is not None and morphs.offsets.shape[1] != v.shape[0]:
+        raise ShapeMismatchError(f"morph targets move {morphs.offsets.shape[1]} vertices, the mesh has {v.shape[0]}")
     return TexturedMesh(
         vertices=v, faces=f.astype(np.int64), uvs=uv, albedo=alb, normal_map=nrm,
-        bump=hgt, bump_range_mm=float(bump_range_mm), chart=mask,
+        bump=hgt, bump_range_mm=float(bump_range_mm), chart=mask, morphs=morphs,
     )
 
 
@@ -164,3 +218,14 @@ def uv_to_gltf(uvs: np.ndarray) -> np.ndarray:
     uv = np.array(uvs, dtype=np.float64, copy=True)
     uv[..., 1] = 1.0 - uv[..., 1]
     return uv
+
+
+def expression_targets(model: MorphableModel, fit: FaceFit) -> MorphTargets | None:
+    """The model's named expression blendshapes as morph targets of the fitted mesh, weighted by
+    the fit's expression coefficients (the ICT model: 53 ARKit names, weights in [0, 1]); None
+    for a model whose expressions have no names (a PCA expression space is no rig)."""
+    if model.expression_names is None:
+        return None
+    return make_morph_targets(
+        model.expression_names, model.expression_basis, fit.expression_coeffs, model.topology.vertices.shape[0]
+    )

@@ -123,7 +123,9 @@ def viewer_section(available: bool, reason: str, three_version: str) -> str:
     body = (
         '<div class="viewer" id="viewer"><canvas aria-label="textured face, 3D"></canvas></div>\n'
         '<div class="toolbar"><button type="button" id="viewer-reset">Front view</button>'
-        f"<span>Drag to orbit · scroll to zoom · right-drag to pan · three.js {escape(three_version)}</span></div>"
+        f"<span>Drag to orbit · scroll to zoom · right-drag to pan · three.js {escape(three_version)}</span></div>\n"
+        # filled by viewer.js when the GLB carries the expression blendshapes (morph targets)
+        '<div class="toolbar expressions" id="viewer-expressions" hidden></div>'
     )
     return section("viewer-section", "3D viewer", body)
 

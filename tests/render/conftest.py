@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from skimage import data
 from skimage.transform import resize
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def khronos_validation(glb: Path) -> dict:
+    """The Khronos glTF validator's ``issues`` report of one GLB (npm gltf-validator, pinned in
+    package.json; tests/render/validate_gltf.mjs). Skips, or fails under CI, without node."""
+    node = shutil.which("node")
+    validator = REPO / "node_modules" / "gltf-validator" / "package.json"
+    if node is None or not validator.is_file():
+        message = "needs node and the npm package gltf-validator (npm ci; `make setup` installs both)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    run = subprocess.run(
+        [node, str(Path(__file__).with_name("validate_gltf.mjs")), str(glb)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)["issues"]
 
 
 def dome_patch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

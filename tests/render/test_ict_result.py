@@ -96,3 +96,53 @@ def test_the_overlay_shows_the_fitted_tile(result_folder):
         assert min(overlay.size) >= 768
     report = (result_folder / "report.html").read_text()
     assert "face model: ICT Face Model Light" in report
+
+
+def _sparse(doc: dict, blob: bytes, index: int) -> np.ndarray:
+    """A VEC3 float accessor written sparse (no bufferView): its (count, 3) values."""
+    accessor = doc["accessors"][index]
+    assert "bufferView" not in accessor and accessor["type"] == "VEC3"
+    sparse = accessor["sparse"]
+    views = doc["bufferViews"]
+    rows = np.frombuffer(blob, "<u4", sparse["count"], views[sparse["indices"]["bufferView"]]["byteOffset"])
+    values = np.frombuffer(blob, "<f4", 3 * sparse["count"], views[sparse["values"]["bufferView"]]["byteOffset"])
+    out = np.zeros((accessor["count"], 3))
+    out[rows] = values.reshape(-1, 3)
+    assert np.all(np.diff(rows.astype(np.int64)) > 0)  # strictly increasing, as the spec requires
+    return out
+
+
+def test_the_glb_is_rigged_with_the_53_arkit_blendshapes(result_folder):
+    """Issue 19, step 4: the ICT expressions are morph targets named as ARKit names them, the
+    fitted expression their default weights; neutral + Σ weight · target is the fitted mesh
+    (the OBJ), and the Khronos validator finds no error."""
+    from .conftest import khronos_validation
+
+    doc, blob = _glb(result_folder / "face.glb")
+    (mesh,) = doc["meshes"]
+    (prim,) = mesh["primitives"]
+    names = mesh["extras"]["targetNames"]
+    assert len(names) == len(prim["targets"]) == len(mesh["weights"]) == 53
+    assert {"jawOpen", "eyeBlink_L", "mouthSmile_R"} <= set(names)
+    fitted = json.loads((result_folder / "fit.json").read_text())["expression_coefficients"]
+    np.testing.assert_allclose(mesh["weights"], [fitted[name] for name in names], atol=1e-6)
+    assert 0.0 <= min(mesh["weights"]) and max(mesh["weights"]) <= 1.0
+
+    position = doc["accessors"][prim["attributes"]["POSITION"]]
+    view = doc["bufferViews"][position["bufferView"]]
+    neutral = np.frombuffer(blob, "<f4", 3 * position["count"], view["byteOffset"]).reshape(-1, 3)
+    offsets = np.stack([_sparse(doc, blob, target["POSITION"]) for target in prim["targets"]])
+    posed = neutral + np.einsum("k,kvc->vc", np.asarray(mesh["weights"]), offsets)
+    obj = np.array([[float(x) for x in line.split()[1:4]]
+                    for line in (result_folder / "face.obj").read_text().splitlines() if line.startswith("v ")])
+    np.testing.assert_allclose(posed, obj, atol=2e-5)  # metres; offsets under 10 µm are not stored
+    jaw = offsets[names.index("jawOpen")]
+    moved = np.linalg.norm(jaw, axis=1) > 1e-3
+    assert 100 < moved.sum() < 0.8 * len(jaw)  # the jaw and chin move, the forehead does not
+    assert neutral[moved, 1].mean() < neutral[~moved, 1].mean()  # below the still part
+    assert jaw[moved, 1].mean() < 0  # and downwards
+    normals = _sparse(doc, blob, prim["targets"][names.index("jawOpen")]["NORMAL"])
+    assert np.abs(normals).max() > 0.01
+
+    issues = khronos_validation(result_folder / "face.glb")
+    assert issues["numErrors"] == 0, issues["messages"]

@@ -11,7 +11,7 @@ from facetex.geometry.topology import load_face_mesh
 from facetex.render.export import export_mesh
 from facetex.render.export_config import ExportConfig
 from facetex.render.maps import detail_maps
-from facetex.render.textured_mesh import make_textured_mesh
+from facetex.render.textured_mesh import make_morph_targets, make_textured_mesh
 
 TEXTURE_SIDE = 128
 
@@ -41,3 +41,20 @@ def face_result(tmp_path_factory):
     folder = tmp_path_factory.mktemp("face_result")
     export_mesh(mesh, folder, ExportConfig(subdivisions=1))
     return folder, mesh, maps
+
+
+@pytest.fixture(scope="session")
+def rigged_result(tmp_path_factory):
+    """The ICT face tile with its 53 ARKit blendshapes as morph targets, all at weight 0 (the
+    neutral face), textured with the marked photo texture; returns the export's folder."""
+    from facetex.geometry.ict import ict_morphable_model, load_ict_face
+
+    model = ict_morphable_model(load_ict_face())
+    topo = model.topology
+    albedo = marked_face_texture(TEXTURE_SIDE)
+    morphs = make_morph_targets(model.expression_names, model.expression_basis,
+                                np.zeros(len(model.expression_names)), len(topo.vertices))
+    mesh = make_textured_mesh(topo.vertices, topo.faces, topo.uvs, albedo, detail_maps(albedo).normal, morphs=morphs)
+    folder = tmp_path_factory.mktemp("rigged_result")
+    export_mesh(mesh, folder)
+    return folder

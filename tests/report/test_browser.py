@@ -132,3 +132,35 @@ def test_viewer_draws_the_textured_face_from_disk_and_http(face_result, served, 
         assert stats["red_left"] > stats["red_right"] + 0.1, stats
         assert stats["blue_top"] > stats["blue_bottom"] + 0.1, stats
         assert stats["skin_rg"] > 0.05, stats  # the untinted lower face is skin-coloured (R > B)
+
+
+def test_the_jaw_open_slider_moves_the_mouth_and_nothing_far_from_it(rigged_result, tmp_path):
+    """Issue 19, step 5: a GLB with the ARKit blendshapes gets expression sliders and a neutral /
+    fitted toggle; opening the jaw changes the picture around the mouth, not the brow."""
+    node = _require_browser()
+    report = write_report(rigged_result, title="rig test", glb_path=rigged_result / "face.glb")
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    proc = subprocess.run(
+        [node, str(SCRIPT), str(shots), report.as_uri()],
+        cwd=REPO, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "CHROMIUM_PATH": CHROMIUM, "SLIDER": "expr-jaw-open"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (page,) = json.loads(proc.stdout.strip().splitlines()[-1])["pages"]
+    assert page["error"] is None and page["ready"] is True and page["consoleErrors"] == [], page
+    assert page["expressions"] == ["expr-jaw-open", "expr-smile", "expr-blink", "expr-brow-raise",
+                                   "expr-neutral", "expr-fitted"]
+    before = np.asarray(Image.open(page["screenshot"]).convert("RGB")).astype(int)[6:-6, 6:-6]
+    after = np.asarray(Image.open(page["sliderScreenshot"]).convert("RGB")).astype(int)[6:-6, 6:-6]
+    face = np.abs(before - before[0, 0]).sum(axis=-1) > 24
+    rows, cols = np.nonzero(face)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    changed = np.abs(after - before).sum(axis=-1) > 40
+    y, x = np.nonzero(changed)
+    assert changed.sum() > 0.01 * face.sum()  # the mouth opens
+    height, width = bottom - top, right - left
+    # the change is centred low on the face (the mouth and chin lie 55–90 % down the tile's height)
+    assert top + 0.5 * height < np.median(y) < bottom, (np.median(y), top, bottom)
+    assert abs(np.median(x) - (left + right) / 2) < 0.15 * width
+    assert (y < top + 0.35 * height).mean() < 0.01  # nothing moves at the forehead and brows

@@ -5,7 +5,9 @@
 // canvas to OUT_DIR/viewer-<i>.png and collects console errors, page errors and failed
 // requests. Prints one JSON object {pages: [...]} on stdout. Exits 0 unless Chromium itself
 // could not be driven (the Python test judges the results). With FULL_PAGE=1 it also saves a
-// full-page screenshot as OUT_DIR/page-<i>.png (for looking at the layout by hand).
+// full-page screenshot as OUT_DIR/page-<i>.png (for looking at the layout by hand). With
+// SLIDER=<input id> it then sets that expression slider to 1, and screenshots the canvas again as
+// OUT_DIR/viewer-<i>-slider.png; each page's result lists the expression controls found.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +54,16 @@ try {
       if (result.ready) {
         result.screenshot = join(outDir, `viewer-${index}.png`);
         await page.locator('#viewer canvas').screenshot({ path: result.screenshot });
+        result.expressions = await page.evaluate(() => Array.from(
+          document.querySelectorAll('#viewer-expressions input, #viewer-expressions button')).map((e) => e.id));
+        const slider = process.env.SLIDER;
+        if (slider && result.expressions.includes(slider)) {
+          const before = await page.evaluate(() => window.__viewerFrames);
+          await page.locator(`#${slider}`).fill('1');  // sets the value and fires 'input'
+          await page.waitForFunction((n) => window.__viewerFrames > n, before, { timeout: 30000 });
+          result.sliderScreenshot = join(outDir, `viewer-${index}-slider.png`);
+          await page.locator('#viewer canvas').screenshot({ path: result.sliderScreenshot });
+        }
       }
       if (process.env.FULL_PAGE === '1') {
         await page.screenshot({ path: join(outDir, `page-${index}.png`), fullPage: true });

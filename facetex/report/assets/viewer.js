@@ -8,8 +8,14 @@
  * becomes a Blob URL (its dependencies first) and is loaded with dynamic import(). The face
  * itself arrives the same way: face_glb.js sets facetexViewerData.glb to the base64 GLB.
  *
+ * Expressions: when the GLB's mesh has morph targets named as ARKit names them (facetex writes
+ * the ICT model's 53 with the fitted weights), #viewer-expressions gets a slider per control in
+ * EXPRESSIONS (each drives its targets' weights together, starting at their fitted mean) and a
+ * neutral / fitted toggle (every weight 0, or back to the GLB's weights).
+ *
  * Signals for tests and tools: window.__viewerReady = true once the first frame is drawn;
- * window.__viewerError holds the message if the viewer failed.
+ * window.__viewerError holds the message if the viewer failed; window.__viewerFrames counts the
+ * frames drawn.
  */
 (function () {
   'use strict';
@@ -40,6 +46,60 @@
     const bytes = new Uint8Array(binary.length);
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     return bytes.buffer;
+  }
+
+  // Slider label → the morph targets it drives (ARKit names, as the ICT Face Model uses them).
+  const EXPRESSIONS = [
+    ['jaw-open', 'Jaw open', ['jawOpen']],
+    ['smile', 'Smile', ['mouthSmile_L', 'mouthSmile_R']],
+    ['blink', 'Blink', ['eyeBlink_L', 'eyeBlink_R']],
+    ['brow-raise', 'Brow raise', ['browInnerUp_L', 'browInnerUp_R', 'browOuterUp_L', 'browOuterUp_R']],
+  ];
+
+  // The expression controls over every mesh of the model that has the named morph targets.
+  function expressionControls(container, model, render) {
+    const meshes = [];
+    model.traverse((node) => {
+      if (node.isMesh && node.morphTargetDictionary && node.morphTargetInfluences) meshes.push(node);
+    });
+    const controls = EXPRESSIONS.map(([id, label, names]) => ({
+      id, label, targets: meshes.flatMap((mesh) => names
+        .filter((name) => name in mesh.morphTargetDictionary)
+        .map((name) => [mesh, mesh.morphTargetDictionary[name]])),
+    })).filter((control) => control.targets.length > 0);
+    if (!container || controls.length === 0) return;
+    const fitted = meshes.map((mesh) => Array.from(mesh.morphTargetInfluences));
+    const mean = (targets) => targets.reduce((sum, [mesh, k]) => sum + mesh.morphTargetInfluences[k], 0) / targets.length;
+    const sliders = [];
+    for (const control of controls) {
+      const wrap = document.createElement('label');
+      wrap.textContent = control.label + ' ';
+      const slider = document.createElement('input');
+      Object.assign(slider, { type: 'range', min: '0', max: '1', step: '0.01', id: 'expr-' + control.id });
+      slider.value = String(mean(control.targets));
+      slider.addEventListener('input', () => {
+        for (const [mesh, k] of control.targets) mesh.morphTargetInfluences[k] = Number(slider.value);
+        render();
+      });
+      wrap.appendChild(slider);
+      container.appendChild(wrap);
+      sliders.push([slider, control]);
+    }
+    const pose = (weights) => {
+      meshes.forEach((mesh, i) => weights(i).forEach((w, k) => { mesh.morphTargetInfluences[k] = w; }));
+      for (const [slider, control] of sliders) slider.value = String(mean(control.targets));
+      render();
+    };
+    for (const [id, label, weights] of [
+      ['expr-neutral', 'Neutral', (i) => fitted[i].map(() => 0)],
+      ['expr-fitted', 'Fitted', (i) => fitted[i]],
+    ]) {
+      const button = document.createElement('button');
+      Object.assign(button, { type: 'button', id, textContent: label });
+      button.addEventListener('click', () => pose(weights));
+      container.appendChild(button);
+    }
+    container.hidden = false;
   }
 
   function fail(container, err) {
@@ -101,7 +161,11 @@
       controls.maxDistance = distance * 5;
       controls.update();
 
-      const render = () => renderer.render(scene, camera);
+      window.__viewerFrames = 0;
+      const render = () => {
+        renderer.render(scene, camera);
+        window.__viewerFrames += 1;
+      };
       const resize = () => {
         const width = Math.max(1, container.clientWidth);
         const height = Math.round(width * 0.75);
@@ -120,6 +184,7 @@
           controls.update();
         });
       }
+      expressionControls(document.getElementById('viewer-expressions'), model, render);
       resize();
       requestAnimationFrame(() => {
         render();
