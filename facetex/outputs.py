@@ -28,10 +28,12 @@ report.html         everything above on one page, with a 3D viewer (report_files
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -40,16 +42,22 @@ from facetex import __version__
 from facetex.config import InferConfig, config_to_dict
 from facetex.database.store import TextureDatabase
 from facetex.fitting.outputs import fit_summary
+from facetex.geometry.ict_files import EXPRESSION_NAMES, ICT_DIRNAME, IctModelError
+from facetex.geometry.ict_head import load_ict_head
 from facetex.fitting.overlay import draw_overlay
 from facetex.geometry.uv import resized_chart
 from facetex.io.atomic import atomic_dir, check_output_dir, write_image, write_json
 from facetex.render.export import export_mesh
 from facetex.render.mesh_prep import padded_textures
+from facetex.render.head import head_parts, mended_border
+from facetex.render.maps import detail_maps
 from facetex.render.textured_mesh import expression_targets, make_textured_mesh, model_frame_vertices
 from facetex.render.mitsuba_render import render_views, select_variant
 from facetex.report.html import write_report
 from facetex.report.inputs import SubjectWeight
 from facetex.types import InferenceResult, MorphableModel
+
+log = logging.getLogger(__name__)
 
 __all__ = ["check_result_folders", "result_folder_names", "write_result"]
 
@@ -147,12 +155,19 @@ def write_result(
         write_image(tmp / "overlay.png", overlay)
 
         # albedo.png, normal.png and bump.png are written by the export, edge-padded for renderers.
+        chart = resized_chart(partial.chart, result.albedo.shape[0])
         vertices = model_frame_vertices(result.fit)
+        albedo, normal_map, bump = result.albedo, result.normal_map, result.bump
+        with _timed(timings, "head"):
+            parts = _head_parts(result, model, vertices, chart, config) if config.export.head else ()
+        if parts:  # the head tile meets the face's skin colour, not the synthesis's greyer border
+            albedo = mended_border(albedo, chart, max(1, albedo.shape[0] // 128))
+            maps = detail_maps(albedo, chart, config.maps)  # and its relief has no step there either
+            normal_map, bump = maps.normal, maps.bump
         mesh = make_textured_mesh(
-            vertices, topology.faces, topology.uvs, result.albedo, result.normal_map,
-            bump=result.bump, bump_range_mm=config.maps.bump_range_mm,
-            chart=resized_chart(partial.chart, result.albedo.shape[0]),
-            morphs=expression_targets(model, result.fit) if config.export.morph_targets else None,
+            vertices, topology.faces, topology.uvs, albedo, normal_map,
+            bump=bump, bump_range_mm=config.maps.bump_range_mm, chart=chart,
+            morphs=expression_targets(model, result.fit) if config.export.morph_targets else None, parts=parts,
         )
         files = export_mesh(mesh, tmp, config.export)
 
@@ -213,6 +228,37 @@ def write_result(
                 downloads=_downloads(tmp),
             )
     return out_dir
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+
+
+def _head_parts(result: InferenceResult, model: MorphableModel, vertices: np.ndarray, chart: np.ndarray,
+                config: InferConfig):
+    """The rest of the head around an ICT face tile (:func:`facetex.render.head.head_parts`);
+    () for another face model, or, with a warning, when the ICT files cannot be read."""
+    if model.expression_names != EXPRESSION_NAMES:
+        return ()
+    try:
+        head = load_ict_head()
+    except IctModelError as exc:
+        log.warning("exporting the face tile alone: %s", exc)
+        return ()
+    if not np.array_equal(head.face.uvs, model.topology.uvs):
+        log.warning("exporting the face tile alone: the model's mesh is not the ICT face tile of %s", ICT_DIRNAME)
+        return ()
+    albedo = mended_border(result.albedo, chart, max(1, result.albedo.shape[0] // 128))
+    try:
+        return head_parts(head, result.fit, vertices, albedo, chart, photo=result.photo,
+                          detection=result.detection, with_morphs=config.export.morph_targets,
+                          roughness=config.export.roughness, maps=config.maps)
+    except ValueError as exc:
+        log.warning("exporting the face tile alone: %s", exc)
+        return ()
 
 
 def _downloads(folder: Path) -> Sequence[str]:

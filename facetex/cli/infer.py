@@ -58,6 +58,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("texture.solver"),
     Option("texture.device"),
     Option("export.morph_targets"),
+    Option("export.head"),
     Option("render_views", flag="--render"),
     Option("report"),
 )

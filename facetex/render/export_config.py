@@ -28,6 +28,10 @@ class ExportConfig:
     morph_targets : write the morphable model's named expression blendshapes (the ICT model's
         53 ARKit shapes) into the GLB as morph targets, the fitted expression as their weights;
         False writes the fitted shape alone (a GLB about 7 MB smaller).
+    head : with the ICT face model, export the rest of the head beside the face tile (scalp and
+        neck textured from the face, mouth interior, teeth, eyeballs with the photo's iris
+        colour and the fitted gaze; :mod:`facetex.render.head`); False exports the face tile
+        alone. Needs the ICT files in the data folder.
     """
 
     basename: str = "face"
@@ -41,9 +45,10 @@ class ExportConfig:
     metallic: float = 0.0
     padding_texels: int = 8
     morph_targets: bool = setting(True, help="write the expression blendshapes into face.glb as named morph targets (a rig)")
+    head: bool = setting(True, help="export the complete head (scalp, neck, teeth, eyes) beside the face tile (ICT model)")
 
     def __post_init__(self) -> None:
-        check_declared(self)  # morph_targets
+        check_declared(self)  # morph_targets, head
         check_integer("subdivisions", self.subdivisions, 0, 4)  # 4 levels: 230 k triangles
         check_choice("subdivision_scheme", self.subdivision_scheme, ("loop", "midpoint"))
         check_number("roughness", self.roughness, 0.0, 1.0)

@@ -35,13 +35,15 @@ from facetex import __version__
 from facetex.io.atomic import atomic_path
 from facetex.render.export_config import ExportConfig
 from facetex.render.mesh_prep import padded_textures
-from facetex.render.surface_frames import vertex_normals, vertex_tangents
+from facetex.render.surface_frames import vertex_tangents, weld_groups, welded_vertex_normals
 from facetex.render.textured_mesh import CM_PER_METRE, TexturedMesh, model_to_export_frame, uv_to_gltf
 
 __all__ = ["MORPH_EPSILON_M", "glb_bytes", "padded_glb_bytes", "export_glb"]
 
-#: A morph target's offsets (metres, and unit-normal change) at or below this are stored as 0.
+#: A morph target's position offsets at or below this (metres) are stored as 0.
 MORPH_EPSILON_M = 1e-5
+#: A morph target's change of a unit normal at or below this (≈ 0.1°) is stored as 0.
+MORPH_NORMAL_EPSILON = 2e-3
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -60,9 +62,11 @@ def glb_bytes(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -> byte
     """The binary glTF 2.0 of ``mesh``: export frame (metres, y up), embedded PNG textures
     (edge-padded, :func:`padded_textures`), PBR skin material (module doc).
 
-    One node, one mesh, one primitive with POSITION, NORMAL, TANGENT (when there is a normal
-    map) and TEXCOORD_0 (t = 1 − v, :func:`uv_to_gltf`), 32-bit indices; each attribute in its
-    own bufferView with its target. Images, textures and the material are named.
+    One node, one mesh; one primitive for the face and one per part (``mesh.parts``: the rest of
+    a head), each with its own named material, POSITION, NORMAL (welded where primitives share
+    a vertex position, so the head shows no crease along the face's border), TANGENT (when it
+    has a normal map) and TEXCOORD_0 (t = 1 − v, :func:`uv_to_gltf`), 32-bit indices; each
+    attribute in its own bufferView with its target. Images and textures are named.
     """
     return padded_glb_bytes(padded_textures(mesh, config), config)
 
@@ -70,8 +74,6 @@ def glb_bytes(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -> byte
 def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
     """:func:`glb_bytes` of a mesh whose textures are already padded."""
     morphs = mesh.morphs
-    positions = model_to_export_frame(mesh.vertices if morphs is None else morphs.neutral(mesh.vertices))
-    normals = vertex_normals(positions, mesh.faces)
     blob = bytearray()
     views: list[dict] = []
     accessors: list[dict] = []
@@ -100,10 +102,10 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         accessors.append(accessor)
         return len(accessors) - 1
 
-    def add_sparse(values: np.ndarray, *, bounds: bool = False) -> int:
-        """A VEC3 float accessor of (V, 3) ``values`` holding only the rows above the epsilon."""
+    def add_sparse(values: np.ndarray, *, bounds: bool = False, epsilon: float = MORPH_EPSILON_M) -> int:
+        """A VEC3 float accessor of (V, 3) ``values`` holding only the rows above ``epsilon``."""
         data = np.ascontiguousarray(values, dtype="<f4")
-        rows = np.flatnonzero(np.abs(data).max(axis=1) > MORPH_EPSILON_M)
+        rows = np.flatnonzero(np.abs(data).max(axis=1) > epsilon)
         if rows.size == 0:  # a sparse accessor needs one entry
             rows = np.zeros(1, dtype=np.int64)
         kept = np.zeros_like(data)
@@ -124,38 +126,37 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         accessors.append(accessor)
         return len(accessors) - 1
 
-    attributes = {
-        "POSITION": add_attribute(positions, "VEC3", bounds=True),
-        "NORMAL": add_attribute(normals, "VEC3"),
-        "TEXCOORD_0": add_attribute(uv_to_gltf(mesh.uvs), "VEC2"),
-    }
-    if mesh.normal_map is not None:
-        attributes["TANGENT"] = add_attribute(vertex_tangents(positions, mesh.faces, mesh.uvs, normals), "VEC4")
-    indices = np.ascontiguousarray(mesh.faces.reshape(-1), dtype="<u4")
-    accessors.append(
-        {
-            "bufferView": add_view(indices.tobytes(), _ELEMENT_ARRAY_BUFFER),
-            "componentType": _UNSIGNED_INT,
-            "count": int(indices.size),
-            "type": "SCALAR",
-            "min": [int(indices.min())],
-            "max": [int(indices.max())],
+    def add_primitive(positions: np.ndarray, normals: np.ndarray, faces: np.ndarray, uvs: np.ndarray,
+                      tangents: bool, target_normals: list[np.ndarray] | None, offsets: np.ndarray | None,
+                      material: int) -> dict:
+        """One primitive: neutral positions (V, 3) m and their (welded) normals; per morph target
+        its offsets (K, V, 3) cm and the normals of neutral + offset."""
+        attributes = {
+            "POSITION": add_attribute(positions, "VEC3", bounds=True),
+            "NORMAL": add_attribute(normals, "VEC3"),
+            "TEXCOORD_0": add_attribute(uv_to_gltf(uvs), "VEC2"),
         }
-    )
-    index_accessor = len(accessors) - 1
-    primitive: dict = {"attributes": attributes, "indices": index_accessor, "material": 0, "mode": 4}
-    gltf_mesh: dict = {"name": config.basename, "primitives": [primitive]}
-    if morphs is not None:
-        targets = []
-        for offset in morphs.offsets:
-            moved = positions + offset.astype(np.float64) / CM_PER_METRE
-            targets.append({
-                "POSITION": add_sparse(moved - positions, bounds=True),
-                "NORMAL": add_sparse(vertex_normals(moved, mesh.faces) - normals),
-            })
-        primitive["targets"] = targets
-        gltf_mesh["weights"] = [float(w) for w in morphs.weights]
-        gltf_mesh["extras"] = {"targetNames": list(morphs.names)}
+        if tangents:
+            attributes["TANGENT"] = add_attribute(vertex_tangents(positions, faces, uvs, normals), "VEC4")
+        indices = np.ascontiguousarray(faces.reshape(-1), dtype="<u4")
+        accessors.append(
+            {
+                "bufferView": add_view(indices.tobytes(), _ELEMENT_ARRAY_BUFFER),
+                "componentType": _UNSIGNED_INT,
+                "count": int(indices.size),
+                "type": "SCALAR",
+                "min": [int(indices.min())],
+                "max": [int(indices.max())],
+            }
+        )
+        primitive: dict = {"attributes": attributes, "indices": len(accessors) - 1, "material": material, "mode": 4}
+        if morphs is not None:
+            primitive["targets"] = [
+                {"POSITION": add_sparse(offset.astype(np.float64) / CM_PER_METRE, bounds=True),
+                 "NORMAL": add_sparse(moved_normals - normals, epsilon=MORPH_NORMAL_EPSILON)}
+                for offset, moved_normals in zip(offsets, target_normals)
+            ]
+        return primitive
 
     images, textures = [], []
 
@@ -164,19 +165,47 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         textures.append({"name": name, "sampler": 0, "source": len(images) - 1})
         return len(textures) - 1
 
-    albedo_name = Path(config.albedo_name).stem
-    material: dict = {
-        "name": config.material_name,
-        "pbrMetallicRoughness": {
-            "baseColorFactor": [1.0, 1.0, 1.0, 1.0],
-            "baseColorTexture": {"index": add_texture(mesh.albedo, albedo_name)},
+    def add_material(name: str, colour, albedo: np.ndarray | None, albedo_name: str, normal_map: np.ndarray | None,
+                     normal_name: str, roughness: float) -> int:
+        pbr: dict = {
+            "baseColorFactor": [float(c) for c in colour] + [1.0],
             "metallicFactor": float(config.metallic),
-            "roughnessFactor": float(config.roughness),
-        },
-        "doubleSided": True,
-    }
-    if mesh.normal_map is not None:
-        material["normalTexture"] = {"index": add_texture(mesh.normal_map, Path(config.normal_name).stem)}
+            "roughnessFactor": float(roughness),
+        }
+        if albedo is not None:
+            pbr["baseColorTexture"] = {"index": add_texture(albedo, albedo_name)}
+        material: dict = {"name": name, "pbrMetallicRoughness": pbr, "doubleSided": True}
+        if normal_map is not None:
+            material["normalTexture"] = {"index": add_texture(normal_map, normal_name)}
+        materials.append(material)
+        return len(materials) - 1
+
+    materials: list[dict] = []
+    face_material = add_material(config.material_name, (1.0, 1.0, 1.0), mesh.albedo, Path(config.albedo_name).stem,
+                                 mesh.normal_map, Path(config.normal_name).stem, config.roughness)
+    shapes = [(mesh.vertices, mesh.faces, mesh.uvs, mesh.normal_map is not None,
+               None if morphs is None else morphs.offsets, face_material)]
+    for part in mesh.parts:
+        material = add_material(part.name, part.colour, part.albedo, f"{part.name}_albedo", part.normal_map,
+                                f"{part.name}_normal", part.roughness)
+        shapes.append((part.vertices, part.faces, part.uvs, part.normal_map is not None, part.morph_offsets, material))
+    neutral = [model_to_export_frame(shown if morphs is None else shown - np.einsum("k,kvc->vc", morphs.weights, offsets))
+               for shown, _, _, _, offsets, _ in shapes]
+    group = weld_groups(neutral)  # a vertex the face shares with a part (or a UV seam's copies): one normal
+    normals = welded_vertex_normals([(p, shape[1]) for p, shape in zip(neutral, shapes)], group)
+    target_normals: list[list[np.ndarray]] = [[] for _ in shapes]
+    for k in range(0 if morphs is None else len(morphs.names)):
+        moved = [(p + shape[4][k].astype(np.float64) / CM_PER_METRE, shape[1]) for p, shape in zip(neutral, shapes)]
+        for i, n in enumerate(welded_vertex_normals(moved, group)):
+            target_normals[i].append(n)
+    primitives = [
+        add_primitive(p, n, faces, uvs, tangents, targets, offsets, material)
+        for p, n, targets, (_, faces, uvs, tangents, offsets, material) in zip(neutral, normals, target_normals, shapes)
+    ]
+    gltf_mesh: dict = {"name": config.basename, "primitives": primitives}
+    if morphs is not None:
+        gltf_mesh["weights"] = [float(w) for w in morphs.weights]
+        gltf_mesh["extras"] = {"targetNames": list(morphs.names)}
     while len(blob) % 4:
         blob.append(0)
     document = {
@@ -185,7 +214,7 @@ def padded_glb_bytes(mesh: TexturedMesh, config: ExportConfig) -> bytes:
         "scenes": [{"name": config.basename, "nodes": [0]}],
         "nodes": [{"name": config.basename, "mesh": 0}],
         "meshes": [gltf_mesh],
-        "materials": [material],
+        "materials": materials,
         "textures": textures,
         "images": images,
         "samplers": [

@@ -28,26 +28,39 @@ def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: Scheme =
 
     ``scheme`` is "loop" (smooth surface) or "midpoint" (same surface, more triangles); UVs are
     interpolated linearly either way, so the texture stays where it was. Textures are kept;
-    morph targets' offsets go through the same (linear) subdivision as the positions.
+    morph targets' offsets go through the same (linear) subdivision as the positions. The
+    mesh's parts are subdivided alike.
     """
     if levels == 0:
         return mesh
-    topology = MeshTopology(
-        vertices=mesh.vertices,
-        uvs=mesh.uvs,
-        faces=mesh.faces,
-        landmark_weights=np.zeros(mesh.vertices.shape[0]),
-    )
-    fine, matrix = subdivide(topology, levels, scheme=scheme)
+    fine, matrix = _subdivided(mesh.vertices, mesh.faces, mesh.uvs, levels, scheme)
     morphs = mesh.morphs
-    if morphs is not None:  # the subdivision is linear in the positions: the same matrix moves the offsets
-        offsets = np.stack([matrix @ offset.astype(np.float64) for offset in morphs.offsets])
-        morphs = make_morph_targets(morphs.names, offsets, morphs.weights, fine.vertices.shape[0])
+    if morphs is not None:
+        morphs = make_morph_targets(morphs.names, _carried(matrix, morphs.offsets), morphs.weights,
+                                    fine.vertices.shape[0])
+    parts = []
+    for part in mesh.parts:
+        part_fine, part_matrix = _subdivided(part.vertices, part.faces, part.uvs, levels, scheme)
+        parts.append(dataclasses.replace(
+            part, vertices=part_fine.vertices, faces=part_fine.faces, uvs=part_fine.uvs,
+            morph_offsets=None if part.morph_offsets is None else _carried(part_matrix, part.morph_offsets),
+        ))
     return make_textured_mesh(
         fine.vertices, fine.faces, fine.uvs, mesh.albedo, mesh.normal_map,
         bump=mesh.bump, bump_range_mm=mesh.bump_range_mm,
-        chart=mesh.chart if mesh.chart is not None else _uv_chart(mesh), morphs=morphs,
+        chart=mesh.chart if mesh.chart is not None else _uv_chart(mesh), morphs=morphs, parts=tuple(parts),
     )
+
+
+def _subdivided(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, levels: int, scheme: Scheme):
+    """:func:`facetex.geometry.subdivide.subdivide` of a bare mesh: (fine topology, (V', V) matrix)."""
+    topology = MeshTopology(vertices=vertices, uvs=uvs, faces=faces, landmark_weights=np.zeros(vertices.shape[0]))
+    return subdivide(topology, levels, scheme=scheme)
+
+
+def _carried(matrix, offsets: np.ndarray) -> np.ndarray:
+    """Morph offsets (K, V, 3) through a subdivision matrix (it is linear in the positions)."""
+    return np.stack([matrix @ offset.astype(np.float64) for offset in offsets]).astype(np.float32)
 
 
 def _uv_chart(mesh: TexturedMesh) -> np.ndarray:
@@ -72,9 +85,23 @@ def padded_textures(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -
         return mesh
     chart = mesh.chart if mesh.chart is not None else _uv_chart(mesh)
 
-    def pad(image: np.ndarray | None) -> np.ndarray | None:
-        return None if image is None else np.clip(pad_chart(image, chart, width), 0.0, 1.0).astype(np.float32)
+    def pad(image: np.ndarray | None, chart: np.ndarray) -> np.ndarray | None:
+        if image is None:
+            return None
+        texels = padding_texels(image.shape[0], int(config.padding_texels))
+        return np.clip(pad_chart(image, chart, texels), 0.0, 1.0).astype(np.float32)
 
+    parts = []
+    for part in mesh.parts:
+        if part.albedo is None:
+            parts.append(part)
+            continue
+        part_chart = part.chart if part.chart is not None else chart_mask(
+            MeshTopology(vertices=part.vertices, uvs=part.uvs, faces=part.faces,
+                         landmark_weights=np.zeros(part.vertices.shape[0])), part.albedo.shape[0])
+        parts.append(dataclasses.replace(part, albedo=pad(part.albedo, part_chart),
+                                         normal_map=pad(part.normal_map, part_chart), chart=part_chart))
     return dataclasses.replace(
-        mesh, albedo=pad(mesh.albedo), normal_map=pad(mesh.normal_map), bump=pad(mesh.bump), chart=chart
+        mesh, albedo=pad(mesh.albedo, chart), normal_map=pad(mesh.normal_map, chart), bump=pad(mesh.bump, chart),
+        chart=chart, parts=tuple(parts),
     )

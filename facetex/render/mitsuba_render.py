@@ -42,6 +42,7 @@ import numpy as np
 
 from facetex.checks import SettingValueError, check_integer, check_number
 from facetex.errors import MissingDependencyError, ShapeMismatchError
+from facetex.render.surface_frames import welded_vertex_normals
 from facetex.render.textured_mesh import TexturedMesh, model_to_export_frame, uv_to_gltf
 
 __all__ = [
@@ -280,26 +281,33 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _bsdf(mi: ModuleType, mesh: TexturedMesh, config: RenderConfig) -> dict:
-    bsdf = {
-        "type": "principled",
-        "base_color": {
+def _bsdf(mi: ModuleType, albedo: np.ndarray | None, normal_map: np.ndarray | None, config: RenderConfig, *,
+          colour=(1.0, 1.0, 1.0), roughness: float | None = None) -> dict:
+    """A principled BSDF: base colour the sRGB ``albedo`` (or the flat sRGB ``colour``), the
+    tangent-space ``normal_map`` when given and ``config.use_normal_map``."""
+    if albedo is None:
+        base = {"type": "rgb", "value": srgb_to_linear(np.asarray(colour, dtype=np.float32)).tolist()}
+    else:
+        base = {
             "type": "bitmap",
-            "bitmap": mi.Bitmap(srgb_to_linear(mesh.albedo)),
+            "bitmap": mi.Bitmap(srgb_to_linear(albedo * np.asarray(colour, dtype=np.float32))),
             "raw": True,
             "filter_type": "bilinear",
             "wrap_mode": "clamp",
-        },
-        "roughness": float(config.roughness),
+        }
+    bsdf = {
+        "type": "principled",
+        "base_color": base,
+        "roughness": float(config.roughness if roughness is None else roughness),
         "specular": float(config.specular),
         "metallic": 0.0,
     }
-    if config.use_normal_map and mesh.normal_map is not None:
+    if config.use_normal_map and normal_map is not None:
         bsdf = {
             "type": "normalmap",
             "normalmap": {
                 "type": "bitmap",
-                "bitmap": mi.Bitmap(np.ascontiguousarray(mesh.normal_map, dtype=np.float32)),
+                "bitmap": mi.Bitmap(np.ascontiguousarray(normal_map, dtype=np.float32)),
                 "raw": True,
                 "filter_type": "bilinear",
                 "wrap_mode": "clamp",
@@ -309,13 +317,14 @@ def _bsdf(mi: ModuleType, mesh: TexturedMesh, config: RenderConfig) -> dict:
     return bsdf
 
 
-def _mitsuba_mesh(mi: ModuleType, mesh: TexturedMesh, positions: np.ndarray, bsdf: dict):
+def _mitsuba_mesh(mi: ModuleType, name: str, faces: np.ndarray, uvs: np.ndarray, positions: np.ndarray,
+                  normals: np.ndarray, bsdf: dict):
     props = mi.Properties()
     props["mesh_bsdf"] = mi.load_dict(bsdf)
     m = mi.Mesh(
-        "face",
+        name,
         vertex_count=positions.shape[0],
-        face_count=mesh.faces.shape[0],
+        face_count=faces.shape[0],
         has_vertex_normals=True,
         has_vertex_texcoords=True,
         props=props,
@@ -324,12 +333,12 @@ def _mitsuba_mesh(mi: ModuleType, mesh: TexturedMesh, positions: np.ndarray, bsd
     # Buffer types differ between variants (a JIT array in llvm_*, a dynamic array in scalar_*).
     for key, values in (
         ("vertex_positions", positions.astype(np.float32)),
-        ("faces", mesh.faces.astype(np.uint32)),
-        ("vertex_texcoords", uv_to_gltf(mesh.uvs).astype(np.float32)),
+        ("faces", faces.astype(np.uint32)),
+        ("vertex_texcoords", uv_to_gltf(uvs).astype(np.float32)),
+        ("vertex_normals", normals.astype(np.float32)),
     ):
         params[key] = type(params[key])(values.ravel())
     params.update()
-    m.recompute_vertex_normals()
     return m
 
 
@@ -370,12 +379,19 @@ def render_views(
     mi, dr = _import_mitsuba()
     variant = select_variant(config.variant)
 
-    positions = model_to_export_frame(mesh.vertices)
+    meshes = [(model_to_export_frame(mesh.vertices), mesh.faces)]
+    meshes += [(model_to_export_frame(part.vertices), part.faces) for part in mesh.parts]
+    normals = welded_vertex_normals(meshes)  # the head's parts meet the face without a crease
+    shapes = {"face": _mitsuba_mesh(mi, "face", mesh.faces, mesh.uvs, meshes[0][0], normals[0],
+                                    _bsdf(mi, mesh.albedo, mesh.normal_map, config))}
+    for part, (part_positions, _), part_normals in zip(mesh.parts, meshes[1:], normals[1:]):
+        shapes[part.name] = _mitsuba_mesh(mi, part.name, part.faces, part.uvs, part_positions, part_normals, _bsdf(
+            mi, part.albedo, part.normal_map, config, colour=part.colour, roughness=part.roughness))
+    positions = np.concatenate([p for p, _ in meshes])
     framed = positions if frame is None else model_to_export_frame(np.asarray(frame, dtype=np.float64).reshape(-1, 3))
     lo, hi = framed.min(axis=0), framed.max(axis=0)
     centre = (lo + hi) / 2
     radius = float(np.linalg.norm(hi - lo) / 2)
-    face = _mitsuba_mesh(mi, mesh, positions, _bsdf(mi, mesh, config))
     envmap = mi.Bitmap(gradient_envmap())
     background = srgb_to_linear(np.asarray(config.background, dtype=np.float32))
 
@@ -403,7 +419,7 @@ def render_views(
                     },
                     "sampler": {"type": "independent", "sample_count": int(config.spp)},
                 },
-                "face": face,
+                **shapes,
             }
             if lighting == "environment":
                 scene_dict["sky"] = {"type": "envmap", "bitmap": envmap}

@@ -1,5 +1,9 @@
 """Writing a textured mesh as ``face.obj`` + ``face.mtl`` + its texture PNGs.
 
+The face is the OBJ's first object (``o face``, material ``skin``); each of the mesh's parts
+follows as its own object and material (``o head`` / ``usemtl head``, …), with its textures as
+``<part>_albedo.png`` and ``<part>_normal.png``.
+
 Frame, unit and ``vt`` convention: :mod:`facetex.render.textured_mesh` (export frame, metres;
 ``vt`` are the facetex UVs unchanged).
 
@@ -24,37 +28,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from facetex.io.atomic import write_image, write_text
 from facetex.render.export_config import ExportConfig
 from facetex.render.mesh_prep import padded_textures
-from facetex.render.surface_frames import vertex_normals
-from facetex.render.textured_mesh import TexturedMesh, model_to_export_frame
+from facetex.render.surface_frames import welded_vertex_normals
+from facetex.render.textured_mesh import MeshPart, TexturedMesh, model_to_export_frame
 
 __all__ = ["mtl_text", "export_obj", "write_padded_obj"]
 
 
-def _obj_text(mesh: TexturedMesh, config: ExportConfig, positions: np.ndarray) -> str:
-    normals = vertex_normals(positions, mesh.faces)
+def _obj_text(mesh: TexturedMesh, config: ExportConfig) -> str:
     lines = [
         "# facetex textured face; frame: y up, z towards the viewer, metres",
         f"mtllib {config.basename}.mtl",
-        f"o {config.basename}",
     ]
-    lines += [f"v {x:.7g} {y:.7g} {z:.7g}" for x, y, z in positions]
-    lines += [f"vt {u:.7g} {v:.7g}" for u, v in mesh.uvs]  # OBJ vt: v = 1 at the top, as facetex
-    lines += [f"vn {x:.6f} {y:.6f} {z:.6f}" for x, y, z in normals]
-    lines.append(f"usemtl {config.material_name}")
-    lines.append("s 1")
-    lines += [f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}" for a, b, c in mesh.faces + 1]
+    objects = [(config.basename, config.material_name, mesh.vertices, mesh.uvs, mesh.faces)]
+    objects += [(part.name, part.name, part.vertices, part.uvs, part.faces) for part in mesh.parts]
+    positions = [model_to_export_frame(vertices) for _, _, vertices, _, _ in objects]
+    normals = welded_vertex_normals([(p, obj[4]) for p, obj in zip(positions, objects)])  # no crease at shared borders
+    first = 1  # OBJ indices are 1-based and run on across objects
+    for (name, material, vertices, uvs, faces), position, normal in zip(objects, positions, normals):
+        lines.append(f"o {name}")
+        lines += [f"v {x:.7g} {y:.7g} {z:.7g}" for x, y, z in position]
+        lines += [f"vt {u:.7g} {v:.7g}" for u, v in uvs]  # OBJ vt: v = 1 at the top, as facetex
+        lines += [f"vn {x:.6f} {y:.6f} {z:.6f}" for x, y, z in normal]
+        lines.append(f"usemtl {material}")
+        lines.append("s 1")
+        lines += [f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}" for a, b, c in faces + first]
+        first += len(vertices)
     return "\n".join(lines) + "\n"
 
 
-def mtl_text(config: ExportConfig, *, with_normal: bool, with_bump: bool = False, bump_range_mm: float = 0.5) -> str:
+def mtl_text(config: ExportConfig, *, with_normal: bool, with_bump: bool = False, bump_range_mm: float = 0.5,
+             parts: tuple[MeshPart, ...] = ()) -> str:
     """The MTL of the skin material: white diffuse × ``map_Kd``, the normal map as ``map_Bump -bm
     1`` (Blender, Unity) and ``norm`` (three.js, tinyobjloader), the bump map as ``disp`` with
-    ``-mm`` base/gain in metres (module doc)."""
+    ``-mm`` base/gain in metres (module doc); then a material per part, its colour as ``Kd`` and
+    its textures ``<name>_albedo.png`` / ``<name>_normal.png`` likewise."""
     lines = [
         "# facetex skin material: white diffuse so map_Kd shows at full brightness",
         f"newmtl {config.material_name}",
@@ -71,6 +81,13 @@ def mtl_text(config: ExportConfig, *, with_normal: bool, with_bump: bool = False
     if with_bump:
         gain = bump_range_mm / 1000.0  # metres per unit of bump.png; 0.5 is the surface
         lines.append(f"disp -mm {-0.5 * gain:.6g} {gain:.6g} {config.bump_name}")  # height (three.js)
+    for part in parts:
+        lines += ["", f"newmtl {part.name}", "Ka 0 0 0", "Kd {:.4g} {:.4g} {:.4g}".format(*part.colour), "Ks 0 0 0",
+                  "d 1", "illum 1"]
+        if part.albedo is not None:
+            lines.append(f"map_Kd {part.name}_albedo.png")
+        if part.normal_map is not None:
+            lines += [f"map_Bump -bm 1 {part.name}_normal.png", f"norm {part.name}_normal.png"]
     return "\n".join(lines) + "\n"
 
 
@@ -92,7 +109,6 @@ def export_obj(
 
 def write_padded_obj(mesh: TexturedMesh, out: Path, config: ExportConfig) -> tuple[Path, Path, Path, Path | None]:
     """:func:`export_obj` of a mesh whose textures are already padded."""
-    positions = model_to_export_frame(mesh.vertices)
     albedo_path = out / config.albedo_name
     normal_path = out / config.normal_name if mesh.normal_map is not None else None
     write_image(albedo_path, mesh.albedo)
@@ -100,14 +116,19 @@ def write_padded_obj(mesh: TexturedMesh, out: Path, config: ExportConfig) -> tup
         write_image(normal_path, mesh.normal_map)
     if mesh.bump is not None:
         write_image(out / config.bump_name, mesh.bump, bits=16)
+    for part in mesh.parts:
+        if part.albedo is not None:
+            write_image(out / f"{part.name}_albedo.png", part.albedo)
+        if part.normal_map is not None:
+            write_image(out / f"{part.name}_normal.png", part.normal_map)
     mtl_path = out / f"{config.basename}.mtl"
     write_text(
         mtl_path,
         mtl_text(
             config, with_normal=normal_path is not None, with_bump=mesh.bump is not None,
-            bump_range_mm=mesh.bump_range_mm,
+            bump_range_mm=mesh.bump_range_mm, parts=mesh.parts,
         ),
     )
     obj_path = out / f"{config.basename}.obj"
-    write_text(obj_path, _obj_text(mesh, config, positions))
+    write_text(obj_path, _obj_text(mesh, config))
     return obj_path, mtl_path, albedo_path, normal_path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["vertex_normals", "vertex_tangents"]
+__all__ = ["vertex_normals", "vertex_tangents", "weld_groups", "welded_vertex_normals"]
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -16,6 +16,48 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         np.add.at(normals, faces[:, k], face_n)
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+
+
+def weld_groups(positions: list[np.ndarray]) -> np.ndarray:
+    """(ΣV_i,) int64: one group id per vertex of the concatenated ``positions``, shared by the
+    vertices at exactly the same position."""
+    _, group = np.unique(np.concatenate([np.asarray(p, dtype=np.float64) for p in positions]), axis=0,
+                         return_inverse=True)
+    return group.reshape(-1)
+
+
+def welded_vertex_normals(meshes: list[tuple[np.ndarray, np.ndarray]], group: np.ndarray | None = None) -> list[np.ndarray]:
+    """Area-weighted unit vertex normals of several CCW meshes, summed over every vertex that
+    sits at exactly the same position in any of them: a UV seam's split copies, and the border
+    a head part shares with the face, get one normal, so shading shows no crease there.
+
+    Parameters
+    ----------
+    meshes : [(vertices (V_i, 3), faces (F_i, 3))], any frame and unit.
+    group : :func:`weld_groups` of the vertices to weld by (e.g. the neutral shape's, reused for
+        every morph target's); None: of ``meshes``' own vertices.
+
+    Returns
+    -------
+    [(V_i, 3) float64 unit normals], in the order given.
+    """
+    sums = []
+    for vertices, faces in meshes:
+        tri = vertices[faces]
+        face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        normals = np.zeros_like(vertices, dtype=np.float64)
+        for k in range(3):
+            np.add.at(normals, faces[:, k], face_n)
+        sums.append(normals)
+    if group is None:
+        group = weld_groups([v for v, _ in meshes])
+    total = np.zeros((group.max() + 1, 3))
+    np.add.at(total, group, np.concatenate(sums))
+    welded = total[group]
+    length = np.linalg.norm(welded, axis=1, keepdims=True)
+    welded = np.divide(welded, length, out=np.zeros_like(welded), where=length > 0)
+    bounds = np.cumsum([0] + [len(v) for v, _ in meshes])
+    return [welded[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, normals: np.ndarray) -> np.ndarray:

@@ -26,9 +26,11 @@ from facetex.types import FaceFit, MorphableModel
 
 __all__ = [
     "CM_PER_METRE",
+    "MeshPart",
     "MorphTargets",
     "TexturedMesh",
     "expression_targets",
+    "make_mesh_part",
     "make_morph_targets",
     "make_textured_mesh",
     "model_frame_vertices",
@@ -56,10 +58,6 @@ class MorphTargets:
     offsets: np.ndarray
     weights: np.ndarray
 
-    def neutral(self, vertices: np.ndarray) -> np.ndarray:
-        """(V, 3) float64: ``vertices`` with every weight set back to 0."""
-        return np.asarray(vertices, dtype=np.float64) - np.einsum("k,kvc->vc", self.weights, self.offsets.astype(np.float64))
-
 
 def make_morph_targets(names, offsets: np.ndarray, weights: np.ndarray, num_vertices: int) -> MorphTargets:
     """Validate and bundle :class:`MorphTargets` for a mesh of ``num_vertices`` vertices.
@@ -82,6 +80,38 @@ def make_morph_targets(names, offsets: np.ndarray, weights: np.ndarray, num_vert
     if not (np.all(np.isfinite(d)) and np.all(np.isfinite(w))):
         raise ShapeMismatchError("morph offsets and weights must be finite")
     return MorphTargets(names=names, offsets=d, weights=w)
+
+
+@dataclass(frozen=True)
+class MeshPart:
+    """Another part of the exported model beside the textured face (e.g. the ICT head's scalp,
+    teeth or an eyeball): its own mesh and material, posed as the face is.
+
+    Attributes
+    ----------
+    name : the part's name (its material's and, with a texture, its PNG's stem).
+    vertices : (V, 3) float64, model frame, cm, as shown (the fitted shape).
+    faces : (F, 3) int64, counter-clockwise seen from outside.
+    uvs : (V, 2) float64 in [0, 1], the part's own texture square (v = 1 at the top).
+    colour : (3,) float in [0, 1], sRGB base colour; multiplies ``albedo`` when there is one.
+    albedo : (R, R, 3) float32 in [0, 1] sRGB, or None (a flat colour).
+    normal_map : (R, R, 3) float32 tangent-space normals as the face's, or None.
+    chart : (R, R) bool, the texels the textures hold (the rest is padded on export), or None.
+    roughness : the glTF roughness factor of the part's material.
+    morph_offsets : (K, V, 3) float32 cm, the part's offsets of the face's morph targets (same
+        names and weights), or None when the face has none.
+    """
+
+    name: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    uvs: np.ndarray
+    colour: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    albedo: np.ndarray | None = None
+    normal_map: np.ndarray | None = None
+    chart: np.ndarray | None = None
+    roughness: float = 0.6
+    morph_offsets: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +138,7 @@ class TexturedMesh:
         every texture facetex makes.
     morphs : the mesh's blendshapes and the weights ``vertices`` include, or None. The GLB
         writes them as morph targets over the neutral shape (:mod:`facetex.render.gltf_writer`).
+    parts : more meshes with their own materials, exported with the face (the rest of a head).
     """
 
     vertices: np.ndarray
@@ -119,6 +150,7 @@ class TexturedMesh:
     bump_range_mm: float = 0.5
     chart: np.ndarray | None = None
     morphs: MorphTargets | None = None
+    parts: tuple[MeshPart, ...] = ()
 
 
 def _check_texture(name: str, image: np.ndarray) -> np.ndarray:
@@ -141,6 +173,7 @@ def make_textured_mesh(
     bump_range_mm: float = 0.5,
     chart: np.ndarray | None = None,
     morphs: MorphTargets | None = None,
+    parts: tuple[MeshPart, ...] = (),
 ) -> TexturedMesh:
     """Validate arrays and bundle them into a :class:`TexturedMesh` (see it for shapes/frames).
 
@@ -186,9 +219,53 @@ def make_textured_mesh(
             raise ShapeMismatchError(f"chart shape {mask.shape} differs from the albedo's {alb.shape[:2]}")
     if morphs is not None and morphs.offsets.shape[1] != v.shape[0]:
         raise ShapeMismatchError(f"morph targets move {morphs.offsets.shape[1]} vertices, the mesh has {v.shape[0]}")
+    targets = 0 if morphs is None else len(morphs.names)
+    for part in parts:
+        if (0 if part.morph_offsets is None else part.morph_offsets.shape[0]) != targets:
+            raise ShapeMismatchError(f"part {part.name} must carry the mesh's {targets} morph targets")
+    names = [part.name for part in parts]
+    if len(set(names)) != len(names):
+        raise ShapeMismatchError(f"part names must be distinct, got {names}")
     return TexturedMesh(
         vertices=v, faces=f.astype(np.int64), uvs=uv, albedo=alb, normal_map=nrm,
-        bump=hgt, bump_range_mm=float(bump_range_mm), chart=mask, morphs=morphs,
+        bump=hgt, bump_range_mm=float(bump_range_mm), chart=mask, morphs=morphs, parts=tuple(parts),
+    )
+
+
+def make_mesh_part(
+    name: str,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    uvs: np.ndarray,
+    *,
+    colour=(1.0, 1.0, 1.0),
+    albedo: np.ndarray | None = None,
+    normal_map: np.ndarray | None = None,
+    chart: np.ndarray | None = None,
+    roughness: float = 0.6,
+    morph_offsets: np.ndarray | None = None,
+) -> MeshPart:
+    """Validate arrays and bundle them into a :class:`MeshPart` (see it for shapes and frames).
+
+    Raises
+    ------
+    ShapeMismatchError, InputImageError
+        As :func:`make_textured_mesh` raises them, and for a colour or roughness outside [0, 1].
+    """
+    base = make_textured_mesh(vertices, faces, uvs, albedo if albedo is not None else np.zeros((1, 1, 3)),
+                              normal_map, chart=chart)
+    rgb = tuple(float(c) for c in colour)
+    if len(rgb) != 3 or not all(0.0 <= c <= 1.0 for c in rgb) or not 0.0 <= roughness <= 1.0:
+        raise ShapeMismatchError(f"part {name}: colour {colour} and roughness {roughness} must lie in [0, 1]")
+    offsets = None
+    if morph_offsets is not None:
+        offsets = np.asarray(morph_offsets, dtype=np.float32)
+        if offsets.ndim != 3 or offsets.shape[1:] != base.vertices.shape or not np.all(np.isfinite(offsets)):
+            raise ShapeMismatchError(f"part {name}: morph offsets must be finite, shape (K, {len(base.vertices)}, 3)")
+    return MeshPart(
+        name=str(name), vertices=base.vertices, faces=base.faces, uvs=base.uvs, colour=rgb,
+        albedo=None if albedo is None else base.albedo, normal_map=base.normal_map, chart=base.chart,
+        roughness=float(roughness), morph_offsets=offsets,
     )
 
 

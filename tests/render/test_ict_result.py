@@ -52,7 +52,7 @@ def _glb(path) -> tuple[dict, bytes]:
 def test_the_glb_is_the_ict_face_tile_textured(result_folder, ict_face):
     doc, _ = _glb(result_folder / "face.glb")
     (mesh,) = doc["meshes"]
-    (prim,) = mesh["primitives"]
+    prim = mesh["primitives"][0]  # the face tile; the rest of the head follows (test_the_glb_is_a_complete_head)
     accessors = doc["accessors"]
     topology = ict_face.topology
     assert accessors[prim["attributes"]["POSITION"]]["count"] == len(topology.vertices) == 9547
@@ -68,8 +68,22 @@ def test_the_glb_is_the_ict_face_tile_textured(result_folder, ict_face):
     assert names == {"albedo", "normal"}
 
 
+def _obj_objects(path) -> dict[str, list[str]]:
+    """The OBJ's lines per ``o`` object."""
+    objects: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        if line.startswith("o "):
+            current = objects.setdefault(line[2:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return objects
+
+
 def test_the_obj_is_the_same_mesh_with_its_maps(result_folder):
-    lines = (result_folder / "face.obj").read_text().splitlines()
+    objects = _obj_objects(result_folder / "face.obj")
+    assert list(objects) == ["face", "head", "gums", "teeth", "eye_right", "eye_left"]
+    lines = objects["face"]
     assert sum(line.startswith("v ") for line in lines) == 9547
     assert sum(line.startswith("vt ") for line in lines) == 9547
     mtl = (result_folder / "face.mtl").read_text()
@@ -120,7 +134,8 @@ def test_the_glb_is_rigged_with_the_53_arkit_blendshapes(result_folder):
 
     doc, blob = _glb(result_folder / "face.glb")
     (mesh,) = doc["meshes"]
-    (prim,) = mesh["primitives"]
+    prim = mesh["primitives"][0]
+    assert all(len(p["targets"]) == 53 for p in mesh["primitives"])  # glTF: every primitive, the same targets
     names = mesh["extras"]["targetNames"]
     assert len(names) == len(prim["targets"]) == len(mesh["weights"]) == 53
     assert {"jawOpen", "eyeBlink_L", "mouthSmile_R"} <= set(names)
@@ -134,7 +149,7 @@ def test_the_glb_is_rigged_with_the_53_arkit_blendshapes(result_folder):
     offsets = np.stack([_sparse(doc, blob, target["POSITION"]) for target in prim["targets"]])
     posed = neutral + np.einsum("k,kvc->vc", np.asarray(mesh["weights"]), offsets)
     obj = np.array([[float(x) for x in line.split()[1:4]]
-                    for line in (result_folder / "face.obj").read_text().splitlines() if line.startswith("v ")])
+                    for line in _obj_objects(result_folder / "face.obj")["face"] if line.startswith("v ")])
     np.testing.assert_allclose(posed, obj, atol=2e-5)  # metres; offsets under 10 µm are not stored
     jaw = offsets[names.index("jawOpen")]
     moved = np.linalg.norm(jaw, axis=1) > 1e-3
@@ -146,3 +161,23 @@ def test_the_glb_is_rigged_with_the_53_arkit_blendshapes(result_folder):
 
     issues = khronos_validation(result_folder / "face.glb")
     assert issues["numErrors"] == 0, issues["messages"]
+
+
+def test_the_glb_is_a_complete_head(result_folder):
+    """Issue 19: face.glb is the ICT head: face tile, scalp and neck, mouth, teeth and eyes,
+    over 20,000 vertices, with named materials and textures; the scalp's texture is complete."""
+    doc, _ = _glb(result_folder / "face.glb")
+    (mesh,) = doc["meshes"]
+    materials = [doc["materials"][p["material"]]["name"] for p in mesh["primitives"]]
+    assert materials == ["skin", "head", "gums", "teeth", "eye_right", "eye_left"]
+    vertices = sum(doc["accessors"][p["attributes"]["POSITION"]]["count"] for p in mesh["primitives"])
+    assert vertices >= 20_000
+    assert {t["name"] for t in doc["textures"]} >= {"albedo", "normal", "head_albedo", "head_normal",
+                                                    "eye_left_albedo", "eye_right_albedo"}
+    lo = np.min([doc["accessors"][p["attributes"]["POSITION"]]["min"] for p in mesh["primitives"]], axis=0)
+    hi = np.max([doc["accessors"][p["attributes"]["POSITION"]]["max"] for p in mesh["primitives"]], axis=0)
+    assert hi[2] - lo[2] > 0.2  # front of the nose to the back of the head, metres
+    with Image.open(result_folder / "head_albedo.png") as image:
+        head = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
+    skin = head[np.abs(head - 0.5).max(axis=-1) > 1.5 / 255]
+    assert len(skin) > 0.3 * SIZE * SIZE and (skin[:, 0] > skin[:, 2]).mean() > 0.9
