@@ -415,3 +415,19 @@ def test_morph_targets_over_the_neutral_shape_give_the_exported_mesh(patch_mesh,
         make_morph_targets(("a", "b"), np.stack([bump, lift]), [0.1], len(v))
     with pytest.raises(ShapeMismatchError, match="shape"):
         make_morph_targets(("a", "b"), np.stack([bump, lift])[:, :-1], weights, len(v))
+
+
+def test_welded_normals_agree_where_meshes_share_a_vertex():
+    """Two halves of a folded sheet meet along an edge: each half alone gives that edge its own
+    normal (a crease in the shading), welded they share one, the mean of both sides."""
+    from facetex.render.surface_frames import vertex_normals, welded_vertex_normals
+
+    left = (np.array([[-1.0, 0, 0], [0, 0, 0], [0, 1, 0], [-1, 1, 0]]), np.array([[0, 1, 2], [0, 2, 3]]))
+    right = (np.array([[0.0, 0, 0], [1, 0, 1], [1, 1, 1], [0, 1, 0]]), np.array([[0, 1, 2], [0, 2, 3]]))
+    alone = [vertex_normals(*left), vertex_normals(*right)]
+    welded = welded_vertex_normals([left, right])
+    assert not np.allclose(alone[0][1], alone[1][0])  # the crease
+    np.testing.assert_allclose(welded[0][1], welded[1][0])
+    np.testing.assert_allclose(welded[0][2], welded[1][3])
+    np.testing.assert_allclose(np.linalg.norm(welded[0], axis=1), 1.0)
+    np.testing.assert_allclose(welded[0][0], alone[0][0])  # a vertex of one mesh only keeps its normal
