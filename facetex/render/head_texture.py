@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import binary_dilation, gaussian_filter, map_coordinates
 
-from facetex.geometry.ict_files import NUM_VERTICES
 from facetex.geometry.ict_head import EYE_SOCKET_VERTICES, MOUTH_SOCKET_VERTICES, SCALP_VERTICES, HeadPart
 from facetex.geometry.uv import rasterize_uv, uv_to_pixel
 from facetex.render.maps import pad_chart
@@ -67,23 +66,27 @@ def scalp_regions(part: HeadPart, size: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _border_samples(face: HeadPart, head: HeadPart, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points along the edges the head's scalp shares with the face: (N, 2) face UVs and (N, 2)
-    head UVs, half a texel of a ``size``² map apart."""
-    first = np.full(NUM_VERTICES, -1, dtype=np.int64)
-    first[face.ict_vertex[::-1]] = np.arange(len(face.ict_vertex))[::-1]  # the lowest copy
-    edges = np.concatenate([head.faces[:, [0, 1]], head.faces[:, [1, 2]], head.faces[:, [2, 0]]])
-    edges = np.unique(np.sort(edges, axis=1), axis=0)
-    ict = head.ict_vertex[edges]
-    shared = (first[ict] >= 0).all(axis=1)  # both ends on the face tile's border
-    edges, ict = edges[shared], ict[shared]
+    """Points along the edges the head tile shares with the face tile: (N, 2) face UVs and (N, 2)
+    head UVs, half a texel of a ``size``² map apart. An edge is shared when both tiles have an
+    edge between the same two ICT vertices; its face UVs are those of the face's own edge (a
+    vertex on a UV seam of the face tile has a copy on each side)."""
+    def edges(part: HeadPart) -> dict[tuple[int, int], tuple[int, int]]:
+        pairs = np.concatenate([part.faces[:, [0, 1]], part.faces[:, [1, 2]], part.faces[:, [2, 0]]])
+        out = {}
+        for a, b in pairs:
+            ia, ib = int(part.ict_vertex[a]), int(part.ict_vertex[b])
+            out[(ia, ib) if ia < ib else (ib, ia)] = (a, b) if ia < ib else (b, a)
+        return out
+
+    face_edges, head_edges = edges(face), edges(head)
     face_uv, head_uv = [], []
-    for (a, b), (ia, ib) in zip(edges, ict):
-        ha, hb = head.uvs[a], head.uvs[b]
-        fa, fb = face.uvs[first[ia]], face.uvs[first[ib]]
-        n = max(2, int(np.ceil(2 * size * np.linalg.norm(hb - ha))) + 1)
+    for key in face_edges.keys() & head_edges.keys():
+        (fa, fb), (ha, hb) = face_edges[key], head_edges[key]
+        h0, h1, f0, f1 = head.uvs[ha], head.uvs[hb], face.uvs[fa], face.uvs[fb]
+        n = max(2, int(np.ceil(2 * size * np.linalg.norm(h1 - h0))) + 1)
         t = np.linspace(0.0, 1.0, n)[:, None]
-        head_uv.append(ha + t * (hb - ha))
-        face_uv.append(fa + t * (fb - fa))
+        head_uv.append(h0 + t * (h1 - h0))
+        face_uv.append(f0 + t * (f1 - f0))
     if not face_uv:
         return np.zeros((0, 2)), np.zeros((0, 2))
     return np.concatenate(face_uv), np.concatenate(head_uv)
@@ -182,13 +185,17 @@ def head_tile_albedo(
     albedo[scalp_r] = np.clip(colour[scalp_r] * np.exp(detail[scalp_r])[:, None], 0.0, 1.0)
     albedo[mouth_r] = MOUTH_COLOUR
     albedo[eyes_r] = EYE_SOCKET_COLOUR
-    # Each island padded from itself, the scalp first: the dark sockets lie a few texels from the
-    # scalp's border, and a shared padding would bleed them into it as a dark line.
+    # Each island padded from itself, the scalp first, and the sockets' texels within 2 texels of
+    # the scalp given the scalp's padding: the dark eye sockets lie a texel or two from the
+    # scalp's border in UV, and bilinear filtering would bleed them into it as a dark line.
     width = max(2, resolution // 64)
+    ring = np.ones((3, 3), bool)
     filled = np.zeros((resolution, resolution), dtype=bool)
     for island in (scalp_r, mouth_r, eyes_r):
         padded = pad_chart(albedo, island, width)
-        grown = binary_dilation(island, structure=np.ones((3, 3), bool), iterations=width) & ~filled
+        grown = binary_dilation(island, structure=ring, iterations=width) & ~filled
+        if island is scalp_r:
+            grown |= binary_dilation(island, structure=ring, iterations=2)
         albedo[grown] = padded[grown]
         filled |= grown
     return albedo, filled

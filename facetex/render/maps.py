@@ -180,7 +180,9 @@ def normal_from_height(
     -------
     (H, W, 3) float32 in [0, 1], ``(n + 1) / 2`` with n ∝ (−∂h/∂x, −∂h/∂y, 1), x along +u
     (columns), y along +v (up: decreasing rows). Central differences inside, one-sided at the
-    border of the array.
+    border of the array; at the chart's border the height is edge-padded first (a height of 0
+    beyond the chart would tilt the border texels' normals into a shaded line where a part of
+    the head meets the face).
     """
     h = np.asarray(height_mm, dtype=np.float64)
     if h.ndim != 2 or min(h.shape) < 2:
@@ -188,6 +190,8 @@ def normal_from_height(
     if texel_mm <= 0.0:
         raise ValueError(f"texel_mm must be > 0, got {texel_mm}")
     mask = _check_chart(chart, h.shape)
+    if not mask.all():  # slopes at the chart's border from the height edge-padded past it, not from 0
+        h = pad_chart(h, mask, 2)
     d_rows, d_cols = np.gradient(h, texel_mm)
     dh_dx = d_cols
     dh_dy = -d_rows  # +y (= +v) points to smaller row indices
