@@ -51,7 +51,7 @@ from facetex.render.export import export_mesh
 from facetex.render.mesh_prep import padded_textures
 from facetex.render.head import head_parts, mended_border
 from facetex.render.maps import detail_maps
-from facetex.render.textured_mesh import expression_targets, make_textured_mesh, model_frame_vertices
+from facetex.render.textured_mesh import TexturedMesh, expression_targets, make_textured_mesh, model_frame_vertices
 from facetex.render.mitsuba_render import render_views, select_variant
 from facetex.report.html import write_report
 from facetex.report.inputs import SubjectWeight
@@ -210,7 +210,7 @@ def write_result(
             write_report(
                 tmp,
                 title=f"facetex — {Path(result.photo.source).name}",
-                facts=_facts(result, config, database, timings=timings, render_variant=render_variant),
+                facts=_facts(result, config, database, timings=timings, render_variant=render_variant, mesh=mesh),
                 photo=result.photo.rgb,
                 overlay=overlay,
                 maps={
@@ -273,6 +273,7 @@ def _facts(
     *,
     timings: dict[str, float],
     render_variant: str | None = None,
+    mesh: TexturedMesh | None = None,
 ) -> dict[str, object]:
     facts: dict[str, object] = {
         "photo": result.photo.source,
@@ -298,6 +299,12 @@ def _facts(
         )
     if result.photo_bands:
         facts["photo holds (vs database)"] = ", ".join(f"{k} {v:.2f}" for k, v in result.photo_bands.items())
+    if mesh is not None:
+        vertices = len(mesh.vertices) + sum(len(part.vertices) for part in mesh.parts)
+        parts = ", ".join(part.name for part in mesh.parts)
+        facts["mesh"] = f"{vertices:,} vertices: face tile" + (f", {parts}" if parts else "")
+        if mesh.morphs is not None:
+            facts["rig"] = f"{len(mesh.morphs.names)} expression morph targets in face.glb, set to the fitted expression"
     if render_variant is not None:
         facts["renders"] = f"Mitsuba {render_variant}, {timings.get('render', float('nan')):.1f} s"
     if database is not None:

@@ -264,9 +264,10 @@ class UnwrapConfig:
     deblur_refit : bool
         Once a photo is restored, detect and fit the face again on the restored photo and
         unwrap it with that fit. A blur moves the landmarks: on 8 London photos blurred by
-        0.04 × the inter-ocular distance the fitted mesh lies 2.0 % of that distance (mean
-        projected vertex) from the sharp photo's fit, 1.1 % once refitted on the restored
-        photo (docs/keep-the-person.md, "Refitting the restored photo").
+        0.04 × the inter-ocular distance the fitted mesh lies 2.0 % of the inter-pupil distance
+        (mean projected vertex) from the sharp photo's fit, 1.1 % once refitted on the restored
+        photo (``benchmarks/bench_blur_registration.py``; docs/keep-the-person.md, "Refitting
+        the restored photo").
     """
 
     resolution: int = setting(640, help="side of the square UV maps", range=(16, 2048))

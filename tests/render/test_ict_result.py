@@ -181,3 +181,6 @@ def test_the_glb_is_a_complete_head(result_folder):
         head = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
     skin = head[np.abs(head - 0.5).max(axis=-1) > 1.5 / 255]
     assert len(skin) > 0.3 * SIZE * SIZE and (skin[:, 0] > skin[:, 2]).mean() > 0.9
+    report = (result_folder / "report.html").read_text()
+    assert f"{vertices:,} vertices: face tile, head, gums, teeth, eye_right, eye_left" in report
+    assert "53 expression morph targets" in report
