@@ -30,11 +30,17 @@ def ict_face():
 
 
 @pytest.fixture(scope="module")
-def result_folder(small_database, shared_data, tmp_path_factory):
+def inferred(small_database, shared_data):
+    """(InferenceResult, InferConfig) of a London photo through the small database at 64²."""
     photo = shared_data / "london" / "neutral" / "003_03.jpg"  # not in the small database
     config = InferConfig().with_resolution(SIZE)
     config = dataclasses.replace(config, texture=config.texture.replace(schedule=(Stage(SIZE, 3),)))
-    result = facetex.infer(photo, database=small_database, config=config, progress=False)
+    return facetex.infer(photo, database=small_database, config=config, progress=False), config
+
+
+@pytest.fixture(scope="module")
+def result_folder(inferred, small_database, tmp_path_factory):
+    result, config = inferred
     out = tmp_path_factory.mktemp("ict_result") / "result"
     facetex.write_result(result, out, config=config, database=facetex.open_database(small_database))
     return out
@@ -184,3 +190,18 @@ def test_the_glb_is_a_complete_head(result_folder):
     report = (result_folder / "report.html").read_text()
     assert f"{vertices:,} vertices: face tile, head, gums, teeth, eye_right, eye_left" in report
     assert "53 expression morph targets" in report
+
+
+def test_the_face_tile_alone_without_head_or_rig(inferred, result_folder, tmp_path):
+    """`--no-head --no-morph-targets`: face.glb is the fitted face tile alone, no targets."""
+    result, config = inferred
+    export = dataclasses.replace(config.export, head=False, morph_targets=False)
+    config = dataclasses.replace(config, export=export, report=False)
+    out = facetex.write_result(result, tmp_path / "tile", config=config)
+    doc, _ = _glb(out / "face.glb")
+    (mesh,) = doc["meshes"]
+    (prim,) = mesh["primitives"]
+    assert "targets" not in prim and "extras" not in mesh
+    assert doc["accessors"][prim["attributes"]["POSITION"]]["count"] == 9547
+    assert list(_obj_objects(out / "face.obj")) == ["face"] and not (out / "head_albedo.png").exists()
+    assert (out / "face.glb").stat().st_size < 0.5 * (result_folder / "face.glb").stat().st_size
