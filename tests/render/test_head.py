@@ -139,3 +139,28 @@ def test_a_mended_border_takes_the_colour_just_inside():
     np.testing.assert_allclose(mended[8, 10:22], 0.7, atol=1e-6)
     np.testing.assert_array_equal(mended[12:20, 12:20], albedo[12:20, 12:20])
     assert (mended[~chart] == 0.5).all()
+
+
+def test_the_iris_colour_is_read_from_a_photo_whose_irises_are_large_enough(head, shared_data):
+    """London 001's irises span ~15 px: their colour is read (the ring's median over the fitted
+    shading); in the photo shrunk 4×, they are too small and the default is used."""
+    import cv2
+
+    from facetex.detect import Detector
+    from facetex.geometry.sh import sh_from_ambient
+    from facetex.io.images import load_photo
+    from facetex.render.head import iris_colour
+    from facetex.types import Photo
+
+    photo = load_photo(shared_data / "london" / "neutral" / "001_03.jpg")
+    small = Photo(rgb=cv2.resize(photo.rgb, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA), source="small")
+    with Detector() as detector:
+        detection, small_detection = detector.detect_face(photo), detector.detect_face(small)
+    lit = dataclasses.replace(_fit(head), sh_coeffs=sh_from_ambient(1.0))
+    colour = iris_colour(photo, detection, lit)
+    assert colour is not None and all(0.02 <= c <= 0.6 for c in colour)  # an iris is darker than skin
+    ring = np.asarray(colour)
+    assert np.abs(ring - DEFAULT_IRIS).max() > 0.01  # read, not the default
+    half = dataclasses.replace(lit, sh_coeffs=sh_from_ambient(0.5))  # dimmer light, brighter albedo
+    np.testing.assert_allclose(np.asarray(iris_colour(photo, detection, half)), np.clip(2 * ring, 0.02, 0.95), atol=1e-6)
+    assert iris_colour(small, small_detection, lit) is None
