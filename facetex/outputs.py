@@ -51,7 +51,7 @@ from facetex.render.export import export_mesh
 from facetex.render.mesh_prep import padded_textures
 from facetex.render.head import head_parts, mended_border
 from facetex.render.maps import detail_maps
-from facetex.render.textured_mesh import TexturedMesh, expression_targets, make_textured_mesh, model_frame_vertices
+from facetex.render.textured_mesh import MeshPart, TexturedMesh, expression_targets, make_textured_mesh, model_frame_vertices
 from facetex.render.mitsuba_render import render_views, select_variant
 from facetex.report.html import write_report
 from facetex.report.inputs import SubjectWeight
@@ -159,9 +159,9 @@ def write_result(
         vertices = model_frame_vertices(result.fit)
         albedo, normal_map, bump = result.albedo, result.normal_map, result.bump
         with _timed(timings, "head"):
-            parts = _head_parts(result, model, vertices, chart, config) if config.export.head else ()
+            parts, mended = _head_parts(result, model, vertices, chart, config) if config.export.head else ((), None)
         if parts:  # the head tile meets the face's skin colour, not the synthesis's greyer border
-            albedo = mended_border(albedo, chart, max(1, albedo.shape[0] // 128))
+            albedo = mended
             maps = detail_maps(albedo, chart, config.maps)  # and its relief has no step there either
             normal_map, bump = maps.normal, maps.bump
         mesh = make_textured_mesh(
@@ -238,27 +238,29 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 
 def _head_parts(result: InferenceResult, model: MorphableModel, vertices: np.ndarray, chart: np.ndarray,
-                config: InferConfig):
-    """The rest of the head around an ICT face tile (:func:`facetex.render.head.head_parts`);
-    () for another face model, or, with a warning, when the ICT files cannot be read."""
+                config: InferConfig) -> tuple[tuple[MeshPart, ...], np.ndarray | None]:
+    """The rest of the head around an ICT face tile (:func:`facetex.render.head.head_parts`) and
+    the face albedo it was made to meet (:func:`~facetex.render.head.mended_border`); ((), None)
+    for another face model, or, with a warning, when the ICT files cannot be read."""
     if model.expression_names != EXPRESSION_NAMES:
-        return ()
+        return (), None
     try:
         head = load_ict_head()
     except IctModelError as exc:
         log.warning("exporting the face tile alone: %s", exc)
-        return ()
+        return (), None
     if not np.array_equal(head.face.uvs, model.topology.uvs):
         log.warning("exporting the face tile alone: the model's mesh is not the ICT face tile of %s", ICT_DIRNAME)
-        return ()
+        return (), None
     albedo = mended_border(result.albedo, chart, max(1, result.albedo.shape[0] // 128))
     try:
-        return head_parts(head, result.fit, vertices, albedo, chart, photo=result.photo,
-                          detection=result.detection, with_morphs=config.export.morph_targets,
-                          roughness=config.export.roughness, maps=config.maps)
+        parts = head_parts(head, result.fit, vertices, albedo, chart, photo=result.photo,
+                           detection=result.detection, with_morphs=config.export.morph_targets,
+                           roughness=config.export.roughness, maps=config.maps)
     except ValueError as exc:
         log.warning("exporting the face tile alone: %s", exc)
-        return ()
+        return (), None
+    return parts, albedo
 
 
 def _downloads(folder: Path) -> Sequence[str]:

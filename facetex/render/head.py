@@ -80,10 +80,12 @@ def iris_colour(photo: Photo, detection: Detection, fit: FaceFit) -> tuple[float
         radius = float(np.linalg.norm(landmarks[list(ids[1:])] - centre, axis=1).mean())
         if radius < MIN_IRIS_RADIUS_PX:
             return None
-        y, x = np.mgrid[0:height, 0:width]
+        x0, y0 = (max(0, int(np.floor(c - radius))) for c in centre)
+        x1, y1 = min(width, int(np.ceil(centre[0] + radius)) + 1), min(height, int(np.ceil(centre[1] + radius)) + 1)
+        y, x = np.mgrid[y0:y1, x0:x1]  # the iris's bounding box
         distance = np.hypot(x - centre[0], y - centre[1]) / radius
         ring = (distance > 0.45) & (distance < 0.85)
-        samples.append(photo.rgb[ring])
+        samples.append(photo.rgb[y0:y1, x0:x1][ring])
     pixels = np.concatenate(samples)
     brightness = pixels.mean(axis=1)
     low, high = np.percentile(brightness, [15, 85])

@@ -52,10 +52,14 @@ def subdivide_textured_mesh(mesh: TexturedMesh, levels: int, *, scheme: Scheme =
     )
 
 
+def _topology(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray) -> MeshTopology:
+    """A bare mesh as a MeshTopology (no landmarks)."""
+    return MeshTopology(vertices=vertices, uvs=uvs, faces=faces, landmark_weights=np.zeros(vertices.shape[0]))
+
+
 def _subdivided(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, levels: int, scheme: Scheme):
     """:func:`facetex.geometry.subdivide.subdivide` of a bare mesh: (fine topology, (V', V) matrix)."""
-    topology = MeshTopology(vertices=vertices, uvs=uvs, faces=faces, landmark_weights=np.zeros(vertices.shape[0]))
-    return subdivide(topology, levels, scheme=scheme)
+    return subdivide(_topology(vertices, faces, uvs), levels, scheme=scheme)
 
 
 def _carried(matrix, offsets: np.ndarray) -> np.ndarray:
@@ -65,10 +69,7 @@ def _carried(matrix, offsets: np.ndarray) -> np.ndarray:
 
 def _uv_chart(mesh: TexturedMesh) -> np.ndarray:
     """Texels whose centre lies inside the mesh's UV triangles, at the albedo's resolution."""
-    topology = MeshTopology(
-        vertices=mesh.vertices, uvs=mesh.uvs, faces=mesh.faces, landmark_weights=np.zeros(mesh.vertices.shape[0])
-    )
-    return chart_mask(topology, mesh.albedo.shape[0])
+    return chart_mask(_topology(mesh.vertices, mesh.faces, mesh.uvs), mesh.albedo.shape[0])
 
 
 def padded_textures(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -> TexturedMesh:
@@ -97,8 +98,7 @@ def padded_textures(mesh: TexturedMesh, config: ExportConfig = ExportConfig()) -
             parts.append(part)
             continue
         part_chart = part.chart if part.chart is not None else chart_mask(
-            MeshTopology(vertices=part.vertices, uvs=part.uvs, faces=part.faces,
-                         landmark_weights=np.zeros(part.vertices.shape[0])), part.albedo.shape[0])
+            _topology(part.vertices, part.faces, part.uvs), part.albedo.shape[0])
         parts.append(dataclasses.replace(part, albedo=pad(part.albedo, part_chart),
                                          normal_map=pad(part.normal_map, part_chart), chart=part_chart))
     return dataclasses.replace(

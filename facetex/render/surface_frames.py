@@ -7,15 +7,24 @@ import numpy as np
 __all__ = ["vertex_normals", "vertex_tangents", "weld_groups", "welded_vertex_normals"]
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3) of a CCW mesh."""
+def _normal_sums(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) sum of the (twice-area-weighted) normals of the triangles at each vertex."""
     tri = vertices[faces]
     face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices)
+    sums = np.zeros(vertices.shape, dtype=face_n.dtype)
     for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+        np.add.at(sums, faces[:, k], face_n)
+    return sums
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, length, out=np.zeros_like(vectors), where=length > 0)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V, 3) of a CCW mesh."""
+    return _unit(_normal_sums(vertices, faces))
 
 
 def weld_groups(positions: list[np.ndarray]) -> np.ndarray:
@@ -41,21 +50,12 @@ def welded_vertex_normals(meshes: list[tuple[np.ndarray, np.ndarray]], group: np
     -------
     [(V_i, 3) float64 unit normals], in the order given.
     """
-    sums = []
-    for vertices, faces in meshes:
-        tri = vertices[faces]
-        face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        normals = np.zeros_like(vertices, dtype=np.float64)
-        for k in range(3):
-            np.add.at(normals, faces[:, k], face_n)
-        sums.append(normals)
+    sums = [_normal_sums(np.asarray(vertices, dtype=np.float64), faces) for vertices, faces in meshes]
     if group is None:
         group = weld_groups([v for v, _ in meshes])
     total = np.zeros((group.max() + 1, 3))
     np.add.at(total, group, np.concatenate(sums))
-    welded = total[group]
-    length = np.linalg.norm(welded, axis=1, keepdims=True)
-    welded = np.divide(welded, length, out=np.zeros_like(welded), where=length > 0)
+    welded = _unit(total[group])
     bounds = np.cumsum([0] + [len(v) for v, _ in meshes])
     return [welded[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
