@@ -11,16 +11,19 @@ albedo_partial.png  photo / shading on visible skin, 0.5 elsewhere
 visibility.png      observed texels (white)
 normal.png          OpenGL tangent-space normal map from the synthesised detail (edge-padded)
 bump.png            height map, 0.5 = no displacement (16-bit, edge-padded)
-face.obj/.mtl       the fitted mesh (the model's face region: the ICT face tile with its ears and
-                    the front of the neck, 9,547 vertices) with UVs; white diffuse × albedo.png (so viewers show the
-                    texture at full brightness) and the normal map
-face.glb            the same mesh, textures embedded (glTF 2.0, metres, y up)
+face.obj/.mtl       the fitted mesh with UVs: with the ICT model the whole head (the face tile, scalp
+                    and neck on a second tile, mouth socket, gums, teeth, eyeballs; 24,947
+                    vertices), one object and material per part (``<part>_albedo.png``,
+                    ``<part>_normal.png``); white diffuse × albedo.png and the normal map
+face.glb            the same, textures embedded, with the 53 expression morph targets set to the
+                    fitted expression (glTF 2.0, metres, y up)
 overlay.png         fitted mesh and landmarks over the photo
 fit.json            every fitted parameter, named
 weights.json        database subject ids and their blend weights (§4)
 config.json         the resolved settings
 timing.json         seconds and peak memory per stage (``render`` and the Mitsuba variant too)
 render_*.png        Mitsuba renders (with ``render_views``)
+environment.hdr     the studio environment map the renders are lit by (Radiance RGBE)
 report.html         everything above on one page, with a 3D viewer (report_files/)
 .facetex-result     marks the folder as facetex's: only such a folder is ever replaced
 ==================  ===========================================================================
@@ -52,7 +55,8 @@ from facetex.render.mesh_prep import padded_textures
 from facetex.render.head import head_parts, mended_border
 from facetex.render.maps import detail_maps
 from facetex.render.textured_mesh import MeshPart, TexturedMesh, expression_targets, make_textured_mesh, model_frame_vertices
-from facetex.render.mitsuba_render import render_views, select_variant
+from facetex.render.environment import studio_environment, write_environment
+from facetex.render.mitsuba_render import ENVIRONMENT_HEIGHT, render_views, select_variant
 from facetex.report.html import write_report
 from facetex.report.inputs import SubjectWeight
 from facetex.types import InferenceResult, MorphableModel
@@ -101,8 +105,9 @@ def check_result_folders(
         check_output_dir(out_dir, overwrite=overwrite)
 
 
-def _renders(mesh, config: InferConfig, out: Path) -> tuple[dict[str, np.ndarray], float, str]:
-    """Render and write the views; returns (label → image, seconds, Mitsuba variant)."""
+def _renders(mesh, config: InferConfig, out: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Render and write the views (and, for the environment lighting, the map as
+    ``environment.hdr``); returns (label → image, what ``timing.json`` records of them)."""
     start = time.perf_counter()
     renders = render_views(mesh, config.render)
     seconds = time.perf_counter() - start
@@ -111,8 +116,17 @@ def _renders(mesh, config: InferConfig, out: Path) -> tuple[dict[str, np.ndarray
         name = f"render_{render.lighting}_{render.view}.png"
         write_image(out / name, render.image)
         images[f"{render.view} ({render.lighting} light)"] = render.image
-    variant = ", ".join(sorted({render.variant for render in renders}))
-    return images, seconds, variant
+    if "environment" in config.render.lightings:
+        write_environment(out / "environment.hdr", studio_environment(ENVIRONMENT_HEIGHT))
+    record = {
+        "seconds": seconds,
+        "variant": ", ".join(sorted({render.variant for render in renders})),
+        "subsurface": config.render.subsurface,
+        "resolution": config.render.resolution,
+        "spp": config.render.spp,
+        "images": [{"view": r.view, "lighting": r.lighting, "seconds": round(r.seconds, 3)} for r in renders],
+    }
+    return images, record
 
 
 def write_result(
@@ -155,20 +169,7 @@ def write_result(
         write_image(tmp / "overlay.png", overlay)
 
         # albedo.png, normal.png and bump.png are written by the export, edge-padded for renderers.
-        chart = resized_chart(partial.chart, result.albedo.shape[0])
-        vertices = model_frame_vertices(result.fit)
-        albedo, normal_map, bump = result.albedo, result.normal_map, result.bump
-        with _timed(timings, "head"):
-            parts, mended = _head_parts(result, model, vertices, chart, config) if config.export.head else ((), None)
-        if parts:  # the head tile meets the face's skin colour, not the synthesis's greyer border
-            albedo = mended
-            maps = detail_maps(albedo, chart, config.maps)  # and its relief has no step there either
-            normal_map, bump = maps.normal, maps.bump
-        mesh = make_textured_mesh(
-            vertices, topology.faces, topology.uvs, albedo, normal_map,
-            bump=bump, bump_range_mm=config.maps.bump_range_mm, chart=chart,
-            morphs=expression_targets(model, result.fit) if config.export.morph_targets else None, parts=parts,
-        )
+        mesh = result_mesh(result, model, config, timings=timings)
         files = export_mesh(mesh, tmp, config.export)
 
         write_json(
@@ -193,14 +194,16 @@ def write_result(
         write_json(tmp / "config.json", config_to_dict(config))
 
         renders: dict[str, np.ndarray] = {}
-        render_variant = None
+        render_record = None
         if config.render_views:
-            renders, timings["render"], render_variant = _renders(padded_textures(mesh, config.export), config, tmp)
+            renders, render_record = _renders(padded_textures(mesh, config.export), config, tmp)
+            timings["render"] = render_record["seconds"]
         write_json(
             tmp / "timing.json",
             {
                 "seconds": timings,
-                "render_variant": render_variant,
+                "render_variant": None if render_record is None else render_record["variant"],
+                "renders": render_record,
                 "peak_memory_mib": result.peak_memory_mib,
                 "machine": {"platform": platform.platform(), "processor": platform.processor()},
                 "facetex": __version__,
@@ -210,7 +213,7 @@ def write_result(
             write_report(
                 tmp,
                 title=f"facetex — {Path(result.photo.source).name}",
-                facts=_facts(result, config, database, timings=timings, render_variant=render_variant, mesh=mesh),
+                facts=_facts(result, config, database, timings=timings, render_record=render_record, mesh=mesh),
                 photo=result.photo.rgb,
                 overlay=overlay,
                 maps={
@@ -228,6 +231,31 @@ def write_result(
                 downloads=_downloads(tmp),
             )
     return out_dir
+
+
+def result_mesh(result: InferenceResult, model: MorphableModel, config: InferConfig, *,
+                timings: dict[str, float] | None = None) -> TexturedMesh:
+    """The textured model that ``write_result`` exports and renders: the fitted face (model frame)
+    with the result's textures and, for the ICT model and ``config.export.head``, the rest of the
+    head (:func:`_head_parts`) and the expression morph targets (``config.export.morph_targets``).
+    The seconds spent on the head are added to ``timings["head"]`` when given."""
+    chart = resized_chart(result.partial.chart, result.albedo.shape[0])
+    vertices = model_frame_vertices(result.fit)
+    albedo, normal_map, bump = result.albedo, result.normal_map, result.bump
+    head_timing: dict[str, float] = {}
+    with _timed(head_timing, "head"):
+        parts, mended = _head_parts(result, model, vertices, chart, config) if config.export.head else ((), None)
+    if timings is not None:
+        timings.update(head_timing)
+    if parts:  # the head tile meets the face's skin colour, not the synthesis's greyer border
+        albedo = mended
+        maps = detail_maps(albedo, chart, config.maps)  # and its relief has no step there either
+        normal_map, bump = maps.normal, maps.bump
+    return make_textured_mesh(
+        vertices, model.topology.faces, model.topology.uvs, albedo, normal_map,
+        bump=bump, bump_range_mm=config.maps.bump_range_mm, chart=chart,
+        morphs=expression_targets(model, result.fit) if config.export.morph_targets else None, parts=parts,
+    )
 
 
 @contextmanager
@@ -274,7 +302,7 @@ def _facts(
     database: TextureDatabase | None,
     *,
     timings: dict[str, float],
-    render_variant: str | None = None,
+    render_record: dict[str, object] | None = None,
     mesh: TexturedMesh | None = None,
 ) -> dict[str, object]:
     facts: dict[str, object] = {
@@ -307,8 +335,12 @@ def _facts(
         facts["mesh"] = f"{vertices:,} vertices: face tile" + (f", {parts}" if parts else "")
         if mesh.morphs is not None:
             facts["rig"] = f"{len(mesh.morphs.names)} expression morph targets in face.glb, set to the fitted expression"
-    if render_variant is not None:
-        facts["renders"] = f"Mitsuba {render_variant}, {timings.get('render', float('nan')):.1f} s"
+    if render_record is not None:
+        skin = "skin with subsurface scattering" if render_record["subsurface"] else "surface BSDF only"
+        facts["renders"] = (
+            f"Mitsuba {render_record['variant']}, {len(render_record['images'])} images at "
+            f"{render_record['resolution']}² × {render_record['spp']} spp, {skin}, {render_record['seconds']:.1f} s"
+        )
     if database is not None:
         facts["database"] = f"{database.name} ({len(result.subject_ids)} subjects)"
         facts["attribution"] = database.attribution

@@ -224,7 +224,7 @@ def head_parts(
             albedo, chart = head_tile_albedo(face_albedo, face_chart, head.face, part, face_albedo.shape[0])
             normal = _scalp_normal_map(albedo, chart, part, maps)
             parts.append(make_mesh_part(part.name, vertices, part.faces, part.uvs, albedo=albedo, normal_map=normal,
-                                        chart=chart, roughness=roughness, morph_offsets=offsets))
+                                        chart=chart, roughness=roughness, morph_offsets=offsets, skin=True))
         elif part.name in ("gums", "teeth"):
             colour = GUMS_COLOUR if part.name == "gums" else TEETH_COLOUR
             parts.append(make_mesh_part(part.name, vertices, part.faces, part.uvs, colour=colour,

@@ -1,4 +1,4 @@
-"""Physically based renders of the textured face with Mitsuba 3 (novel views and lighting).
+"""Physically based renders of the textured head with Mitsuba 3 (novel views and lighting).
 
 The paper shows its inferred textures "rendered in novel lighting" (Saito et al. 2017, Figs. 1,
 10). Here: Mitsuba 3's principled BSDF (skin: roughness 0.5, specular 0.3, dielectric) with the
@@ -7,11 +7,19 @@ albedo texture as base colour and the tangent-space normal map of
 takes +X along ∂p/∂u and +Y = n × X, i.e. the OpenGL convention the map is written in — checked
 by ``tests/render``), under two lightings:
 
-* ``"environment"``: a procedural sky/ground gradient environment map (no files needed),
-  symmetric about the vertical axis;
+* ``"environment"``: image-based lighting from the project's own studio environment map
+  (:func:`facetex.render.environment.studio_environment`: soft boxes in a dim room, fixed in
+  the world, so each view sees the head lit from another side);
 * ``"studio"``: a three-point rig of rectangular area lights — key (upper left of the camera,
   strongest), fill (right, ~1/3 of the key), rim (behind the head, above) — that turns with the
   camera, as if the subject turned in front of a fixed studio.
+
+Skin (the face tile and the parts marked ``skin``) scatters light under its surface
+(:mod:`facetex.render.subsurface`, Burley's normalised diffusion with skin's mean free paths):
+each image is then four Mitsuba passes — the skin's diffuse light with the pre-scatter albedo,
+its specular light with everything else (eyes, teeth) as usual, and two cheap AOV passes for
+the post-scatter albedo, the skin's coverage and the surface positions — combined in numpy.
+``subsurface=False`` renders one pass with a surface BSDF, as before.
 
 Views orbit the bounding-box centre of the mesh (or of ``frame``) about the vertical axis: ``front`` (0°),
 ``three_quarter`` (35°), ``profile`` (80°); positive azimuth moves the camera towards +x (image
@@ -42,6 +50,8 @@ import numpy as np
 
 from facetex.checks import SettingValueError, check_integer, check_number
 from facetex.errors import MissingDependencyError, ShapeMismatchError
+from facetex.render.environment import studio_environment
+from facetex.render.subsurface import SKIN1_MEAN_FREE_PATH_MM, burley_shape, scatter
 from facetex.render.surface_frames import welded_vertex_normals
 from facetex.render.textured_mesh import TexturedMesh, model_to_export_frame, uv_to_gltf
 
@@ -52,7 +62,7 @@ __all__ = [
     "RenderConfig",
     "Render",
     "select_variant",
-    "gradient_envmap",
+    "skin_scatter_shapes",
     "srgb_to_linear",
     "linear_to_srgb",
     "render_views",
@@ -64,6 +74,12 @@ MIN_LLVM_MAJOR = 19
 """Oldest LLVM major version verified to render (LLVM 15 aborts; 16–18 are untested)."""
 
 LIGHTINGS = ("environment", "studio")
+
+ENVIRONMENT_HEIGHT = 256
+"""Rows of the studio environment map (:func:`facetex.render.environment.studio_environment`)."""
+
+AOV_SPP = 16
+"""Samples per pixel of the subsurface passes that read albedo, coverage and position back."""
 
 _INSTALL_HINT = (
     "Mitsuba 3 is not installed; run `make setup` or `pip install mitsuba==3.9.1 drjit==1.5.0` "
@@ -104,6 +120,10 @@ class RenderConfig:
     background : sRGB colour behind the face (emitters are hidden).
     variant : Mitsuba variant; None picks with :func:`select_variant`.
     seed : sampler seed (renders are deterministic for a fixed seed and variant).
+    subsurface : scatter light under the skin (module doc); off renders a surface BSDF only.
+    scatter_mm : skin's diffuse mean free path per channel (R, G, B), mm
+        (:data:`facetex.render.subsurface.SKIN1_MEAN_FREE_PATH_MM`).
+    subsurface_samples : profile samples per pixel and channel.
     """
 
     resolution: int = 512
@@ -119,6 +139,9 @@ class RenderConfig:
     background: tuple[float, float, float] = (0.1, 0.1, 0.1)
     variant: str | None = None
     seed: int = 0
+    subsurface: bool = True
+    scatter_mm: tuple[float, float, float] = SKIN1_MEAN_FREE_PATH_MM
+    subsurface_samples: int = 48
 
     def __post_init__(self) -> None:
         check_integer("resolution", self.resolution, 16, 8192)
@@ -136,6 +159,11 @@ class RenderConfig:
         for value in self.background:
             check_number("background", value, 0.0, 1.0)
         check_integer("seed", self.seed, 0, 2**31 - 1)
+        if len(self.scatter_mm) != 3:
+            raise SettingValueError("scatter_mm", f"must be 3 mean free paths (R, G, B) in mm, got {self.scatter_mm!r}")
+        for value in self.scatter_mm:
+            check_number("scatter_mm", value, 0.0, 100.0, low_open=True)
+        check_integer("subsurface_samples", self.subsurface_samples, 1, 1024)
 
 
 @dataclass(frozen=True)
@@ -205,26 +233,6 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1.0 / 2.4) - 0.055).astype(np.float32)
 
 
-def gradient_envmap(height: int = 64) -> np.ndarray:
-    """A procedural lat-long environment map: bright cool sky above, warm dim ground below.
-
-    Returns
-    -------
-    (height, 2·height, 3) float32, linear radiance; row 0 is straight up (+y), as Mitsuba's
-    ``envmap`` expects. Constant along each row, so it is symmetric about the vertical axis.
-    """
-    theta = (np.arange(height) + 0.5) / height * np.pi  # 0 = up
-    elev = np.cos(theta)[:, None]  # 1 up, -1 down
-    sky = np.array([0.95, 1.0, 1.1], dtype=np.float32)
-    horizon = np.array([1.0, 0.95, 0.85], dtype=np.float32)
-    ground = np.array([0.25, 0.2, 0.16], dtype=np.float32)
-    up = np.clip(elev, 0.0, 1.0)
-    down = np.clip(-elev, 0.0, 1.0)
-    rows = horizon + up * (sky - horizon) * 1.2 + down**0.5 * (ground - horizon)
-    rows = rows * (1.0 + 0.6 * up)  # brighter zenith
-    return np.repeat(rows[:, None, :], 2 * height, axis=1).astype(np.float32)
-
-
 def _orbit(centre: np.ndarray, distance: float, view: View) -> np.ndarray:
     az, el = np.radians(view.azimuth_deg), np.radians(view.elevation_deg)
     direction = np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)])
@@ -281,40 +289,95 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _bsdf(mi: ModuleType, albedo: np.ndarray | None, normal_map: np.ndarray | None, config: RenderConfig, *,
-          colour=(1.0, 1.0, 1.0), roughness: float | None = None) -> dict:
-    """A principled BSDF: base colour the sRGB ``albedo`` (or the flat sRGB ``colour``), the
-    tangent-space ``normal_map`` when given and ``config.use_normal_map``."""
-    if albedo is None:
-        base = {"type": "rgb", "value": srgb_to_linear(np.asarray(colour, dtype=np.float32)).tolist()}
-    else:
-        base = {
-            "type": "bitmap",
-            "bitmap": mi.Bitmap(srgb_to_linear(albedo * np.asarray(colour, dtype=np.float32))),
-            "raw": True,
-            "filter_type": "bilinear",
-            "wrap_mode": "clamp",
-        }
+def _bitmap_texture(mi: ModuleType, linear: np.ndarray) -> dict:
+    return {
+        "type": "bitmap",
+        "bitmap": mi.Bitmap(np.ascontiguousarray(linear, dtype=np.float32)),
+        "raw": True,
+        "filter_type": "bilinear",
+        "wrap_mode": "clamp",
+    }
+
+
+def _colour(mi: ModuleType, base: np.ndarray) -> dict:
+    """A linear RGB texture (H, W, 3) or a flat linear colour (3,) as a Mitsuba texture."""
+    base = np.asarray(base, dtype=np.float32)
+    return _bitmap_texture(mi, base) if base.ndim == 3 else {"type": "rgb", "value": base.tolist()}
+
+
+def _principled(mi: ModuleType, base: np.ndarray, normal_map: np.ndarray | None, config: RenderConfig, *,
+                roughness: float, specular: float) -> dict:
+    """A principled BSDF with linear base colour ``base`` and, when given and
+    ``config.use_normal_map``, the tangent-space ``normal_map``."""
     bsdf = {
         "type": "principled",
-        "base_color": base,
-        "roughness": float(config.roughness if roughness is None else roughness),
-        "specular": float(config.specular),
+        "base_color": _colour(mi, base),
+        "roughness": float(roughness),
+        "specular": float(specular),
         "metallic": 0.0,
     }
     if config.use_normal_map and normal_map is not None:
-        bsdf = {
-            "type": "normalmap",
-            "normalmap": {
-                "type": "bitmap",
-                "bitmap": mi.Bitmap(np.ascontiguousarray(normal_map, dtype=np.float32)),
-                "raw": True,
-                "filter_type": "bilinear",
-                "wrap_mode": "clamp",
-            },
-            "bsdf": bsdf,
-        }
+        bsdf = {"type": "normalmap", "normalmap": _bitmap_texture(mi, normal_map), "bsdf": bsdf}
     return bsdf
+
+
+@dataclass(frozen=True)
+class _Surface:
+    """One renderable piece of the mesh, export frame (metres), with its linear base colour."""
+
+    name: str
+    faces: np.ndarray
+    uvs: np.ndarray
+    positions: np.ndarray
+    normals: np.ndarray
+    base: np.ndarray  # (R, R, 3) or (3,), linear
+    normal_map: np.ndarray | None
+    roughness: float
+    skin: bool
+
+
+def _surfaces(mesh: TexturedMesh, config: RenderConfig) -> list[_Surface]:
+    meshes = [(model_to_export_frame(mesh.vertices), mesh.faces)]
+    meshes += [(model_to_export_frame(part.vertices), part.faces) for part in mesh.parts]
+    normals = welded_vertex_normals(meshes)  # the head's parts meet the face without a crease
+    surfaces = [_Surface("face", mesh.faces, mesh.uvs, meshes[0][0], normals[0], srgb_to_linear(mesh.albedo),
+                         mesh.normal_map, config.roughness, True)]
+    for part, (positions, _), part_normals in zip(mesh.parts, meshes[1:], normals[1:]):
+        colour = np.asarray(part.colour, dtype=np.float32)
+        base = srgb_to_linear(colour if part.albedo is None else part.albedo * colour)
+        surfaces.append(_Surface(part.name, part.faces, part.uvs, positions, part_normals, base, part.normal_map,
+                                 part.roughness, part.skin))
+    return surfaces
+
+
+_BLACK = np.zeros(3, dtype=np.float32)
+_WHITE = np.ones(3, dtype=np.float32)
+
+
+def _pass_bsdf(mi: ModuleType, surface: _Surface, config: RenderConfig, render_pass: str) -> dict:
+    """The surface's material in one render pass.
+
+    ``full``: its own material. With subsurface scattering the skin is split into
+    ``diffuse`` (pre-scatter albedo √A, no specular lobe; other surfaces black) and
+    ``specular`` (the specular lobe alone; other surfaces their own material), and two cheap AOV
+    passes read back the post-scatter albedo √A (``post_albedo``) and the skin coverage
+    (``coverage``) as diffuse reflectance.
+    """
+    skin = surface.skin and config.subsurface
+    if render_pass == "full" or (render_pass == "specular" and not skin):
+        return _principled(mi, surface.base, surface.normal_map, config, roughness=surface.roughness,
+                           specular=config.specular)
+    if render_pass == "specular":
+        return _principled(mi, _BLACK, surface.normal_map, config, roughness=surface.roughness,
+                           specular=config.specular)
+    if render_pass == "diffuse" and skin:
+        return _principled(mi, np.sqrt(surface.base), surface.normal_map, config, roughness=surface.roughness,
+                           specular=0.0)
+    if render_pass == "post_albedo" and skin:
+        return {"type": "diffuse", "reflectance": _colour(mi, np.sqrt(surface.base))}
+    if render_pass == "coverage" and skin:
+        return {"type": "diffuse", "reflectance": _colour(mi, _WHITE)}
+    return {"type": "diffuse", "reflectance": _colour(mi, _BLACK)}
 
 
 def _mitsuba_mesh(mi: ModuleType, name: str, faces: np.ndarray, uvs: np.ndarray, positions: np.ndarray,
@@ -342,6 +405,72 @@ def _mitsuba_mesh(mi: ModuleType, name: str, faces: np.ndarray, uvs: np.ndarray,
     return m
 
 
+def _sensor(mi: ModuleType, origin: np.ndarray, centre: np.ndarray, config: RenderConfig, spp: int) -> dict:
+    return {
+        "type": "perspective",
+        "fov": float(config.fov_deg),
+        "fov_axis": "x",
+        "to_world": mi.ScalarTransform4f().look_at(origin=origin.tolist(), target=centre.tolist(), up=[0.0, 1.0, 0.0]),
+        "film": {
+            "type": "hdrfilm",
+            "width": int(config.resolution),
+            "height": int(config.resolution),
+            "pixel_format": "rgba",
+            "rfilter": {"type": "gaussian"},
+        },
+        "sampler": {"type": "independent", "sample_count": int(spp)},
+    }
+
+
+def _render_pass(mi: ModuleType, dr: ModuleType, surfaces: list[_Surface], render_pass: str, sensor: dict,
+                 lights: dict, config: RenderConfig, spp: int, aovs: str | None = None) -> np.ndarray:
+    """One image of ``surfaces`` in ``render_pass`` (:func:`_pass_bsdf`): (H, W, C) float32, linear;
+    RGBA for the path tracer, the AOV channels in order for ``aovs``."""
+    shapes = {
+        surface.name: _mitsuba_mesh(mi, surface.name, surface.faces, surface.uvs, surface.positions, surface.normals,
+                                    _pass_bsdf(mi, surface, config, render_pass))
+        for surface in surfaces
+    }
+    integrator = (
+        {"type": "aov", "aovs": aovs} if aovs is not None else {"type": "path", "max_depth": 6, "hide_emitters": True}
+    )
+    scene = mi.load_dict({"type": "scene", "integrator": integrator, "sensor": sensor, **shapes,
+                          **({} if aovs is not None else lights)})
+    image = mi.render(scene, spp=int(spp), seed=int(config.seed))
+    dr.eval(image)
+    dr.sync_thread()
+    return np.array(image, dtype=np.float32)
+
+
+def _subsurface_radiance(mi: ModuleType, dr: ModuleType, surfaces: list[_Surface], sensor: dict, lights: dict,
+                         origin: np.ndarray, forward: np.ndarray, config: RenderConfig,
+                         shape_mm: tuple[float, float, float]) -> np.ndarray:
+    """RGBA linear radiance with the skin's light scattered under its surface
+    (:mod:`facetex.render.subsurface`): specular + √A · scatter(√A · E/π)."""
+    specular = _render_pass(mi, dr, surfaces, "specular", sensor, lights, config, config.spp)
+    diffuse = _render_pass(mi, dr, surfaces, "diffuse", sensor, lights, config, config.spp)
+    aov_spp = min(config.spp, AOV_SPP)
+    post = _render_pass(mi, dr, surfaces, "post_albedo", sensor, lights, config, aov_spp, "albedo:albedo,p:position")
+    coverage = _render_pass(mi, dr, surfaces, "coverage", sensor, lights, config, aov_spp, "albedo:albedo")[..., 0]
+    positions_mm = post[..., 3:6].astype(np.float64) * 1000.0
+    depth_mm = np.maximum((positions_mm - origin * 1000.0) @ forward, 1e-6)
+    mm_per_pixel = 2.0 * depth_mm * np.tan(np.radians(config.fov_deg) / 2) / config.resolution
+    scattered = scatter(diffuse[..., :3], np.clip(coverage, 0.0, 1.0), positions_mm, mm_per_pixel, shape_mm,
+                        samples=config.subsurface_samples, seed=config.seed)
+    rgba = specular.copy()
+    rgba[..., :3] += post[..., :3] * scattered
+    return rgba
+
+
+def skin_scatter_shapes(mesh: TexturedMesh, mean_free_path_mm: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The Burley profile's d per channel (mm) for the face's mean linear albedo over its chart
+    (:func:`facetex.render.subsurface.burley_shape`)."""
+    albedo = srgb_to_linear(mesh.albedo)
+    texels = albedo[mesh.chart] if mesh.chart is not None and mesh.chart.any() else albedo.reshape(-1, 3)
+    mean = np.clip(texels.mean(axis=0), 0.01, 0.99)
+    return tuple(burley_shape(ell, float(a)) for ell, a in zip(mean_free_path_mm, mean))
+
+
 def render_views(
     mesh: TexturedMesh, config: RenderConfig = RenderConfig(), *, frame: np.ndarray | None = None
 ) -> tuple[Render, ...]:
@@ -350,7 +479,8 @@ def render_views(
     Parameters
     ----------
     mesh : a :class:`~facetex.render.textured_mesh.TexturedMesh` (model frame, cm; facetex UVs;
-        sRGB albedo; optional OpenGL tangent-space normal map).
+        sRGB albedo; optional OpenGL tangent-space normal map); its face and the parts marked
+        ``skin`` scatter light under the surface when ``config.subsurface``.
     config : :class:`RenderConfig`.
     frame : optional (N, 3) model-frame points (cm) that the cameras (orbit centre, distance)
         and the studio lights are fitted to instead of ``mesh.vertices``: meshes rendered with
@@ -379,57 +509,32 @@ def render_views(
     mi, dr = _import_mitsuba()
     variant = select_variant(config.variant)
 
-    meshes = [(model_to_export_frame(mesh.vertices), mesh.faces)]
-    meshes += [(model_to_export_frame(part.vertices), part.faces) for part in mesh.parts]
-    normals = welded_vertex_normals(meshes)  # the head's parts meet the face without a crease
-    shapes = {"face": _mitsuba_mesh(mi, "face", mesh.faces, mesh.uvs, meshes[0][0], normals[0],
-                                    _bsdf(mi, mesh.albedo, mesh.normal_map, config))}
-    for part, (part_positions, _), part_normals in zip(mesh.parts, meshes[1:], normals[1:]):
-        shapes[part.name] = _mitsuba_mesh(mi, part.name, part.faces, part.uvs, part_positions, part_normals, _bsdf(
-            mi, part.albedo, part.normal_map, config, colour=part.colour, roughness=part.roughness))
-    positions = np.concatenate([p for p, _ in meshes])
+    surfaces = _surfaces(mesh, config)
+    positions = np.concatenate([surface.positions for surface in surfaces])
     framed = positions if frame is None else model_to_export_frame(np.asarray(frame, dtype=np.float64).reshape(-1, 3))
     lo, hi = framed.min(axis=0), framed.max(axis=0)
     centre = (lo + hi) / 2
     radius = float(np.linalg.norm(hi - lo) / 2)
-    envmap = mi.Bitmap(gradient_envmap())
+    environment = mi.Bitmap(studio_environment(ENVIRONMENT_HEIGHT))
     background = srgb_to_linear(np.asarray(config.background, dtype=np.float32))
+    shape_mm = skin_scatter_shapes(mesh, config.scatter_mm)
 
     renders = []
     for lighting in config.lightings:
         for view in config.views:
             start = time.perf_counter()
             origin = _orbit(centre, _framing_distance(framed, centre, view, config), view)
-            scene_dict = {
-                "type": "scene",
-                "integrator": {"type": "path", "max_depth": 6, "hide_emitters": True},
-                "sensor": {
-                    "type": "perspective",
-                    "fov": float(config.fov_deg),
-                    "fov_axis": "x",
-                    "to_world": mi.ScalarTransform4f().look_at(
-                        origin=origin.tolist(), target=centre.tolist(), up=[0.0, 1.0, 0.0]
-                    ),
-                    "film": {
-                        "type": "hdrfilm",
-                        "width": int(config.resolution),
-                        "height": int(config.resolution),
-                        "pixel_format": "rgba",
-                        "rfilter": {"type": "gaussian"},
-                    },
-                    "sampler": {"type": "independent", "sample_count": int(config.spp)},
-                },
-                **shapes,
-            }
             if lighting == "environment":
-                scene_dict["sky"] = {"type": "envmap", "bitmap": envmap}
+                lights = {"environment": {"type": "envmap", "bitmap": environment}}
             else:
-                scene_dict.update(_studio_lights(mi, origin, centre, radius))
-            scene = mi.load_dict(scene_dict)
-            image = mi.render(scene, spp=int(config.spp), seed=int(config.seed))
-            dr.eval(image)
-            dr.sync_thread()
-            rgba = np.array(image, dtype=np.float32)
+                lights = _studio_lights(mi, origin, centre, radius)
+            if config.subsurface:
+                sensor = _sensor(mi, origin, centre, config, config.spp)
+                rgba = _subsurface_radiance(mi, dr, surfaces, sensor, lights, origin, -_camera_basis(origin, centre)[2],
+                                            config, shape_mm)
+            else:
+                rgba = _render_pass(mi, dr, surfaces, "full", _sensor(mi, origin, centre, config, config.spp), lights,
+                                    config, config.spp)
             alpha = np.clip(rgba[..., 3:4], 0.0, 1.0)
             linear = rgba[..., :3] * config.exposure + (1.0 - alpha) * background
             renders.append(

@@ -100,6 +100,8 @@ class MeshPart:
     roughness : the glTF roughness factor of the part's material.
     morph_offsets : (K, V, 3) float32 cm, the part's offsets of the face's morph targets (same
         names and weights), or None when the face has none.
+    skin : the part is skin, rendered with subsurface scattering as the face is
+        (:mod:`facetex.render.subsurface`).
     """
 
     name: str
@@ -112,6 +114,7 @@ class MeshPart:
     chart: np.ndarray | None = None
     roughness: float = 0.6
     morph_offsets: np.ndarray | None = None
+    skin: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ def make_mesh_part(
     chart: np.ndarray | None = None,
     roughness: float = 0.6,
     morph_offsets: np.ndarray | None = None,
+    skin: bool = False,
 ) -> MeshPart:
     """Validate arrays and bundle them into a :class:`MeshPart` (see it for shapes and frames).
 
@@ -265,7 +269,7 @@ def make_mesh_part(
     return MeshPart(
         name=str(name), vertices=base.vertices, faces=base.faces, uvs=base.uvs, colour=rgb,
         albedo=None if albedo is None else base.albedo, normal_map=base.normal_map, chart=base.chart,
-        roughness=float(roughness), morph_offsets=offsets,
+        roughness=float(roughness), morph_offsets=offsets, skin=bool(skin),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import trimesh
@@ -195,9 +196,16 @@ def test_render_time_variant_database_recorded_and_no_progress_frames(small_data
     timing = json.loads((out / "timing.json").read_text())
     assert timing["seconds"]["render"] > 0
     assert timing["render_variant"] in ("llvm_ad_rgb", "scalar_rgb")
+    renders = timing["renders"]
+    assert renders["subsurface"] is True and renders["variant"] == timing["render_variant"]
+    assert sorted((r["view"], r["lighting"]) for r in renders["images"]) == sorted(
+        (view, lighting) for view in ("front", "three_quarter", "profile") for lighting in ("environment", "studio"))
+    assert all(r["seconds"] > 0 for r in renders["images"])
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert f"Mitsuba {timing['render_variant']}" in report
-    assert list(out.glob("render_*.png"))
+    assert f"Mitsuba {timing['render_variant']}" in report and "subsurface scattering" in report
+    assert len(list(out.glob("render_*.png"))) == 6
+    env = cv2.imread(str(out / "environment.hdr"), cv2.IMREAD_UNCHANGED)  # the map the renders were lit by
+    assert env is not None and env.dtype == np.float32 and env.shape[1] == 2 * env.shape[0]
     weights = json.loads((out / "weights.json").read_text())
     assert weights["database"] == str(small_database)
 

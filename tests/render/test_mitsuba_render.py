@@ -12,12 +12,14 @@ from facetex.render.textured_mesh import make_textured_mesh
 from facetex.render.mitsuba_render import (
     RenderConfig,
     View,
-    gradient_envmap,
     linear_to_srgb,
     render_views,
     select_variant,
     srgb_to_linear,
 )
+
+from facetex.render import mitsuba_render
+from facetex.render.environment import SoftBox, studio_environment, write_environment
 
 from .conftest import dome_patch
 
@@ -75,7 +77,7 @@ def test_meshes_rendered_with_the_same_frame_share_the_camera():
     assert shared == pytest.approx(big_area / 4, rel=0.25)  # framed on the big one: half as wide and tall
 
 
-def test_studio_key_light_and_sky_brighten_their_side():
+def test_studio_key_light_and_environment_key_brighten_their_side():
     white = np.full((16, 16, 3), 0.8, dtype=np.float32)
     config = RenderConfig(resolution=40, spp=4, views=FRONT, background=BACKGROUND)
     env, studio = render_views(_patch(white), config)
@@ -84,12 +86,29 @@ def test_studio_key_light_and_sky_brighten_their_side():
         lum = render.image.mean(axis=-1)
         face = _face_pixels(render.image)
         assert lum[face].std() > 0.01  # shaded, not flat
-    # Studio key light is upper left of the camera: the left half of the face is brighter.
-    lum, face = studio.image.mean(axis=-1), _face_pixels(studio.image)
-    assert lum[:, :20][face[:, :20]].mean() > 1.15 * lum[:, 20:][face[:, 20:]].mean()
-    # The sky is brighter than the ground: the dome's upper half (normals up) is brighter.
-    lum, face = env.image.mean(axis=-1), _face_pixels(env.image)
-    assert lum[:20][face[:20]].mean() > 1.1 * lum[20:][face[20:]].mean()
+        # Both keys are upper left of the frontal camera: the left and upper halves are brighter
+        # (the environment's fill, on the right, is stronger than the studio's).
+        ratio = 1.15 if render.lighting == "studio" else 1.05
+        assert lum[:, :20][face[:, :20]].mean() > ratio * lum[:, 20:][face[:, 20:]].mean()
+        assert lum[:20][face[:20]].mean() > 1.05 * lum[20:][face[20:]].mean()
+
+
+@pytest.mark.parametrize(
+    "light, brighter",
+    [(SoftBox("right", 90.0, 0.0, 20.0, 20.0, (8.0, 8.0, 8.0)), "right"),
+     (SoftBox("left", -90.0, 0.0, 20.0, 20.0, (8.0, 8.0, 8.0)), "left"),
+     (SoftBox("top", 0.0, 70.0, 15.0, 15.0, (8.0, 8.0, 8.0)), "top")],
+)
+def test_environment_map_lights_the_side_its_soft_box_is_on(monkeypatch, light, brighter):
+    """The map's frame (environment module doc): azimuth +90° is +x, the frontal camera's right."""
+    monkeypatch.setattr(mitsuba_render, "studio_environment", lambda height: studio_environment(height, (light,)))
+    config = RenderConfig(resolution=40, spp=8, views=FRONT, lightings=("environment",), background=BACKGROUND,
+                          subsurface=False)
+    (render,) = render_views(_patch(np.full((8, 8, 3), 0.8, dtype=np.float32)), config)
+    lum = render.image.mean(axis=-1)  # the background is black and symmetric: whole halves compare
+    halves = {"left": lum[:, :20], "right": lum[:, 20:], "top": lum[:20], "bottom": lum[20:]}
+    other = {"left": "right", "right": "left", "top": "bottom"}[brighter]
+    assert halves[brighter].mean() > 1.5 * halves[other].mean()
 
 
 def test_normal_map_follows_opengl_convention_in_mitsuba():
@@ -109,14 +128,24 @@ def test_normal_map_follows_opengl_convention_in_mitsuba():
     assert means["+v"] > 1.1 * means["-v"]  # green channel = +v = up
 
 
-def test_srgb_roundtrip_and_envmap():
+def test_srgb_roundtrip():
     x = np.linspace(0, 1, 101, dtype=np.float32)
     np.testing.assert_allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-5)
     assert srgb_to_linear(np.float32(0.5)) == pytest.approx(0.2140, abs=1e-3)
-    env = gradient_envmap(16)
-    assert env.shape == (16, 32, 3) and env.dtype == np.float32
-    assert env[0].mean() > 2 * env[-1].mean()  # row 0 is the sky (+y)
-    np.testing.assert_array_equal(env[:, 0], env[:, 17])  # symmetric about the vertical axis
+
+
+def test_studio_environment_is_written_as_radiance_hdr(tmp_path):
+    import cv2
+
+    env = studio_environment(32)
+    assert env.shape == (32, 64, 3) and env.dtype == np.float32 and env.min() > 0
+    assert env[:16].mean() > env[16:].mean()  # lights and ceiling above the horizon
+    path = write_environment(tmp_path / "environment.hdr", env)
+    back = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    np.testing.assert_allclose(back, env, rtol=0.01, atol=1e-3)  # RGBE keeps 8 bits of mantissa
+    with pytest.raises(ValueError, match=".hdr"):
+        write_environment(tmp_path / "environment.png", env)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["environment.hdr"]
 
 
 def test_variant_falls_back_to_scalar_with_old_llvm(monkeypatch):
