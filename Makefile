@@ -20,20 +20,30 @@ setup: $(BIN)/facetex debian-packages node_modules/.package-lock.json  ## create
 # Debian parts: Chromium for the report's browser test, LLVM 19 for Mitsuba's fast llvm_ad_rgb
 # variant (with the stock LLVM 15 a render aborts). Installed only when missing, and only as root.
 DEBIAN_PACKAGES := chromium libllvm19
+# For the tests only: Blender (and the numpy its glTF importer needs) to check that the exported
+# head imports with its shape keys and textured materials; the test is skipped without it.
+DEBIAN_TEST_PACKAGES := blender python3-numpy
 
-.PHONY: debian-packages
-debian-packages:
+define install_debian
 	@missing=""; \
-	for pkg in $(DEBIAN_PACKAGES); do \
+	for pkg in $(1); do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2)$$missing; \
 	else \
 	  echo "facetex: please install the Debian packages:$$missing (sudo apt-get install -y$$missing)"; \
 	fi
+endef
+
+.PHONY: debian-packages debian-test-packages
+debian-packages:
+	$(call install_debian,$(DEBIAN_PACKAGES))
+
+debian-test-packages:
+	$(call install_debian,$(DEBIAN_TEST_PACKAGES),--no-install-recommends)
 
 # npm parts (three.js for the report's viewer, playwright-core for its test), from the lock file.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -44,7 +54,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 demo: setup  ## run the main job on the built-in demo photo
 	$(BIN)/facetex infer -o out/demo --overwrite
 
-test: setup  ## run the test suite
+test: setup debian-test-packages  ## run the test suite
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -17,6 +17,7 @@ Texture coordinates
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "model_frame_vertices",
     "model_to_export_frame",
     "uv_to_gltf",
+    "with_expression",
 ]
 
 CM_PER_METRE = 100.0
@@ -309,4 +311,35 @@ def expression_targets(model: MorphableModel, fit: FaceFit) -> MorphTargets | No
         return None
     return make_morph_targets(
         model.expression_names, model.expression_basis, fit.expression_coeffs, model.topology.vertices.shape[0]
+    )
+
+
+def with_expression(mesh: TexturedMesh, weights: dict[str, float]) -> TexturedMesh:
+    """``mesh`` (and its parts) showing other morph-target weights, as a glTF viewer shows them
+    when the rig is driven: every target not named in ``weights`` goes to 0 (neutral), the named
+    ones to their weight. The returned mesh's ``morphs.weights`` record the new weights.
+
+    Raises
+    ------
+    ShapeMismatchError
+        If ``mesh`` has no morph targets or ``weights`` names a target it does not have.
+    """
+    morphs = mesh.morphs
+    if morphs is None:
+        raise ShapeMismatchError("the mesh has no morph targets to drive")
+    unknown = sorted(set(weights) - set(morphs.names))
+    if unknown:
+        raise ShapeMismatchError(f"no morph target named {unknown[0]!r}")
+    new = np.array([float(weights.get(name, 0.0)) for name in morphs.names])
+    delta = new - morphs.weights
+
+    def moved(vertices: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
+        if offsets is None:
+            return vertices
+        return vertices + np.tensordot(delta, offsets.astype(np.float64), axes=1)
+
+    parts = tuple(dataclasses.replace(part, vertices=moved(part.vertices, part.morph_offsets)) for part in mesh.parts)
+    return dataclasses.replace(
+        mesh, vertices=moved(mesh.vertices, morphs.offsets),
+        morphs=dataclasses.replace(morphs, weights=new), parts=parts,
     )

@@ -19,7 +19,14 @@ from facetex.render.export import export_mesh
 from facetex.render.export_config import ExportConfig
 from facetex.render.gltf_writer import MORPH_EPSILON_M, export_glb
 from facetex.render.surface_frames import vertex_tangents
-from facetex.render.textured_mesh import make_morph_targets, make_textured_mesh, model_frame_vertices, uv_to_gltf
+from facetex.render.textured_mesh import (
+    make_mesh_part,
+    make_morph_targets,
+    make_textured_mesh,
+    model_frame_vertices,
+    uv_to_gltf,
+    with_expression,
+)
 from facetex.types import FaceFit
 
 from .conftest import dome_patch, khronos_validation
@@ -415,6 +422,27 @@ def test_morph_targets_over_the_neutral_shape_give_the_exported_mesh(patch_mesh,
         make_morph_targets(("a", "b"), np.stack([bump, lift]), [0.1], len(v))
     with pytest.raises(ShapeMismatchError, match="shape"):
         make_morph_targets(("a", "b"), np.stack([bump, lift])[:, :-1], weights, len(v))
+
+
+def test_driving_the_rig_moves_the_face_and_its_parts_as_a_viewer_would(patch_mesh):
+    """with_expression: the named targets go to their weights, every other one to neutral, for
+    the face and for a part that carries the same targets."""
+    v = patch_mesh.vertices
+    lift = np.where(v[:, 1:2] > 5.0, 1.0, 0.0) * [0.0, 0.5, 0.0]
+    puff = np.ones_like(v) * [0.0, 0.0, 0.2]
+    morphs = make_morph_targets(("lift", "puff"), np.stack([lift, puff]), np.array([0.0, 0.5]), len(v))
+    part = make_mesh_part("cap", v + [0.0, 0.0, 1.0], patch_mesh.faces, patch_mesh.uvs,
+                          morph_offsets=np.stack([lift, puff]))
+    mesh = dataclasses.replace(patch_mesh, vertices=v + 0.5 * puff, morphs=morphs, parts=(part,))
+    lifted = with_expression(mesh, {"lift": 1.0})
+    np.testing.assert_allclose(lifted.vertices, v + lift)  # lift on, the fitted puff gone
+    np.testing.assert_allclose(lifted.parts[0].vertices, part.vertices + lift - 0.5 * puff)
+    np.testing.assert_array_equal(lifted.morphs.weights, [1.0, 0.0])
+    np.testing.assert_allclose(with_expression(lifted, {"puff": 0.5}).vertices, mesh.vertices)  # back again
+    with pytest.raises(ShapeMismatchError, match="jawOpen"):
+        with_expression(mesh, {"jawOpen": 1.0})
+    with pytest.raises(ShapeMismatchError, match="no morph targets"):
+        with_expression(patch_mesh, {"lift": 1.0})
 
 
 def test_welded_normals_agree_where_meshes_share_a_vertex():

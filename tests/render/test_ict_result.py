@@ -205,3 +205,86 @@ def test_the_face_tile_alone_without_head_or_rig(inferred, result_folder, tmp_pa
     assert doc["accessors"][prim["attributes"]["POSITION"]]["count"] == 9547
     assert list(_obj_objects(out / "face.obj")) == ["face"] and not (out / "head_albedo.png").exists()
     assert (out / "face.glb").stat().st_size < 0.5 * (result_folder / "face.glb").stat().st_size
+
+
+def test_an_open_jaw_shows_the_teeth_in_a_dark_mouth(inferred, small_database):
+    """Issue 19, step 3: driven to jawOpen, a close-up of the mouth shows the teeth's edges
+    behind the lips and a dark opening (tongue and socket), not stretched skin; shut, no teeth
+    show."""
+    from facetex.outputs import result_mesh
+    from facetex.render.mitsuba_render import RenderConfig, View, render_views
+    from facetex.render.textured_mesh import with_expression
+
+    result, config = inferred
+    mesh = result_mesh(result, facetex.open_database(small_database).morphable_model(), config)
+    (teeth_part,) = [p for p in mesh.parts if p.name == "teeth"]
+    mouth = mesh.vertices[np.linalg.norm(mesh.vertices - teeth_part.vertices.mean(axis=0), axis=1) < 4.0]
+    render = RenderConfig(resolution=192, spp=8, views=(View("front", 0.0),), lightings=("environment",),
+                          background=(0.0, 0.0, 0.0), subsurface=False)
+
+    def rendered(weights):
+        posed = with_expression(mesh, weights)
+        green = tuple(dataclasses.replace(p, colour=(0.0, 1.0, 0.0)) if p.name == "teeth" else p for p in posed.parts)
+        (plain,) = render_views(posed, render, frame=mouth)
+        (marked,) = render_views(dataclasses.replace(posed, parts=green), render, frame=mouth)
+        teeth = (marked.image[..., 1] > 0.2) & (marked.image[..., 1] > 2 * marked.image[..., 0])
+        opening = np.abs(marked.image - plain.image).max(axis=-1) < 0.05  # unchanged: not teeth
+        return teeth, plain.image.mean(axis=-1), opening
+
+    shut, _, _ = rendered({})
+    teeth, lum, unchanged = rendered({"jawOpen": 1.0})
+    assert shut.sum() < 3 and teeth.sum() > 15
+    # The opening: what the lips frame around the teeth, i.e. the teeth's bounding box.
+    rows, cols = np.nonzero(teeth)
+    box = np.zeros_like(teeth)
+    box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+    inside, skin = box & unchanged & ~teeth, ~box & (lum > 0.02)
+    assert inside.sum() > 100 and lum[inside].mean() < 0.6 * lum[skin].mean()
+
+
+def test_blender_imports_the_rig_with_named_shape_keys_and_textured_materials(result_folder, tmp_path):
+    """Issue 19, step 4: Blender's own glTF and OBJ importers (headless), where Blender is installed."""
+    import shutil
+    import subprocess
+
+    blender = shutil.which("blender")
+    if blender is None:
+        pytest.skip("Blender is not installed (apt-get install blender)")
+    script = tmp_path / "read.py"
+    script.write_text(
+        # Debian's Blender 3.4 glTF add-on still says np.bool, which numpy >= 1.24 removed.
+        "import numpy\n"
+        "if not hasattr(numpy, 'bool'):\n"
+        "    numpy.bool = bool\n"
+        "import bpy, json\n"
+        "out = {}\n"
+        "bpy.ops.wm.read_factory_settings(use_empty=True)\n"
+        f"bpy.ops.import_scene.gltf(filepath={str(result_folder / 'face.glb')!r})\n"
+        "meshes = [o for o in bpy.data.objects if o.type == 'MESH']\n"
+        "keys = meshes[0].data.shape_keys\n"
+        "out['glb_shape_keys'] = {k.name: k.value for k in keys.key_blocks} if keys else {}\n"
+        "out['glb_vertices'] = sum(len(o.data.vertices) for o in meshes)\n"
+        "out['glb_images'] = sorted(i.name for i in bpy.data.images)\n"
+        "bpy.ops.wm.read_factory_settings(use_empty=True)\n"
+        f"bpy.ops.wm.obj_import(filepath={str(result_folder / 'face.obj')!r})\n"
+        "out['obj_materials'] = {\n"
+        "    m.name: {'images': sorted(n.image.name for n in m.node_tree.nodes if n.type == 'TEX_IMAGE' and n.image),\n"
+        "             'nodes': sorted(n.type for n in m.node_tree.nodes)}\n"
+        "    for m in bpy.data.materials if m.use_nodes}\n"
+        f"open({str(tmp_path / 'out.json')!r}, 'w').write(json.dumps(out))\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run([blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads((tmp_path / "out.json").read_text())
+    keys = seen["glb_shape_keys"]
+    assert list(keys)[0] == "Basis" and len(keys) == 54  # Blender's basis and the 53 targets
+    assert {"jawOpen", "eyeBlink_L", "mouthSmile_R"} <= set(keys)
+    fitted = json.loads((result_folder / "fit.json").read_text())["expression_coefficients"]
+    assert all(abs(keys[name] - fitted[name]) < 1e-4 for name in fitted)  # set to the fitted expression
+    assert seen["glb_vertices"] >= 20_000
+    assert {"albedo", "normal", "head_albedo", "head_normal"} <= set(seen["glb_images"])
+    skin, head = seen["obj_materials"]["skin"], seen["obj_materials"]["head"]
+    assert skin["images"] == ["albedo.png", "normal.png"] and "NORMAL_MAP" in skin["nodes"]
+    assert head["images"] == ["head_albedo.png", "head_normal.png"] and "NORMAL_MAP" in head["nodes"]
