@@ -52,6 +52,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("texture.detail", metavar="S"),
     Option("texture.detail_map", metavar="UV.png"),
     Option("texture.keep_observed"),
+    Option("texture.carry_tone"),
     Option("unwrap.deblur"),
     Option("texture.alpha"),
     Option("texture.gram_layers", flag="--layers", metavar="LAYERS"),

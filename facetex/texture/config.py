@@ -151,6 +151,9 @@ class TextureConfig:
         (:func:`~facetex.texture.membrane.continue_photo_colour`), so they meet the observed
         ones without an edge. False is the paper's §5, which re-synthesises every texel from
         I(α_al).
+    carry_tone : with ``keep_observed``, hidden skin far from the observed texels takes the
+        photo's overall skin tone (the median photo − model residual) on top of the model
+        albedo; False: the model albedo's own tone there.
     detail : scale of the invented detail, in [0, 2]: 0 = none (hidden texels keep the
         low-frequency albedo, observed ones the photo's own bands), 1 = the database-matched
         amount, 2 = twice it. The photo's own detail is never scaled.
@@ -191,6 +194,11 @@ class TextureConfig:
         True,
         help="keep the photo's own detail where it sees skin (off: re-synthesise every texel, as the "
         "paper's §5)",
+    )
+    carry_tone: bool = setting(
+        True,
+        help="hidden skin far from what the photo shows takes the photo's overall skin tone (off: the "
+        "model albedo's)",
     )
     detail: float = setting(
         1.0,

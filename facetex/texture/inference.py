@@ -358,7 +358,7 @@ def complete_texture(
             f"init {init.shape[:2]}, partial {partial.shape[:2]} and mask {visible.shape} must have one size"
         )
     if config.keep_observed:  # the photo's colour, not the model's, next to what it shows
-        init = continue_photo_colour(init, partial, visible)
+        init = continue_photo_colour(init, partial, visible, carry_tone=config.carry_tone)
     exemplar_y = [_exemplar_luminance(e, f"exemplar {i}") for i, e in enumerate(exemplars)]
     count = len(exemplar_y)
     weights = np.asarray(blend.weights, dtype=np.float64)

@@ -81,7 +81,7 @@ def solve_membrane(
 
 def continue_photo_colour(lowfreq: np.ndarray, partial: np.ndarray, mask: np.ndarray, *,
                           scale: float = 1.0 / 64.0, reach: float = 1.0 / 16.0,
-                          solve_size: int = 160) -> np.ndarray:
+                          solve_size: int = 160, carry_tone: bool = True) -> np.ndarray:
     """The low-frequency albedo with the photo's colour carried smoothly into hidden texels.
 
     The fitted model albedo I(α_al) differs from the photo's unwrapped colour where the fit's
@@ -92,9 +92,12 @@ def continue_photo_colour(lowfreq: np.ndarray, partial: np.ndarray, mask: np.nda
     (normalised Gaussian, σ = ``scale`` × R), is carried into the hidden texels by a screened
     membrane (:func:`solve_membrane` with a pull towards 0 whose decay length is ``reach`` × R,
     at ``solve_size``², the residual being smooth) and added back: a hidden strip between two
-    observed regions goes from one's colour to the other's, skin far from anything observed
-    keeps the model's colour (a residual of the face's rim, darkened by shading the SH model
-    misses, would otherwise grey the whole side of the head).
+    observed regions goes from one's colour to the other's. Skin far from anything observed
+    takes the model's colour shifted by the median residual over the observed texels
+    (``carry_tone``): the person's overall tone, which a PCA albedo of the database may not
+    reach (a darker skin than the database's met a lighter model neck at the jaw). The median,
+    not the local residual, is carried that far: a residual of the face's rim, darkened by
+    shading the SH model misses, would grey the whole side of the head.
 
     Parameters
     ----------
@@ -104,6 +107,8 @@ def continue_photo_colour(lowfreq: np.ndarray, partial: np.ndarray, mask: np.nda
     scale : σ of the residual's low-pass as a fraction of R.
     reach : decay length of the carried residual as a fraction of R (inf: no decay).
     solve_size : side of the grid the membrane is solved on (at most R).
+    carry_tone : carry the median residual to hidden skin far from the observed texels (False:
+        the model's colour there, as before 2026-12-07).
 
     Returns
     -------
@@ -127,11 +132,12 @@ def continue_photo_colour(lowfreq: np.ndarray, partial: np.ndarray, mask: np.nda
     known = coverage >= 0.5
     if not known.any():
         known = coverage > 0.0
-    values = np.where(known[..., None], small, 0.0).astype(np.float64)
+    tone = np.median(residual[seen], axis=0) if carry_tone else np.zeros(3)
+    values = np.where(known[..., None], small - tone, 0.0).astype(np.float64)
     unknown = ~known
     if unknown.any():
         everywhere = np.ones_like(known)
         pull = 1e-9 if not np.isfinite(reach) else 1.0 / max(reach * size, 1.0) ** 2
         values[unknown] = solve_membrane(values, unknown, everywhere, None, np.zeros(3), pull)
-    filled = resize(values.astype(np.float32), r).astype(np.float64)
+    filled = resize((values + tone).astype(np.float32), r).astype(np.float64)
     return np.clip(base + filled, 0.0, 1.0).astype(np.float32)

@@ -44,3 +44,23 @@ def test_the_photo_colour_meets_hidden_texels_without_an_edge():
     np.testing.assert_array_equal(unchanged, lowfreq)
     with pytest.raises(ShapeMismatchError):
         continue_photo_colour(lowfreq, partial[:64], mask)
+
+
+def test_hidden_skin_far_from_the_photo_takes_the_persons_overall_tone():
+    """A person 0.15 darker than the model albedo everywhere the photo sees (a skin tone the
+    database's PCA does not reach): hidden skin far away is darker by that much too, not the
+    model's lighter colour (which met the face at the jaw with an edge); carry_tone=False keeps
+    the model's colour far away, the former behaviour."""
+    r = 128
+    lowfreq = np.full((r, r, 3), 0.6, np.float32)
+    partial = np.full((r, r, 3), 0.45, np.float32)
+    mask = np.zeros((r, r), bool)
+    mask[:40, 32:96] = True  # the face
+    partial[:8, 32:96] = 0.30  # its rim, darker still (shading the SH model missed)
+    out = continue_photo_colour(lowfreq, partial, mask)
+    far = out[110:, :, 0]
+    np.testing.assert_allclose(far, 0.45, atol=0.01)  # the median tone, not the rim's
+    near = out[40:44, 40:88, 0]
+    np.testing.assert_allclose(near, 0.45, atol=0.02)  # no step where the photo stops
+    model_tone = continue_photo_colour(lowfreq, partial, mask, carry_tone=False)
+    np.testing.assert_allclose(model_tone[110:, :, 0], 0.6, atol=0.01)
