@@ -100,3 +100,11 @@ clean:
 
 database: setup  ## build the default London database into the cache (once, ~45 min on a quiet 2-core CPU)
 	$(BIN)/python -c "from facetex.database.build import ensure_default_database; print(ensure_default_database())"
+
+# README figure (issue 19): the same three Helen photos as complete heads rendered front /
+# three-quarter / profile with subsurface scattering under the project's studio environment map,
+# and the first head's rig driven neutral → smile → jaw open (a GIF and its frames), into
+# benchmarks/results/heads*.png|gif|json (made from photos: never committed). ~2 min per photo.
+.PHONY: figure-heads
+figure-heads:  ## (after make setup) README figure: complete heads with subsurface scattering, and the rig in motion
+	$(BIN)/python benchmarks/fig_heads.py $(addprefix $(FIG_MODELS_DATA)/helen/,$(addsuffix .jpg,$(FIG_MODELS_PHOTOS)))

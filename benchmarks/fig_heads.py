@@ -59,7 +59,7 @@ def _keyframe_weights(steps: int) -> list[tuple[str, dict[str, float]]]:
         for i in range(steps):
             t = i / steps
             names = set(a) | set(b)
-            frames.append((name_a if t == 0 else f"{name_a} → {name_b}",
+            frames.append((name_a if t == 0 else f"{name_a} to {name_b}",
                            {n: (1 - t) * a.get(n, 0.0) + t * b.get(n, 0.0) for n in names}))
     frames.append(KEYFRAMES[-1])
     return frames
