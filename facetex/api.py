@@ -18,6 +18,7 @@ as ``facetex infer`` does.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from facetex import outputs
@@ -60,23 +61,36 @@ def _photo(photo: str | os.PathLike[str] | Photo | None) -> Photo:
 
 
 def infer(
-    photo: str | os.PathLike[str] | Photo | None = None,
+    photo: str | os.PathLike[str] | Photo | Sequence[str | os.PathLike[str] | Photo] | None = None,
     *,
     database: TextureDatabase | str | os.PathLike[str] | None = None,
     config: InferConfig | None = None,
     face_index: int = 0,
+    same_person: bool = False,
+    force: bool = False,
     progress: bool = True,
 ) -> InferenceResult:
-    """Infer the complete albedo of a photo (a path, a loaded Photo, or None for the demo).
+    """Infer the complete albedo of a photo (a path, a loaded Photo, or None for the demo), or
+    with ``same_person`` of several photos of one person (a sequence of them) into one texture.
 
-    The convenience form of :func:`facetex.pipeline.infer`: ``database`` may be a path or None
-    (the default London database), ``config`` None (``InferConfig()``: its UV maps always
-    follow its texture size, see :class:`~facetex.config.InferConfig`); the network and the
-    detector are made for this call. For many photos call :func:`facetex.pipeline.infer` with
-    one loaded database, VGG and :class:`~facetex.detect.Detector`.
+    The convenience form of :func:`facetex.pipeline.infer` and, for ``same_person``, of
+    :func:`facetex.multiview.infer_same_person` (``force``: combine faces that look like
+    different people): ``database`` may be a path or None (the default London database),
+    ``config`` None (``InferConfig()``: its UV maps always follow its texture size, see
+    :class:`~facetex.config.InferConfig`); the network and the detector are made for this call.
+    For many photos call :func:`facetex.pipeline.infer` with one loaded database, VGG and
+    :class:`~facetex.detect.Detector`.
     """
     db = database if isinstance(database, TextureDatabase) else open_database(database)
-    return run_pipeline(_photo(photo), db, config or InferConfig(), face_index=face_index, progress=progress)
+    config = config or InferConfig()
+    if same_person:
+        from facetex.multiview import infer_same_person
+
+        photos = [photo] if photo is None or isinstance(photo, (str, os.PathLike, Photo)) else list(photo)
+        return infer_same_person([_photo(p) for p in photos], db, config, force=force, progress=progress)
+    if not (photo is None or isinstance(photo, (str, os.PathLike, Photo))):
+        raise TypeError("several photos need same_person=True (or one infer call per photo)")
+    return run_pipeline(_photo(photo), db, config, face_index=face_index, progress=progress)
 
 
 def fit(

@@ -50,3 +50,7 @@ class MissingDependencyError(FacetexError, ImportError):
 
 class OutputError(FacetexError):
     """An output location cannot be written."""
+
+
+class PersonMismatchError(FacetexError, ValueError):
+    """Photos given as one person show different people (face embeddings too far apart)."""

@@ -22,6 +22,9 @@ fit.json            every fitted parameter, named
 weights.json        database subject ids and their blend weights (§4)
 config.json         the resolved settings
 timing.json         seconds and peak memory per stage (``render`` and the Mitsuba variant too)
+source.png          several photos of one person: which photo each texel came from (colours
+                    :data:`SOURCE_COLOURS`, dark grey = invented); overlay_2.png, … their fits;
+                    views.json each photo's share, colour gain, face distance and fit
 render_*.png        Mitsuba renders (with ``render_views``)
 environment.hdr     the studio environment map the renders are lit by (Radiance RGBE)
 report.html         everything above on one page, with a 3D viewer (report_files/)
@@ -167,6 +170,21 @@ def write_result(
         write_image(tmp / "visibility.png", partial.mask.astype(np.float32))
         overlay = draw_overlay(result.photo.rgb, result.fit, topology, result.detection)
         write_image(tmp / "overlay.png", overlay)
+        source = None
+        if result.views:  # several photos of one person
+            for i, view in enumerate(result.views[1:], start=2):
+                write_image(tmp / f"overlay_{i}.png", draw_overlay(view.photo.rgb, view.fit, topology, view.detection))
+            source = source_image(result.source_map, partial.chart)
+            write_image(tmp / "source.png", source)
+            write_json(tmp / "views.json", {
+                "photos": [
+                    {"photo": view.photo.source, "observed_fraction": view.observed, "share": view.share,
+                     "gain": list(view.gain), "embedding_distance": view.embedding_distance,
+                     "fit": fit_summary(view.fit, view.detection, model, source=view.photo.source)}
+                    for view in result.views
+                ],
+                "skipped": list(result.skipped),
+            })
 
         # albedo.png, normal.png and bump.png are written by the export, edge-padded for renderers.
         mesh = result_mesh(result, model, config, timings=timings)
@@ -219,6 +237,7 @@ def write_result(
                 maps={
                     "Partial albedo (visible skin)": partial.albedo,
                     "Visibility": partial.mask,
+                    **({} if source is None else {"Source of each texel (photo 1, 2, …; dark: invented)": source}),
                     "Low-frequency albedo I(α_al)": partial.lowfreq,
                     "Final albedo": result.albedo,
                     "Normal map": result.normal_map,
@@ -291,6 +310,23 @@ def _head_parts(result: InferenceResult, model: MorphableModel, vertices: np.nda
     return parts, albedo
 
 
+SOURCE_COLOURS = np.array([[0.90, 0.45, 0.10], [0.15, 0.50, 0.90], [0.30, 0.75, 0.30], [0.85, 0.25, 0.55],
+                           [0.60, 0.45, 0.85], [0.95, 0.80, 0.20], [0.20, 0.80, 0.80], [0.55, 0.35, 0.20]],
+                          dtype=np.float32)
+"""sRGB colour of photo 1, 2, … in ``source.png`` (repeating after eight)."""
+
+
+def source_image(source_map: np.ndarray, chart: np.ndarray) -> np.ndarray:
+    """``source.png``: each observed texel in its photo's colour (:data:`SOURCE_COLOURS`),
+    invented texels (on the chart, seen by no photo) dark grey, off the chart mid-grey.
+    (R, R, 3) float32 in [0, 1]."""
+    out = np.full(source_map.shape + (3,), 0.5, dtype=np.float32)
+    out[np.asarray(chart, bool)] = 0.2
+    seen = source_map >= 0
+    out[seen] = SOURCE_COLOURS[source_map[seen] % len(SOURCE_COLOURS)]
+    return out
+
+
 def _downloads(folder: Path) -> Sequence[str]:
     names = ["albedo.png", "normal.png", "bump.png", "face.obj", "face.mtl", "face.glb", "fit.json", "weights.json"]
     return [n for n in names if (folder / n).exists()]
@@ -307,6 +343,12 @@ def _facts(
 ) -> dict[str, object]:
     facts: dict[str, object] = {
         "photo": result.photo.source,
+        **({} if not result.views else {"photos (same person)": "; ".join(
+            f"{i}. {Path(view.photo.source).name}: sees {100 * view.observed:.0f} % of the chart, "
+            f"gives {100 * view.share:.0f} % of the observed texels"
+            + ("" if view.embedding_distance is None else f", face distance {view.embedding_distance:.2f}")
+            for i, view in enumerate(result.views, start=1))}),
+        **({} if not result.skipped else {"skipped": "; ".join(result.skipped)}),
         "face": f"{result.detection.face_index + 1} of {result.detection.num_faces}",
         "albedo": f"{result.albedo.shape[0]}² px",
         "solver": result.blend.solver,

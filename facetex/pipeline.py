@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+import numpy as np
 
 from facetex.config import InferConfig
 from facetex.database.store import StoredGrams, TextureDatabase
@@ -35,9 +36,9 @@ from facetex.stages import StageClock, prepare_face
 from facetex.texture.config import TextureConfig
 from facetex.texture.inference import infer_texture
 from facetex.texture.vgg import VGG19, load_vgg19
-from facetex.types import InferenceResult, MorphableModel, Photo
+from facetex.types import Detection, FaceFit, InferenceResult, MorphableModel, PartialAlbedo, Photo
 
-__all__ = ["cached_grams", "infer"]
+__all__ = ["cached_grams", "complete_texture", "infer"]
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,34 @@ def infer(
         detector=detector, detect_config=config.detect, face_index=face_index, blur_references=references, clock=clock,
     )
     del references
-    detection, fit, partial = face.detection, face.fit, face.partial
+    return complete_texture(
+        face.partial, database, config, photo=photo, detection=face.detection, fit=face.fit,
+        photo_blur=None if face.blur is None else face.blur.as_dict(), vgg=vgg, exclude_persons=exclude,
+        detail_map=detail_map, clock=clock, progress=progress,
+    )
 
+
+def complete_texture(
+    partial: PartialAlbedo,
+    database: TextureDatabase,
+    config: InferConfig,
+    *,
+    photo: Photo,
+    detection: Detection,
+    fit: FaceFit,
+    photo_blur: dict[str, float | bool] | None = None,
+    vgg: VGG19 | None = None,
+    exclude_persons: Iterable[str] = (),
+    detail_map: np.ndarray | None = None,
+    clock: StageClock | None = None,
+    progress: bool = True,
+) -> InferenceResult:
+    """Stages 4–5 of :func:`infer` on a partial albedo (one photo's, or several photos' merged,
+    :mod:`facetex.multiview`): the §4 blend, the §5 synthesis with the photo's detail kept, the
+    detail maps. ``photo``, ``detection``, ``fit`` and ``photo_blur`` are recorded in the result
+    as given (the photo the mesh is posed by)."""
+    clock = clock if clock is not None else StageClock()
+    exclude = tuple(exclude_persons)
     with clock.stage("load_database"):
         subjects = database.subjects(exclude_persons=exclude)
         exemplars = database.luminances(exclude_persons=exclude)  # §4–5 use Y only
@@ -144,7 +171,7 @@ def infer(
         peak_memory_mib=clock.peak_memory_mib,
         database=str(database.path),
         photo_bands=None if texture.transfer is None else texture.transfer.as_dict(),
-        photo_blur=None if face.blur is None else face.blur.as_dict(),
+        photo_blur=photo_blur,
     )
 
 

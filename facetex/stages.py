@@ -116,6 +116,7 @@ def prepare_face(
     light_prior: np.ndarray | None = None,
     visibility_filter: Callable[[ImageVisibility], ImageVisibility] | None = None,
     blur_references: np.ndarray | None = None,
+    identity: tuple[np.ndarray, np.ndarray] | None = None,
     clock: StageClock | None = None,
 ) -> PreparedFace:
     """Detect, fit (§3) and unwrap one face of ``photo``.
@@ -144,6 +145,8 @@ def prepare_face(
         database's studio lighting (``fit_face(..., light_prior=)``).
     visibility_filter : changes the photo's skin masks before the unwrap (see :func:`unwrap_face`).
     blur_references : sharp luminance maps for the deblur step (see :func:`unwrap_face`).
+    identity : (shape, albedo) coefficients to hold fixed in every fit (``fit_face(...,
+        identity=)``): a person's identity shared by several photos.
     clock : records each stage's seconds and peak memory.
 
     Raises
@@ -159,7 +162,8 @@ def prepare_face(
         with clock.stage("clean"):
             photo = clean(photo, detection)
     with clock.stage("fit"):
-        fit = fit_face(photo, detection, model, fit_config, sh_coeffs=sh_coeffs, light_prior=light_prior)
+        fit = fit_face(photo, detection, model, fit_config, sh_coeffs=sh_coeffs, light_prior=light_prior,
+                       identity=identity)
     prepared = PreparedFace(photo=photo, detection=detection, fit=fit)
     if unwrap_config is None:
         return prepared
@@ -171,7 +175,8 @@ def prepare_face(
     restored = prepared.restored
     with clock.stage("refit"):
         detection = _detect(restored, detector, detect_config, face_index)
-        fit = fit_face(restored, detection, model, fit_config, sh_coeffs=sh_coeffs, light_prior=light_prior)
+        fit = fit_face(restored, detection, model, fit_config, sh_coeffs=sh_coeffs, light_prior=light_prior,
+                       identity=identity)
     refitted = unwrap_face(
         PreparedFace(photo=restored, detection=detection, fit=fit), model, replace(unwrap_config, deblur=False),
         visibility_filter=visibility_filter, clock=clock,

@@ -51,6 +51,7 @@ __all__ = [
     "BlendResult",
     "SynthesisResult",
     "InferenceResult",
+    "ViewRecord",
 ]
 
 
@@ -475,6 +476,31 @@ class SynthesisResult:
 
 
 @dataclass(frozen=True)
+class ViewRecord:
+    """One photo among several of one person (:mod:`facetex.multiview`).
+
+    Attributes
+    ----------
+    photo : the photo.
+    detection : its face.
+    fit : its fit, with the identity (shape and albedo coefficients) all the photos share.
+    observed : fraction of the chart's texels this photo observes (skin or facial features).
+    share : fraction of the merged observation's texels taken mostly from this photo.
+    gain : (3,) colour scale that matched this photo to the reference photo.
+    embedding_distance : dlib face-embedding distance to the first photo (0 for the first;
+        None when not measured).
+    """
+
+    photo: Photo
+    detection: Detection
+    fit: FaceFit
+    observed: float
+    share: float
+    gain: tuple[float, float, float]
+    embedding_distance: float | None = None
+
+
+@dataclass(frozen=True)
 class InferenceResult:
     """Everything ``facetex infer`` made from one photo (the paper's Fig. 2 end to end).
 
@@ -499,6 +525,12 @@ class InferenceResult:
         :mod:`facetex.texture.fusion`); None when the photo's detail was not kept.
     photo_blur : the photo's blur against the database's photos and whether it was undone
         before the unwrap (:meth:`facetex.fitting.deblur.PhotoBlur.as_dict`); None when not measured.
+    views : for several photos of one person (:mod:`facetex.multiview`), one record per photo
+        used, the first being ``photo``; empty for one photo.
+    source_map : (R_p, R_p) int16 on the partial's grid, the index into ``views`` of the photo
+        each observed texel was mostly taken from, −1 where no photo sees skin (invented); None
+        for one photo.
+    skipped : photos given but not used, as "name: reason" lines.
     """
 
     photo: Photo
@@ -516,3 +548,6 @@ class InferenceResult:
     database: str | None = None
     photo_bands: dict[str, float] | None = None
     photo_blur: dict[str, float | bool] | None = None
+    views: tuple[ViewRecord, ...] = ()
+    source_map: np.ndarray | None = None
+    skipped: tuple[str, ...] = ()

@@ -87,6 +87,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="leave a database person (e.g. 012) out of the blend and of the morphable model: "
                    "run a database photo as if it were new (repeatable)")
     p.add_argument("--face", type=face_index, default=0, help="which face when there are several (0 = largest)")
+    p.add_argument("--same-person", action="store_true",
+                   help="the photos show one person: fit one identity to all of them and make one texture "
+                   "from everything they show, into -o (the first photo poses the mesh)")
+    p.add_argument("--force", action="store_true",
+                   help="with --same-person: combine the photos even when their faces look like different people")
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier facetex results in the output folder(s); a folder facetex "
                    "did not write is never replaced")
@@ -128,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         load_detail_map(config.texture.detail_map)
     files = _photo_files(args.photos)
     output: Path = args.output
+    if args.same_person:
+        return _run_same_person(args, config, files)
     names = result_folder_names(files or [None])
     jobs: list[tuple[str, Path | None]] = list(zip(names, files or [None]))
     single = len(jobs) == 1
@@ -176,3 +183,43 @@ def run(args: argparse.Namespace) -> int:
         for name, reason in failures:
             print(f"  failed: {name}: {reason}", file=sys.stderr)
     return 0 if not failures else 1
+
+
+def _run_same_person(args: argparse.Namespace, config, files: list[Path]) -> int:
+    """``--same-person``: every photo → one result in ``-o`` (:mod:`facetex.multiview`)."""
+    from facetex.api import open_database
+    from facetex.database.holdout import model_without
+    from facetex.detect import Detector
+    from facetex.io.images import load_photo
+    from facetex.multiview import infer_same_person
+    from facetex.outputs import check_result_folders, write_result
+    from facetex.texture.vgg import load_vgg19
+
+    if not files:
+        raise InputImageError("--same-person needs the photos of the person (two or more)")
+    check_result_folders([args.output], config, overwrite=args.overwrite)
+    start = time.perf_counter()
+    progress = show_progress(args)
+    photos, skipped = [], []
+    for path in files:
+        try:
+            photos.append(load_photo(path))
+        except FacetexError as exc:
+            skipped.append(f"{path.name}: {exc}")
+            print(f"facetex: error: {path.name}: {exc} (skipped)", file=sys.stderr)
+    if not photos:
+        raise InputImageError(f"none of the {len(files)} photos could be read")
+    database = open_database(args.db, progress=progress)
+    exclude = tuple(args.exclude_person)
+    model = model_without(database, exclude) if exclude else database.morphable_model()
+    vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
+    with Detector(config.detect) as detector:
+        result = infer_same_person(photos, database, config, vgg=vgg, detector=detector, force=args.force,
+                                   exclude_persons=exclude, model=model, skipped=skipped, progress=progress)
+    for line in result.skipped[len(skipped):]:
+        print(f"facetex: error: {line} (skipped)", file=sys.stderr)
+    write_result(result, args.output, config, model, database=database, overwrite=args.overwrite)
+    used = ", ".join(Path(view.photo.source).name for view in result.views)
+    print(f"{used}: {time.perf_counter() - start:.1f} s → "
+          f"{args.output / 'report.html' if config.report else args.output}")
+    return 0 if not result.skipped else 1

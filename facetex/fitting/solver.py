@@ -70,6 +70,7 @@ def fit_face(
     *,
     sh_coeffs: np.ndarray | None = None,
     light_prior: np.ndarray | None = None,
+    identity: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FaceFit:
     """Fit shape, expression, pose, focal length, SH lighting and albedo to one face (paper §3).
 
@@ -89,6 +90,9 @@ def fit_face(
         the render); the light's direction and colour keep the weak prior
         (``config.light_prior_sigma``), so a photo's colour cast stays in the light. None: the
         white ambient light of ``config.light_prior_irradiance``.
+    identity : (shape coefficients (K_id,), albedo coefficients (K_al,)) to hold fixed: the
+        person's identity shared by several photos (:mod:`facetex.multiview`); the fit then
+        solves pose, focal length, expression, gaze and lighting only. None: solve for both.
 
     Returns
     -------
@@ -116,8 +120,14 @@ def fit_face(
     _validate(photo, detection, model, config, sh_coeffs)
     if light_prior is not None and np.shape(light_prior) != (9, 3):
         raise ShapeMismatchError(f"light_prior must have shape (9, 3), got {np.shape(light_prior)}")
+    if identity is not None and (np.shape(identity[0]) != model.shape_basis.shape[:1]
+                                 or np.shape(identity[1]) != model.albedo_basis.shape[:1]):
+        raise ShapeMismatchError(
+            f"identity must be ({model.shape_basis.shape[0]},) shape and ({model.albedo_basis.shape[0]},) albedo "
+            f"coefficients, got {np.shape(identity[0])} and {np.shape(identity[1])}"
+        )
     with torch_threads(1):
-        return _fit(photo, detection, model, config, sh_coeffs, light_prior, started)
+        return _fit(photo, detection, model, config, sh_coeffs, light_prior, started, identity)
 
 
 def _fit(
@@ -128,6 +138,7 @@ def _fit(
     sh_coeffs: np.ndarray | None,
     light_prior: np.ndarray | None,
     started: float,
+    identity: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FaceFit:
     height, width = photo.size
     landmarks = np.asarray(detection.landmarks, dtype=np.float64)
@@ -139,6 +150,9 @@ def _fit(
     if light_prior is not None:
         problem = replace(problem, light_prior=torch.tensor(np.asarray(light_prior), dtype=DTYPE))
     params, problem = initial_params(model, problem, landmarks, focal0, config, sh_coeffs)
+    if identity is not None:
+        params = params._replace(shape=torch.tensor(np.asarray(identity[0]), dtype=DTYPE),
+                                 albedo=torch.tensor(np.asarray(identity[1]), dtype=DTYPE))
     albedo_maps = albedo_stack(model)
     uvs = torch.tensor(np.asarray(model.topology.uvs), dtype=DTYPE)
     fit_faces = model.topology.fit_faces
@@ -151,8 +165,9 @@ def _fit(
     def slid(params: FitParams, problem: EnergyProblem) -> EnergyProblem:
         return problem if contour is None else slide_contour(params, problem, contour)
 
-    geometry = tuple(n for n in GEOMETRY_FIELDS if config.fit_focal or n != "log_focal")
-    appearance = ("albedo",) if sh_coeffs is not None else ("sh", "albedo")
+    held = ("shape", "albedo") if identity is not None else ()
+    geometry = tuple(n for n in GEOMETRY_FIELDS if (config.fit_focal or n != "log_focal") and n not in held)
+    appearance = tuple(n for n in (("albedo",) if sh_coeffs is not None else ("sh", "albedo")) if n not in held)
     iterations = 0
 
     # Landmarks only: pose, focal length, shape, expression, gaze.
@@ -172,7 +187,8 @@ def _fit(
     for _ in range(config.alternations):
         if "sh" in appearance:
             params = params._replace(sh=solve_lighting(params, problem, samples))
-        params = params._replace(albedo=solve_albedo(params, problem, samples))
+        if "albedo" in appearance:
+            params = params._replace(albedo=solve_albedo(params, problem, samples))
 
     # The full energy, coarse to fine.
     layout = ParameterLayout.of(params, geometry + appearance)

@@ -1,0 +1,172 @@
+"""Several photos of one person → one texture (issue 20; the paper's multi-view consistency,
+Fig. 9, used on purpose): what one photo hides, another shows.
+
+Steps (:func:`infer_same_person`):
+
+1. detect and fit (§3) every photo on its own; a photo that fails (no face, an unreadable
+   file, a fit that diverges) is named in ``skipped`` and the others go on;
+2. check that the photos show one person: dlib's face-recognition embedding of each face lies
+   within :data:`SAME_PERSON_DISTANCE` of the first's (dlib: two photos of one person lie
+   within 0.6 on LFW); a photo beyond it stops the run (:class:`PersonMismatchError`) unless
+   ``force``;
+3. one identity: the shape and albedo coefficients averaged over the photos, weighted by each
+   fit's visible skin pixels; every photo is fitted again with that identity held fixed, so
+   only its pose, camera, expression, gaze and lighting are its own, and unwrapped;
+4. one observation: the partial albedos merged texel by texel from the views that see each best
+   (:func:`facetex.fitting.merge_views.merge_partials`);
+5. §4–5 on the merged observation, with the photo's detail kept where any photo shows skin and
+   invented only where none does (:func:`facetex.pipeline.complete_texture`).
+
+The result's mesh is posed as in the first usable photo; ``views`` lists every photo used,
+``source_map`` which photo each texel came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from facetex.config import InferConfig
+from facetex.database.store import TextureDatabase
+from facetex.detect.detector import Detector
+from facetex.errors import FacetexError, MissingDependencyError, PersonMismatchError
+from facetex.fitting.merge_views import merge_partials
+from facetex.io.images import load_detail_map
+from facetex.pipeline import complete_texture
+from facetex.stages import PreparedFace, StageClock, prepare_face
+from facetex.texture.vgg import VGG19
+from facetex.types import InferenceResult, MorphableModel, Photo, ViewRecord
+
+__all__ = ["SAME_PERSON_DISTANCE", "infer_same_person", "shared_identity"]
+
+log = logging.getLogger(__name__)
+
+SAME_PERSON_DISTANCE = 0.6
+"""dlib face-embedding distance above which two faces are taken for different people."""
+
+
+def _name(photo: Photo) -> str:
+    return Path(photo.source).name
+
+
+def shared_identity(faces: Sequence[PreparedFace]) -> tuple[np.ndarray, np.ndarray]:
+    """(shape, albedo) coefficients of one person from several fits: their mean weighted by each
+    fit's visible skin pixels (the model is linear in both, so this is the mean shape and albedo)."""
+    weights = np.array([max(float(face.fit.diagnostics.visible_pixels), 1.0) for face in faces])
+    weights = weights / weights.sum()
+    shape = sum(w * np.asarray(face.fit.shape_coeffs, np.float64) for w, face in zip(weights, faces))
+    albedo = sum(w * np.asarray(face.fit.albedo_coeffs, np.float64) for w, face in zip(weights, faces))
+    return np.asarray(shape), np.asarray(albedo)
+
+
+def _embedding_distances(faces: Sequence[PreparedFace]) -> list[float] | None:
+    """dlib embedding distance of each face to the first; None when dlib is not installed."""
+    try:
+        from facetex.evaluation.identity import IdentityEmbedder, embedding_distance
+
+        embedder = IdentityEmbedder()
+    except MissingDependencyError as exc:
+        log.warning("cannot check that the photos show one person: %s", exc)
+        return None
+    embeddings = [embedder.embed(face.photo.rgb, face.detection.box) for face in faces]
+    return [embedding_distance(embeddings[0], e) for e in embeddings]
+
+
+def infer_same_person(
+    photos: Sequence[Photo],
+    database: TextureDatabase,
+    config: InferConfig,
+    *,
+    vgg: VGG19 | None = None,
+    detector: Detector | None = None,
+    force: bool = False,
+    exclude_persons: Sequence[str] = (),
+    model: MorphableModel | None = None,
+    skipped: Sequence[str] = (),
+    progress: bool = True,
+) -> InferenceResult:
+    """One complete albedo from several photos of one person (module doc).
+
+    Parameters
+    ----------
+    photos : the photos, loaded; the first usable one poses the mesh.
+    database, config, vgg, exclude_persons, model, progress : as :func:`facetex.pipeline.infer`.
+    detector : a detector to reuse (one is made and closed if None).
+    force : go on when the faces' embeddings say they are different people.
+    skipped : photos the caller could not load, "name: reason", carried into the result.
+
+    Returns
+    -------
+    InferenceResult with ``views``, ``source_map`` and ``skipped`` set.
+
+    Raises
+    ------
+    PersonMismatchError
+        A photo's face is not the first photo's person (and not ``force``).
+    NoFaceError, FittingError, EmptyMaskError, ...
+        When no photo is usable: the first photo's error.
+    """
+    clock = StageClock()
+    model = database.morphable_model() if model is None else model
+    exclude = tuple(exclude_persons)
+    skipped = list(skipped)
+    own_detector = detector is None
+    detector = Detector(config.detect) if detector is None else detector
+    try:
+        faces, photos_used, first_error = [], [], None
+        for photo in photos:
+            try:
+                faces.append(prepare_face(photo, model, config.fit, None, light_prior=database.lighting,
+                                          detector=detector, clock=clock))
+                photos_used.append(photo)
+            except FacetexError as exc:
+                first_error = first_error or exc
+                skipped.append(f"{_name(photo)}: {exc}")
+                log.warning("skipping %s: %s", _name(photo), exc)
+        if not faces:
+            assert first_error is not None
+            raise first_error
+        with clock.stage("same_person"):
+            distances = _embedding_distances(faces) if len(faces) > 1 else [0.0]
+        if distances is not None and not force:
+            for face, distance in zip(faces[1:], distances[1:]):
+                if distance > SAME_PERSON_DISTANCE:
+                    raise PersonMismatchError(
+                        f"{_name(face.photo)} shows another person than {_name(faces[0].photo)} (face-embedding "
+                        f"distance {distance:.2f} > {SAME_PERSON_DISTANCE}); use --force to combine them anyway"
+                    )
+        identity = shared_identity(faces)
+        references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
+        unwrapped = [
+            prepare_face(face.photo, model, config.fit, config.unwrap, light_prior=database.lighting,
+                         detector=detector, detection=face.detection, blur_references=references,
+                         identity=identity, clock=clock)
+            for face in faces
+        ]
+        del references
+    finally:
+        if own_detector:
+            detector.close()
+
+    with clock.stage("merge"):
+        merged = merge_partials([face.partial for face in unwrapped])
+    observed = merged.source >= 0
+    shares = [float(np.count_nonzero(merged.source == i)) / max(int(observed.sum()), 1) for i in range(len(unwrapped))]
+    views = tuple(
+        ViewRecord(photo=face.photo, detection=face.detection, fit=face.fit, observed=float(merged.observed[i]),
+                   share=shares[i], gain=tuple(float(g) for g in merged.gains[i]),
+                   embedding_distance=None if distances is None else float(distances[i]))
+        for i, face in enumerate(unwrapped)
+    )
+    detail_map = None if config.texture.detail_map is None else load_detail_map(config.texture.detail_map)
+    first = unwrapped[0]
+    result = complete_texture(
+        merged.partial, database, config, photo=photos_used[0], detection=first.detection, fit=first.fit,
+        photo_blur=None if first.blur is None else first.blur.as_dict(), vgg=vgg, exclude_persons=exclude,
+        detail_map=detail_map, clock=clock, progress=progress,
+    )
+    return replace(result, views=views, source_map=merged.source, skipped=tuple(skipped))

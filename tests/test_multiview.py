@@ -1,0 +1,119 @@
+"""Several photos of one person → one texture (issue 20): the merge of the views, the shared
+identity in the fit, and `facetex infer --same-person` on real London photos."""
+
+from __future__ import annotations
+
+import json
+import numpy as np
+import pytest
+from PIL import Image
+
+from facetex.cli import main
+from facetex.fitting.merge_views import merge_partials
+from facetex.types import PartialAlbedo
+
+FAST = ["--size", "64", "--iterations", "3"]
+
+
+def _partial(r: int, seen: np.ndarray, colour: np.ndarray, ppt: float = 2.0) -> PartialAlbedo:
+    lowfreq = np.full((r, r, 3), 0.5, np.float32)
+    return PartialAlbedo(
+        albedo=np.where(seen[..., None], colour, 0.5).astype(np.float32), mask=seen, lowfreq=lowfreq,
+        shading=np.ones((r, r, 3), np.float32), chart=np.ones((r, r), bool),
+        pixels_per_texel=np.where(seen, ppt, 0.0).astype(np.float32),
+    )
+
+
+def test_views_are_merged_where_each_sees_best_without_a_seam_and_in_one_colour():
+    """Two views of a skin with fine stripes: the first sees the left 60 %, the second the right
+    60 % and is 10 % brighter (its lighting) with a highlight in the overlap. The merge observes
+    the union, takes each side from the view that sees it, matches the second view's colour to
+    the first, leaves the highlight out, and changes smoothly across the overlap."""
+    r = 128
+    x = np.arange(r)
+    skin = (0.5 + 0.08 * np.sign(np.sin(2 * np.pi * x / 6)))[None, :, None] * np.array([1.0, 0.8, 0.7])
+    skin = np.broadcast_to(skin, (r, r, 3)).astype(np.float32)
+    left, right = np.zeros((r, r), bool), np.zeros((r, r), bool)
+    left[8:-8, : int(0.6 * r)] = True
+    right[8:-8, int(0.4 * r) :] = True
+    second = np.clip(skin * 1.1, 0, 1)
+    second[50:60, 58:66] = 0.95  # a highlight in the overlap, only in the second view
+    merged = merge_partials([_partial(r, left, skin), _partial(r, right, second)])
+    p = merged.partial
+    np.testing.assert_array_equal(p.mask, left | right)
+    assert np.all(merged.source[20:-20, 10:40] == 0) and np.all(merged.source[20:-20, -40:-10] == 1)
+    assert np.all(merged.source[~(left | right)] == -1)
+    np.testing.assert_allclose(merged.gains[1], 1 / 1.1, rtol=0.02)
+    error = np.abs(p.albedo - skin).max(axis=-1)
+    highlight = np.zeros((r, r), bool)
+    highlight[50:60, 58:66] = True
+    inner = np.zeros((r, r), bool)
+    inner[20:-20, 10:-10] = True
+    assert error[inner & ~highlight].max() < 0.03  # one colour, the stripes kept, no seam
+    assert error[highlight].max() < 0.1 < np.abs(second - skin).max()  # the highlight mostly left out
+    assert merged.observed[0] == pytest.approx(left.mean(), abs=1e-6)
+    alone = merge_partials([_partial(r, left, skin)])
+    assert alone.partial is not None and np.array_equal(alone.partial.albedo, _partial(r, left, skin).albedo)
+
+
+def test_a_held_identity_is_kept_by_the_fit(shared_data):
+    """fit_face(identity=...): the shape and albedo coefficients come back as given; pose,
+    expression and lighting are still solved."""
+    from facetex.detect import Detector
+    from facetex.fitting import fit_face
+    from facetex.fitting.config import FitConfig
+    from facetex.geometry.ict import ict_morphable_model
+    from facetex.io.images import load_photo
+
+    loaded = load_photo(shared_data / "london" / "smiling" / "003_08.jpg")
+    with Detector() as detector:
+        detection = detector.detect_face(loaded)
+    model = ict_morphable_model()
+    config = FitConfig(steps=(3, 2))
+    free = fit_face(loaded, detection, model, config)
+    held = (np.zeros_like(free.shape_coeffs) + 0.1, np.asarray(free.albedo_coeffs) * 0.0)
+    fixed = fit_face(loaded, detection, model, config, identity=held)
+    np.testing.assert_array_equal(fixed.shape_coeffs, held[0])
+    np.testing.assert_array_equal(fixed.albedo_coeffs, held[1])
+    assert np.abs(fixed.expression_coeffs).max() > 0 and fixed.diagnostics.landmark_rmse_iod < 0.1
+
+
+def test_same_person_writes_one_texture_from_both_photos(small_database, shared_data, tmp_path, capsys):
+    """`facetex infer a b bad --same-person`: one result from the neutral and the smiling photo
+    of a London person not in the database, with a source map, both overlays and both photos in
+    the report; the unreadable third file is named and skipped (exit status 1)."""
+    london = shared_data / "london"
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    code = main(["infer", str(london / "neutral" / "003_03.jpg"), str(london / "smiling" / "003_08.jpg"), str(bad),
+                 "--same-person", "--db", str(small_database), "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 1 and "broken.jpg" in err
+    views = json.loads((out / "views.json").read_text())
+    assert [v["photo"].split("/")[-1] for v in views["photos"]] == ["003_03.jpg", "003_08.jpg"]
+    assert views["skipped"] and views["skipped"][0].startswith("broken.jpg")
+    assert all(v["embedding_distance"] < 0.6 for v in views["photos"])
+    shares = [v["share"] for v in views["photos"]]
+    assert shares[0] > shares[1] > 0 and sum(shares) == pytest.approx(1.0)
+    # one identity: both fits carry the same shape coefficients
+    fits = [v["fit"] for v in views["photos"]]
+    assert fits[0]["identity_coefficients"] == fits[1]["identity_coefficients"]
+    assert fits[0]["albedo_coefficients"] == fits[1]["albedo_coefficients"]
+    assert fits[0]["expression_coefficients"] != fits[1]["expression_coefficients"]
+    source = np.asarray(Image.open(out / "source.png").convert("RGB"))
+    colours = {tuple(c) for c in source.reshape(-1, 3)}
+    assert len(colours) >= 3  # photo 1, photo 2, invented (and off the chart)
+    assert (out / "overlay.png").exists() and (out / "overlay_2.png").exists()
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "003_03.jpg" in report and "003_08.jpg" in report and "Source of each texel" in report
+
+
+def test_photos_of_different_people_are_refused_unless_forced(small_database, shared_data, tmp_path, capsys):
+    london = shared_data / "london" / "neutral"
+    out = tmp_path / "out"
+    photos = [str(london / "003_03.jpg"), str(london / "004_03.jpg")]
+    code = main(["infer", *photos, "--same-person", "--db", str(small_database), "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code != 0 and "another person" in err and "--force" in err
+    assert not out.exists()  # nothing written
