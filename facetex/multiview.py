@@ -10,12 +10,13 @@ Steps (:func:`infer_same_person`):
    within 0.6 on LFW); a photo beyond it stops the run (:class:`PersonMismatchError`) unless
    ``force``;
 3. one identity: the shape and albedo coefficients averaged over the photos, weighted by each
-   fit's visible skin pixels; every photo is fitted again with that identity held fixed, so
+   fit's visible skin pixels, the first photo's :data:`PRIMARY_WEIGHT` times; every photo is
+   fitted again with that identity held fixed, so
    only its pose, camera, expression, gaze and lighting are its own, and unwrapped;
 4. one observation: the partial albedos merged texel by texel from the views that see each best
    (:func:`facetex.fitting.merge_views.merge_partials`);
 5. §4–5 on the merged observation, with the photo's detail kept where any photo shows skin and
-   invented only where none does (:func:`facetex.pipeline.complete_texture`).
+   invented only where none does (:func:`facetex.pipeline.complete_partial`).
 
 The result's mesh is posed as in the first usable photo; ``views`` lists every photo used,
 ``source_map`` which photo each texel came from.
@@ -24,7 +25,7 @@ The result's mesh is posed as in the first usable photo; ``views`` lists every p
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,10 +37,10 @@ from facetex.detect.detector import Detector
 from facetex.errors import FacetexError, MissingDependencyError, PersonMismatchError
 from facetex.fitting.merge_views import merge_partials
 from facetex.io.images import load_detail_map
-from facetex.pipeline import complete_texture
+from facetex.pipeline import complete_partial
 from facetex.stages import PreparedFace, StageClock, prepare_face
 from facetex.texture.vgg import VGG19
-from facetex.types import InferenceResult, MorphableModel, Photo, ViewRecord
+from facetex.types import InferenceResult, MorphableModel, PartialAlbedo, Photo, ViewRecord
 
 __all__ = ["SAME_PERSON_DISTANCE", "infer_same_person", "shared_identity"]
 
@@ -48,15 +49,21 @@ log = logging.getLogger(__name__)
 SAME_PERSON_DISTANCE = 0.6
 """dlib face-embedding distance above which two faces are taken for different people."""
 
+PRIMARY_WEIGHT = 4.0
+"""How many times the first photo counts in the shared identity and in the merge."""
+
 
 def _name(photo: Photo) -> str:
     return Path(photo.source).name
 
 
-def shared_identity(faces: Sequence[PreparedFace]) -> tuple[np.ndarray, np.ndarray]:
+def shared_identity(faces: Sequence[PreparedFace], *, primary_weight: float = PRIMARY_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """(shape, albedo) coefficients of one person from several fits: their mean weighted by each
-    fit's visible skin pixels (the model is linear in both, so this is the mean shape and albedo)."""
+    fit's visible skin pixels, the first (primary) fit's counting ``primary_weight`` times (the
+    model is linear in both, so this is the mean shape and albedo). The primary photo poses the
+    mesh and gives most texels; every change of its identity moves its texels in UV."""
     weights = np.array([max(float(face.fit.diagnostics.visible_pixels), 1.0) for face in faces])
+    weights[0] *= primary_weight
     weights = weights / weights.sum()
     shape = sum(w * np.asarray(face.fit.shape_coeffs, np.float64) for w, face in zip(weights, faces))
     albedo = sum(w * np.asarray(face.fit.albedo_coeffs, np.float64) for w, face in zip(weights, faces))
@@ -87,6 +94,7 @@ def infer_same_person(
     exclude_persons: Sequence[str] = (),
     model: MorphableModel | None = None,
     skipped: Sequence[str] = (),
+    partial_filter: Callable[[int, PartialAlbedo], PartialAlbedo] | None = None,
     progress: bool = True,
 ) -> InferenceResult:
     """One complete albedo from several photos of one person (module doc).
@@ -98,6 +106,8 @@ def infer_same_person(
     detector : a detector to reuse (one is made and closed if None).
     force : go on when the faces' embeddings say they are different people.
     skipped : photos the caller could not load, "name: reason", carried into the result.
+    partial_filter : ``(view index, partial) → partial`` applied to each view's unwrap before the
+        merge (the evaluation hides part of a view with it, as a turned head would).
 
     Returns
     -------
@@ -139,7 +149,7 @@ def infer_same_person(
                         f"{_name(face.photo)} shows another person than {_name(faces[0].photo)} (face-embedding "
                         f"distance {distance:.2f} > {SAME_PERSON_DISTANCE}); use --force to combine them anyway"
                     )
-        identity = shared_identity(faces)
+        identity = shared_identity(faces, primary_weight=PRIMARY_WEIGHT)
         references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
         unwrapped = [
             prepare_face(face.photo, model, config.fit, config.unwrap, light_prior=database.lighting,
@@ -153,7 +163,10 @@ def infer_same_person(
             detector.close()
 
     with clock.stage("merge"):
-        merged = merge_partials([face.partial for face in unwrapped])
+        partials = [face.partial for face in unwrapped]
+        if partial_filter is not None:
+            partials = [partial_filter(i, partial) for i, partial in enumerate(partials)]
+        merged = merge_partials(partials, primary_weight=PRIMARY_WEIGHT)
     observed = merged.source >= 0
     shares = [float(np.count_nonzero(merged.source == i)) / max(int(observed.sum()), 1) for i in range(len(unwrapped))]
     views = tuple(
@@ -164,7 +177,7 @@ def infer_same_person(
     )
     detail_map = None if config.texture.detail_map is None else load_detail_map(config.texture.detail_map)
     first = unwrapped[0]
-    result = complete_texture(
+    result = complete_partial(
         merged.partial, database, config, photo=photos_used[0], detection=first.detection, fit=first.fit,
         photo_blur=None if first.blur is None else first.blur.as_dict(), vgg=vgg, exclude_persons=exclude,
         detail_map=detail_map, clock=clock, progress=progress,

@@ -38,7 +38,7 @@ from facetex.texture.inference import infer_texture
 from facetex.texture.vgg import VGG19, load_vgg19
 from facetex.types import Detection, FaceFit, InferenceResult, MorphableModel, PartialAlbedo, Photo
 
-__all__ = ["cached_grams", "complete_texture", "infer"]
+__all__ = ["cached_grams", "complete_partial", "infer"]
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,14 @@ def infer(
         detector=detector, detect_config=config.detect, face_index=face_index, blur_references=references, clock=clock,
     )
     del references
-    return complete_texture(
+    return complete_partial(
         face.partial, database, config, photo=photo, detection=face.detection, fit=face.fit,
         photo_blur=None if face.blur is None else face.blur.as_dict(), vgg=vgg, exclude_persons=exclude,
         detail_map=detail_map, clock=clock, progress=progress,
     )
 
 
-def complete_texture(
+def complete_partial(
     partial: PartialAlbedo,
     database: TextureDatabase,
     config: InferConfig,
