@@ -3,16 +3,17 @@ Fig. 9, used on purpose): what one photo hides, another shows.
 
 Steps (:func:`infer_same_person`):
 
-1. detect and fit (§3) every photo on its own; a photo that fails (no face, an unreadable
-   file, a fit that diverges) is named in ``skipped`` and the others go on;
+1. detect and fit (§3) every photo on its own, the first usable one (the primary) exactly as
+   ``facetex infer`` does it alone, unwrap included; a photo that fails (no face, an
+   unreadable file, a fit that diverges) is named in ``skipped`` and the others go on;
 2. check that the photos show one person: dlib's face-recognition embedding of each face lies
    within :data:`SAME_PERSON_DISTANCE` of the first's (dlib: two photos of one person lie
    within 0.6 on LFW); a photo beyond it stops the run (:class:`PersonMismatchError`) unless
    ``force``;
-3. one identity: the shape and albedo coefficients averaged over the photos, weighted by each
-   fit's visible skin pixels, the first photo's :data:`PRIMARY_WEIGHT` times; every photo is
-   fitted again with that identity held fixed, so
-   only its pose, camera, expression, gaze and lighting are its own, and unwrapped;
+3. one identity: the first photo's (:data:`IDENTITY_PRIMARY_WEIGHT`; :func:`shared_identity`
+   can average the photos' instead); every other photo is fitted again with that identity held
+   fixed, so only its pose, camera, expression, gaze and lighting are its own, and every photo
+   is unwrapped with its fit;
 4. one observation: the partial albedos merged texel by texel from the views that see each best
    (:func:`facetex.fitting.merge_views.merge_partials`);
 5. §4–5 on the merged observation, with the photo's detail kept where any photo shows skin and
@@ -25,6 +26,7 @@ The result's mesh is posed as in the first usable photo; ``views`` lists every p
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -49,19 +51,30 @@ log = logging.getLogger(__name__)
 SAME_PERSON_DISTANCE = 0.6
 """dlib face-embedding distance above which two faces are taken for different people."""
 
-PRIMARY_WEIGHT = 4.0
-"""How many times the first photo counts in the shared identity and in the merge."""
+IDENTITY_PRIMARY_WEIGHT = math.inf
+"""How many times the first photo's fit counts in the shared identity: all of it. Averaged with
+the others (4×, 3 London persons at 128²), the identity moved the first photo's texels in UV and
+their 16–32 c/fw correlation with the person's texture fell from 0.94 to 0.84 on one person
+(docs/design.md, "Several photos of one person")."""
+
+MERGE_PRIMARY_WEIGHT = 4.0
+"""How many times the first photo's quality counts in the merge
+(:func:`facetex.fitting.merge_views.merge_partials`)."""
 
 
 def _name(photo: Photo) -> str:
     return Path(photo.source).name
 
 
-def shared_identity(faces: Sequence[PreparedFace], *, primary_weight: float = PRIMARY_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
+def shared_identity(faces: Sequence[PreparedFace], *,
+                    primary_weight: float = IDENTITY_PRIMARY_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """(shape, albedo) coefficients of one person from several fits: their mean weighted by each
     fit's visible skin pixels, the first (primary) fit's counting ``primary_weight`` times (the
-    model is linear in both, so this is the mean shape and albedo). The primary photo poses the
-    mesh and gives most texels; every change of its identity moves its texels in UV."""
+    model is linear in both, so this is the mean shape and albedo); with an infinite weight, the
+    first fit's own. The primary photo poses the mesh and gives most texels: every change of its
+    identity moves its texels in UV."""
+    if math.isinf(primary_weight):
+        return np.asarray(faces[0].fit.shape_coeffs, np.float64), np.asarray(faces[0].fit.albedo_coeffs, np.float64)
     weights = np.array([max(float(face.fit.diagnostics.visible_pixels), 1.0) for face in faces])
     weights[0] *= primary_weight
     weights = weights / weights.sum()
@@ -126,12 +139,15 @@ def infer_same_person(
     skipped = list(skipped)
     own_detector = detector is None
     detector = Detector(config.detect) if detector is None else detector
+    primary_kept = math.isinf(IDENTITY_PRIMARY_WEIGHT)  # the first photo's own fit is the identity
+    references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
     try:
         faces, photos_used, first_error = [], [], None
         for photo in photos:
+            unwrap = config.unwrap if primary_kept and not faces else None  # the primary: as one photo alone
             try:
-                faces.append(prepare_face(photo, model, config.fit, None, light_prior=database.lighting,
-                                          detector=detector, clock=clock))
+                faces.append(prepare_face(photo, model, config.fit, unwrap, light_prior=database.lighting,
+                                          detector=detector, blur_references=references, clock=clock))
                 photos_used.append(photo)
             except FacetexError as exc:
                 first_error = first_error or exc
@@ -149,13 +165,13 @@ def infer_same_person(
                         f"{_name(face.photo)} shows another person than {_name(faces[0].photo)} (face-embedding "
                         f"distance {distance:.2f} > {SAME_PERSON_DISTANCE}); use --force to combine them anyway"
                     )
-        identity = shared_identity(faces, primary_weight=PRIMARY_WEIGHT)
-        references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
-        unwrapped = [
+        identity = shared_identity(faces, primary_weight=IDENTITY_PRIMARY_WEIGHT)
+        unwrapped = [faces[0]] if primary_kept else []
+        unwrapped += [
             prepare_face(face.photo, model, config.fit, config.unwrap, light_prior=database.lighting,
                          detector=detector, detection=face.detection, blur_references=references,
                          identity=identity, clock=clock)
-            for face in faces
+            for face in faces[len(unwrapped):]
         ]
         del references
     finally:
@@ -166,7 +182,7 @@ def infer_same_person(
         partials = [face.partial for face in unwrapped]
         if partial_filter is not None:
             partials = [partial_filter(i, partial) for i, partial in enumerate(partials)]
-        merged = merge_partials(partials, primary_weight=PRIMARY_WEIGHT)
+        merged = merge_partials(partials, primary_weight=MERGE_PRIMARY_WEIGHT)
     observed = merged.source >= 0
     shares = [float(np.count_nonzero(merged.source == i)) / max(int(observed.sum()), 1) for i in range(len(unwrapped))]
     views = tuple(
