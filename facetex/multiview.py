@@ -37,7 +37,7 @@ from facetex.config import InferConfig
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.errors import FacetexError, MissingDependencyError, PersonMismatchError
-from facetex.fitting.merge_views import merge_partials
+from facetex.fitting.merge_views import expression_motion, merge_partials
 from facetex.io.images import load_detail_map
 from facetex.pipeline import complete_partial
 from facetex.stages import PreparedFace, StageClock, prepare_face
@@ -182,7 +182,10 @@ def infer_same_person(
         partials = [face.partial for face in unwrapped]
         if partial_filter is not None:
             partials = [partial_filter(i, partial) for i, partial in enumerate(partials)]
-        merged = merge_partials(partials, primary_weight=MERGE_PRIMARY_WEIGHT)
+        reference = unwrapped[0].fit.expression_coeffs
+        motion = [None] + [expression_motion(model, face.fit.expression_coeffs, reference, partials[0].resolution)
+                           for face in unwrapped[1:]]
+        merged = merge_partials(partials, primary_weight=MERGE_PRIMARY_WEIGHT, motion_mm=motion)
     observed = merged.source >= 0
     shares = [float(np.count_nonzero(merged.source == i)) / max(int(observed.sum()), 1) for i in range(len(unwrapped))]
     views = tuple(

@@ -56,6 +56,22 @@ def test_views_are_merged_where_each_sees_best_without_a_seam_and_in_one_colour(
     assert alone.partial is not None and np.array_equal(alone.partial.albedo, _partial(r, left, skin).albedo)
 
 
+def test_where_a_views_expression_moves_the_skin_the_primary_view_is_kept():
+    """Both views see everything equally well, but the second view's expression moves the left
+    half of the face by 6 mm (a smile against a neutral face): there the merge takes the
+    primary view alone; on the still right half both views mix."""
+    r = 64
+    seen = np.zeros((r, r), bool)
+    seen[4:-4, 4:-4] = True
+    first = _partial(r, seen, np.array([0.6, 0.45, 0.4]))
+    second = _partial(r, seen, np.array([0.6, 0.45, 0.4]))
+    motion = np.zeros((r, r))
+    motion[:, : r // 2] = 6.0
+    merged = merge_partials([first, second], motion_mm=[None, motion])
+    left, right = merged.weights[1][16:-16, 8:24], merged.weights[1][16:-16, 40:56]
+    assert left.max() < 0.01 and 0.1 < right.mean() < 0.3  # 4:1 for the primary where nothing moves
+
+
 def test_a_held_identity_is_kept_by_the_fit(shared_data):
     """fit_face(identity=...): the shape and albedo coefficients come back as given; pose,
     expression and lighting are still solved."""

@@ -12,6 +12,11 @@ albedo I(α_al) is one map). Per view and texel, a quality (:func:`view_quality`
 * specular and shadow outliers: where the view's low-passed luminance departs from I(α_al) by
   a factor e^{±d}, its weight falls as exp(−(d / ``outlier_scale``)²) (a cast shadow or a
   highlight that another view does not have);
+* expression: where a view's fitted expression moves the surface away from the primary view's
+  (the cheeks and mouth of a smile against a neutral face), its texels show skin stretched or
+  bunched differently and land a little off in UV; its weight falls as exp(−(m / 2 mm)²) with
+  m the distance between the two expressions' positions of the texel (``motion_mm``,
+  :func:`expression_motion`);
 * the first view is the primary one (the photo the mesh is posed by): its quality counts
   ``primary_weight`` times, so the others fill what it hides or sees poorly rather than being
   averaged in where it sees well (averaging two photos' detail blurs it, and features that
@@ -35,15 +40,18 @@ from dataclasses import dataclass, replace
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
 from facetex.errors import ShapeMismatchError
 from facetex.texture.bands import band_edges, band_split
 from facetex.texture.color import luminance
 from facetex.texture.fusion import normalised_fill
-from facetex.types import PartialAlbedo
+from facetex.geometry.rasterize import interpolate
+from facetex.geometry.uv import rasterize_uv
+from facetex.types import MorphableModel, PartialAlbedo
 
-__all__ = ["MergedPartial", "merge_partials", "view_quality"]
+__all__ = ["MergedPartial", "expression_motion", "merge_partials", "view_quality"]
 
 _FLOOR = 1e-6
 
@@ -105,8 +113,20 @@ def _observed_rgb(partial: PartialAlbedo) -> np.ndarray:
     return rgb
 
 
+def expression_motion(model: MorphableModel, expression: np.ndarray, reference: np.ndarray, resolution: int) -> np.ndarray:
+    """(R, R) float64 mm: how far each texel's surface point moves between the expression
+    coefficients ``reference`` and ``expression`` (model frame, identity fixed), 0 off the chart."""
+    delta = np.asarray(expression, np.float64) - np.asarray(reference, np.float64)
+    motion = np.tensordot(delta, np.asarray(model.expression_basis, np.float64), axes=1).reshape(-1, 3)
+    per_vertex = torch.tensor(10.0 * np.linalg.norm(motion, axis=1), dtype=torch.float32)  # cm → mm
+    raster = rasterize_uv(model.topology, resolution)
+    texels = interpolate(per_vertex[:, None], raster, np.asarray(model.topology.faces))[..., 0]
+    return np.where(raster.triangle_id.cpu().numpy() >= 0, texels.cpu().numpy(), 0.0).astype(np.float64)
+
+
 def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.0,
-                   outlier_scale: float = 0.25, primary_weight: float = 4.0) -> MergedPartial:
+                   outlier_scale: float = 0.25, primary_weight: float = 4.0,
+                   motion_mm: Sequence[np.ndarray | None] | None = None, motion_scale: float = 2.0) -> MergedPartial:
     """Merge the partial albedos of several photos of one person (module doc).
 
     Parameters
@@ -115,6 +135,9 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     edge : fade-in distance from the edge of each view's observation, fraction of R.
     outlier_scale : log-luminance departure from I(α_al) at which a view's weight falls to 1/e.
     primary_weight : how many times the first view's quality counts.
+    motion_mm : per view, (R, R) mm its expression moves each texel from the primary's
+        (:func:`expression_motion`), or None (no motion, e.g. the primary itself).
+    motion_scale : the motion (mm) at which a view's weight falls to 1/e.
 
     Returns
     -------
@@ -138,6 +161,9 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
         source = np.where(seen[0], 0, -1).astype(np.int16)
         return MergedPartial(partials[0], source, seen.astype(np.float32), np.ones((1, 3)), observed, 0)
 
+    for i, motion in enumerate(motion_mm or ()):
+        if motion is not None:
+            quality[i] *= np.maximum(np.exp(-((np.asarray(motion, np.float64) / motion_scale) ** 2)), 0.02)
     quality[0] *= primary_weight
     reference = 0
     colours = [_observed_rgb(p) for p in partials]
