@@ -43,6 +43,7 @@ from facetex.evaluation.scoring import ground_truth_reference, score_texture
 from facetex.evaluation.subjects import load_arrays, select_persons
 from facetex.evaluation.onet import ONetGrams
 from facetex.io.images import load_photo
+from facetex import multiview
 from facetex.multiview import infer_same_person
 from facetex.pipeline import complete_partial, infer
 from facetex.texture.vgg import load_vgg19
@@ -64,7 +65,11 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=5)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--merge-primary-weight", type=float, default=None,
+                        help="study: set facetex.multiview.MERGE_PRIMARY_WEIGHT (default: the library's)")
     args = parser.parse_args()
+    if args.merge_primary_weight is not None:
+        multiview.MERGE_PRIMARY_WEIGHT = args.merge_primary_weight
 
     database = open_database(progress=False)
     config = ProtocolConfig(size=args.size, identity=False, degrade=DegradeConfig(detail="none"))
@@ -156,8 +161,10 @@ def main() -> None:
         gap[m] = (s["turn right"][m] - s["turn both"][m]) / lost if lost else math.nan
     summary["turn_gap_closed"] = gap
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"same_person-{datetime.date.today():%Y%m%d}.json"
+    suffix = "" if args.merge_primary_weight is None else f"-primary{args.merge_primary_weight:g}"
+    path = args.out / f"same_person-{datetime.date.today():%Y%m%d}{suffix}.json"
     path.write_text(json.dumps({"command": "benchmarks/bench_same_person.py", "size": args.size,
+                                "merge_primary_weight": multiview.MERGE_PRIMARY_WEIGHT,
                                 "persons": [r["person"] for r in rows], "summary": summary, "rows": rows},
                                indent=2, default=float) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2, default=float))
