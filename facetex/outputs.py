@@ -171,9 +171,12 @@ def write_result(
         overlay = draw_overlay(result.photo.rgb, result.fit, topology, result.detection)
         write_image(tmp / "overlay.png", overlay)
         source = None
+        more_overlays: dict[str, np.ndarray] = {}
         if result.views:  # several photos of one person
             for i, view in enumerate(result.views[1:], start=2):
-                write_image(tmp / f"overlay_{i}.png", draw_overlay(view.photo.rgb, view.fit, topology, view.detection))
+                other = draw_overlay(view.photo.rgb, view.fit, topology, view.detection)
+                write_image(tmp / f"overlay_{i}.png", other)
+                more_overlays[f"Photo {i}, {Path(view.photo.source).name}, fitted with the shared identity"] = other
             source = source_image(result.source_map, partial.chart)
             write_image(tmp / "source.png", source)
             write_json(tmp / "views.json", {
@@ -234,6 +237,7 @@ def write_result(
                 facts=_facts(result, config, database, timings=timings, render_record=render_record, mesh=mesh),
                 photo=result.photo.rgb,
                 overlay=overlay,
+                more_inputs=more_overlays,
                 maps={
                     "Partial albedo (visible skin)": partial.albedo,
                     "Visibility": partial.mask,

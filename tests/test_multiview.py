@@ -123,6 +123,7 @@ def test_same_person_writes_one_texture_from_both_photos(small_database, shared_
     assert (out / "overlay.png").exists() and (out / "overlay_2.png").exists()
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "003_03.jpg" in report and "003_08.jpg" in report and "Source of each texel" in report
+    assert "Photo 2, 003_08.jpg, fitted with the shared identity" in report
 
 
 def test_photos_of_different_people_are_refused_unless_forced(small_database, shared_data, tmp_path, capsys):

@@ -70,6 +70,7 @@ def write_report(
     facts: Mapping[str, object] | None = None,
     photo: np.ndarray | None = None,
     overlay: np.ndarray | None = None,
+    more_inputs: Mapping[str, np.ndarray] | None = None,
     maps: Mapping[str, np.ndarray] | None = None,
     renders: Mapping[str, np.ndarray] | None = None,
     subjects: Sequence[SubjectWeight] = (),
@@ -93,6 +94,8 @@ def write_report(
     photo : (H, W, 3) float32 RGB in [0, 1], the input photo.
     overlay : (H, W, 3) float32 in [0, 1], the photo with the fit drawn on it
         (:func:`facetex.fitting.overlay.draw_overlay`).
+    more_inputs : caption → (H, W, 3) image in [0, 1], shown after the overlay (the other
+        photos' fits when several photos of one person were combined).
     maps : caption → (R, R, 3) or (R, R) image in [0, 1] (bool allowed), shown side by side in
         the given order: partial albedo, visibility, low-frequency albedo, final albedo, normal.
     renders : caption → (H, W, 3) float32 sRGB in [0, 1], e.g. ``{r.label: r.image}`` of
@@ -121,6 +124,7 @@ def write_report(
     facts = dict(facts or {})
     photo_img = None if photo is None else check_image("photo", photo)
     overlay_img = None if overlay is None else check_image("overlay", overlay)
+    more_imgs = {str(k): check_image(str(k), v) for k, v in (more_inputs or {}).items()}
     map_imgs = {str(k): check_image(str(k), v) for k, v in (maps or {}).items()}
     render_imgs = {str(k): check_image(str(k), v) for k, v in (renders or {}).items()}
     timings = check_numbers("timings", timings or {})
@@ -162,6 +166,9 @@ def write_report(
                     "Fitted face model (mesh and pose)",
                 )
             )
+        input_figs += [
+            figure(save("input", k, v, max_side=_MAX_PHOTO_SIDE, jpeg=True), k) for k, v in more_imgs.items()
+        ]
         map_figs = [figure(save("map", k, v, max_side=_MAX_MAP_SIDE), k) for k, v in map_imgs.items()]
         render_figs = [
             figure(save("render", k, v, max_side=_MAX_PHOTO_SIDE), k) for k, v in render_imgs.items()
