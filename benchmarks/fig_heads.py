@@ -14,7 +14,8 @@ Writes (made from photos, so never in git):
 * ``benchmarks/results/heads_rig.gif`` and ``heads_rig_NN.png``: the animated strip;
 * ``benchmarks/results/heads.json``: seconds per render and the Mitsuba variant.
 
-Inference results are cached (pickles, outside the repository) so that a second run only renders.
+Inference results are cached (pickles, outside the repository, keyed by the photo, the settings
+and the commit) so that a second run of the same code only renders.
 
 Usage (README "Complete head"; ``make figure-heads``)::
 
@@ -29,6 +30,7 @@ import hashlib
 import json
 import pickle
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -36,7 +38,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 import facetex
-from facetex.config import InferConfig
+from facetex.config import InferConfig, config_to_dict
 from facetex.outputs import result_mesh
 from facetex.render.mesh_prep import padded_textures
 from facetex.render.mitsuba_render import DEFAULT_VIEWS, RenderConfig, View, render_views
@@ -65,9 +67,24 @@ def _keyframe_weights(steps: int) -> list[tuple[str, dict[str, float]]]:
     return frames
 
 
+def _code_version() -> str:
+    """The checkout's commit (and "+" when it has uncommitted changes), or facetex's version."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return facetex.__version__
+
+
 def _inferred(photo: Path, cache: Path, config: InferConfig, database):
-    key = hashlib.sha256(photo.read_bytes()).hexdigest()[:16]
-    path = cache / f"{photo.stem}-{key}-{config.texture.schedule[-1].size}.pkl"
+    """The photo's result, cached per photo bytes, settings and code version (a cache made by
+    other code or settings is not reused)."""
+    settings = json.dumps(config_to_dict(config), sort_keys=True, default=str)
+    key = hashlib.sha256(photo.read_bytes() + settings.encode() + _code_version().encode()).hexdigest()[:16]
+    path = cache / f"{photo.stem}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     result = facetex.infer(photo, database=database, config=config, progress=True)
