@@ -265,11 +265,8 @@ def result_mesh(result: InferenceResult, model: MorphableModel, config: InferCon
     chart = resized_chart(result.partial.chart, result.albedo.shape[0])
     vertices = model_frame_vertices(result.fit)
     albedo, normal_map, bump = result.albedo, result.normal_map, result.bump
-    head_timing: dict[str, float] = {}
-    with _timed(head_timing, "head"):
+    with _timed(timings if timings is not None else {}, "head"):
         parts, mended = _head_parts(result, model, vertices, chart, config) if config.export.head else ((), None)
-    if timings is not None:
-        timings.update(head_timing)
     if parts:  # the head tile meets the face's skin colour, not the synthesis's greyer border
         albedo = mended
         maps = detail_maps(albedo, chart, config.maps)  # and its relief has no step there either

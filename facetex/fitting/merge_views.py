@@ -88,8 +88,7 @@ def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_sc
     ramp = np.clip(distance_transform_edt(seen) / max(edge * r, 1.0), 0.0, 1.0)
     ramp = ramp * ramp * (3.0 - 2.0 * ramp)
     sigma = max(r / 128.0, 1.0)
-    observed_y = _observed_rgb(partial)[..., :]
-    y = luminance(np.clip(observed_y, 0.0, 1.0)).astype(np.float64)
+    y = luminance(np.clip(_observed_rgb(partial), 0.0, 1.0)).astype(np.float64)
     weight = gaussian_filter(seen.astype(np.float64), sigma)
     y_low = gaussian_filter(np.where(seen, y, 0.0), sigma) / np.maximum(weight, _FLOOR)
     model_y = luminance(np.clip(partial.lowfreq, 0.0, 1.0)).astype(np.float64)
@@ -181,19 +180,19 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     union = seen.any(axis=0)
     edges = band_edges(r)
     scales = [r / (2 * np.pi * f) for f in edges] + [max(r / (2 * np.pi * edges[-1]) / 2, 0.5)]
+    band_weights = []  # per band, (N, R, R): the views' qualities blurred at the band's scale, normalised
+    for sigma in scales:
+        w = np.stack([gaussian_filter(q, sigma) * s for q, s in zip(quality, seen)])
+        total = w.sum(axis=0)
+        band_weights.append(np.where(total > _FLOOR, w / np.maximum(total, _FLOOR),
+                                     seen / np.maximum(seen.sum(axis=0), 1)))
+    finest = band_weights[-1]
     merged = np.zeros((r, r, 3))
-    finest = None
     for channel in range(3):
         bands_per_view = [band_split(normalised_fill(c[..., channel], s, r / (2 * np.pi * edges[0])), edges)
                           for c, s in zip(colours, seen)]
-        for b, sigma in enumerate(scales):
-            w = np.stack([gaussian_filter(q, sigma) * s for q, s in zip(quality, seen)])
-            total = w.sum(axis=0)
-            w = np.where(total > _FLOOR, w / np.maximum(total, _FLOOR), seen / np.maximum(seen.sum(axis=0), 1))
+        for b, w in enumerate(band_weights):
             merged[..., channel] += sum(w[i] * bands_per_view[i][b] for i in range(len(partials)))
-            if b == len(scales) - 1:
-                finest = w
-    assert finest is not None
     merged = np.clip(merged, 0.0, 1.0)
 
     skin = np.stack([np.asarray(p.mask, bool) for p in partials]).any(axis=0)

@@ -108,7 +108,7 @@ def scatter(
             tx = np.clip(np.rint(xs + r * scale * np.cos(angle)).astype(np.int64), 0, w - 1)
             target = ty * w + tx
             dist = np.linalg.norm(flat_pos[target] - own_pos, axis=1)
-            ratio = np.minimum(burley_profile(np.maximum(dist, r), d) / burley_profile(r, d), 1.0)
+            ratio = burley_profile(np.maximum(dist, r), d) / burley_profile(r, d)  # ≤ 1: R falls with r
             total += ratio * flat_diffuse[target, channel]
             weight += ratio * flat_cov[target]
         # Σ w·D / Σ w·c: D is coverage-weighted, so this is the radiance per unit of skin.
