@@ -140,6 +140,21 @@ def test_light_imports_do_not_load_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_ray_is_imported_only_by_the_distributed_module_and_only_when_used():
+    """Without ``--ray`` nothing of Ray loads: no module imports it at its top level, and only
+    :mod:`facetex.distributed` imports it at all."""
+    importers = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(m == "ray" or m.startswith("ray.") for m in modules):
+                importers.append(name)
+    assert importers == ["facetex.distributed"]
+    top_level = _top_level_imports(ast.parse(_modules()["facetex.distributed"].read_text(encoding="utf-8")))
+    assert not any(isinstance(n, ast.Import) and any(a.name == "ray" for a in n.names) for n in top_level)
+
+
 def test_uv_depends_on_rasterize_one_way():
     graph = import_graph()
     assert "facetex.geometry.rasterize" in graph["facetex.geometry.uv"]

@@ -56,8 +56,9 @@ def test_wheel_ships_three_and_its_licence_and_declares_the_extras(wheel):
     for name in THREE_FILES:
         assert f"facetex/report/assets/three/{name}" in names, name
     assert {"facetex/report/assets/viewer.js", "facetex/geometry/data/face_mesh.json"} <= names
-    assert "Provides-Extra: render" in metadata and "Provides-Extra: eval" in metadata
+    assert all(f"Provides-Extra: {extra}" in metadata for extra in ("render", "eval", "ray"))
     assert "mitsuba==3.9.1; extra == \"render\"" in metadata.replace("'", '"')
+    assert "ray==2.60.0; extra == \"ray\"" in metadata.replace("'", '"')
 
 
 def test_unpacked_wheel_finds_its_own_three(wheel, tmp_path):

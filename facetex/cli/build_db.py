@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_options(p, DatabaseConfig(), OPTIONS)
     p.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N photos")
     p.add_argument("--work-dir", default=None, help="per-photo cache (default: in the facetex cache)")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="run the photos on Ray instead of --jobs local processes: 'auto' starts a local Ray "
+                   "instance, HOST:PORT joins a running cluster (the work folder and photos must be shared)")
     add_progress_flags(p)
     p.set_defaults(handler=run, parser=p)
 
@@ -55,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
     config: DatabaseConfig = resolve(args, DatabaseConfig(), OPTIONS)
     sources = collect_photos(args.photos or london_photos(), limit=args.limit)
-    summary = build_database(sources, args.output, config, work_dir=args.work_dir, progress=show_progress(args))
+    summary = build_database(sources, args.output, config, work_dir=args.work_dir, progress=show_progress(args),
+                             ray=args.ray)
     print(f"wrote {summary.path}: {summary.accepted}/{summary.photos} photos ({summary.success_rate:.1%}), "
           f"{summary.seconds:.0f} s ({summary.seconds / summary.photos:.1f} s per photo, {summary.jobs} jobs)")
     for r in summary.rounds:

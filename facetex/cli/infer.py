@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facetex.cli.fit import face_index
 from facetex.cli.options import Option, add_config_flag, add_options, resolve
@@ -16,6 +17,9 @@ from facetex.config import InferConfig
 from facetex.errors import FacetexError, InputImageError
 from facetex.fitting.config import UnwrapConfig
 from facetex.texture.config import MIN_SIZE, Stage, format_schedule, parse_schedule
+
+if TYPE_CHECKING:
+    from facetex.batch import BatchSettings, JobOutcome, PhotoJob
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,17 @@ def _schedule(text: str) -> tuple[Stage, ...]:
         return parse_schedule(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _threads(text: str) -> int:
+    """--threads: a whole number from 1 to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 256, got {value}")
+    return value
 
 
 def _last_iterations(config: InferConfig, iterations: int) -> InferConfig:
@@ -95,6 +110,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier facetex results in the output folder(s); a folder facetex "
                    "did not write is never replaced")
+    p.add_argument("--resume", action="store_true",
+                   help="skip photos whose folder already holds a complete result made with the same settings")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="run the photos on Ray workers: 'auto' starts a local Ray instance on this machine, "
+                   "HOST:PORT joins a running cluster (README: Many photos on Ray)")
+    p.add_argument("--threads", type=_threads, default=None, metavar="N",
+                   help="torch threads per worker (with --ray, also the CPUs each worker reserves; default 1 "
+                   "there, all cores without --ray)")
     add_progress_flags(p)
     p.set_defaults(handler=run)
 
@@ -119,12 +142,10 @@ def _photo_files(paths: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from facetex.api import open_database
-    from facetex.detect import Detector
-    from facetex.io.images import demo_photo, load_photo
-    from facetex.outputs import check_result_folders, result_folder_names, write_result
-    from facetex.pipeline import infer
-    from facetex.texture.vgg import load_vgg19
+    from facetex.batch import BatchSettings, JobOutcome, PhotoJob, PhotoWorker, check_summary_file, completed
+    from facetex.database.default import ensure_default_database
+    from facetex.errors import DatabaseError
+    from facetex.outputs import check_result_folders, result_folder_names
 
     config = resolve_config(args)
     if config.texture.detail_map is not None:  # a bad map fails before any work
@@ -134,55 +155,105 @@ def run(args: argparse.Namespace) -> int:
     files = _photo_files(args.photos)
     output: Path = args.output
     if args.same_person:
+        if args.ray is not None:
+            raise InputImageError("--ray spreads separate photos over workers; --same-person makes one texture "
+                                  "from all of them in one process: drop one of the two")
         return _run_same_person(args, config, files)
     names = result_folder_names(files or [None])
-    jobs: list[tuple[str, Path | None]] = list(zip(names, files or [None]))
-    single = len(jobs) == 1
-    targets = [output] if single else [output / name for name in names]
-    check_result_folders(targets, config, overwrite=args.overwrite)
+    single = len(names) == 1
+    jobs = [PhotoJob(name, path, output if single else output / name) for name, path in zip(names, files or [None])]
+    if args.ray is not None:  # workers run in other processes, maybe on other machines, from another folder
+        jobs = [dataclasses.replace(job, photo=None if job.photo is None else job.photo.resolve(),
+                                    target=job.target.resolve()) for job in jobs]
+    done_before = [job for job in jobs if args.resume and completed(job.target, config)]
+    todo = [job for job in jobs if job not in done_before]
+    check_result_folders([job.target for job in todo], config, overwrite=args.overwrite)
+    if not single:
+        check_summary_file(output)
+    if not todo:
+        print(f"all {len(jobs)} photo(s) already done with these settings (--resume); results in {output}")
+        return 0
 
     start = time.perf_counter()
     progress = show_progress(args)
-    database = open_database(args.db, progress=progress)
-    vgg = load_vgg19(config.texture.device, channels_last=config.texture.channels_last)
-    exclude = tuple(args.exclude_person)
-    if exclude:
-        from facetex.database.holdout import model_without
+    if args.db is not None and not Path(args.db).is_file():
+        raise DatabaseError(f"texture database {args.db} does not exist (build one with `facetex build-db`)")
+    database = Path(args.db) if args.db is not None else ensure_default_database(progress=progress)
+    settings = BatchSettings(database=database.resolve(), config=config, exclude_persons=tuple(args.exclude_person),
+                             face_index=args.face, overwrite=args.overwrite, threads=args.threads)
+    if single and args.ray is None:
+        with PhotoWorker(settings, progress=progress) as worker:
+            worker.write(jobs[0], extra_timings={"setup": time.perf_counter() - start})
+        print(f"{jobs[0].name}: {time.perf_counter() - start:.1f} s → "
+              f"{output / 'report.html' if config.report else output}")
+        return 0
+    outcomes = [JobOutcome.of(job, "skipped") for job in done_before]
+    engine, workers, threads = _run_batch(args, todo, settings, progress, outcomes, total=len(jobs))
+    seconds = time.perf_counter() - start
+    failures = [o for o in outcomes if o.status == "failed"]
+    if single:
+        if failures:
+            raise FacetexError(failures[0].error)
+        return 0
+    from facetex.batch import write_summary
 
-        model = model_without(database, exclude)
-    else:
-        model = database.morphable_model()
-    setup_seconds = time.perf_counter() - start
-
-    failures: list[tuple[str, str]] = []
-    with Detector(config.detect) as detector:
-        for name, path in jobs:
-            target = output if single else output / name
-            clock = time.perf_counter()
-            try:
-                photo = demo_photo() if path is None else load_photo(path)
-                result = infer(photo, database, config, vgg=vgg, detector=detector, face_index=args.face,
-                               exclude_persons=exclude, model=model, progress=progress)
-                write_result(
-                    result, target, config, model, database=database,
-                    extra_timings={"setup": setup_seconds} if single else None, overwrite=args.overwrite,
-                )
-            except FacetexError as exc:
-                if single:
-                    raise
-                failures.append((name, str(exc)))
-                print(f"facetex: error: {name}: {exc}", file=sys.stderr)
-                continue
-            print(f"{name}: {time.perf_counter() - clock:.1f} s → {target / 'report.html' if config.report else target}")
-    if not single:
-        done = len(jobs) - len(failures)
-        print(f"{done} of {len(jobs)} photos done in {time.perf_counter() - start:.0f} s; results in {output}")
-        for (name, path), target in zip(jobs, targets):
-            if path is not None and name != path.stem:
-                print(f"  {path} → {target} (another photo is also named {path.stem})")
-        for name, reason in failures:
-            print(f"  failed: {name}: {reason}", file=sys.stderr)
+    order = {job.name: i for i, job in enumerate(jobs)}
+    summary = write_summary(output, sorted(outcomes, key=lambda o: order[o.name]), engine=engine, workers=workers,
+                            threads=threads, seconds=seconds)
+    done = sum(o.status == "done" for o in outcomes)
+    resumed = f" ({len(done_before)} already done before, skipped)" if done_before else ""
+    print(f"{done} of {len(todo)} photos done in {seconds:.0f} s{resumed}; results in {output}, summary in {summary}")
+    for job in jobs:
+        if job.photo is not None and job.name != job.photo.stem:
+            print(f"  {job.photo} → {job.target} (another photo is also named {job.photo.stem})")
+    for outcome in failures:
+        print(f"  failed: {outcome.name}: {outcome.error}", file=sys.stderr)
     return 0 if not failures else 1
+
+
+def _run_batch(args: argparse.Namespace, jobs: list[PhotoJob], settings: BatchSettings, progress: bool,
+               outcomes: list[JobOutcome], *, total: int) -> tuple[str, int, int | None]:
+    """Run ``jobs`` in this process or, with ``--ray``, on Ray workers; appends each outcome to
+    ``outcomes`` as it ends, with one progress bar over all photos. Returns (engine, workers,
+    threads per worker)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=len(outcomes), desc="photos", unit="photo", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+
+    def ended(outcome: JobOutcome) -> None:
+        outcomes.append(outcome)
+        bar.update(1)
+        if outcome.status == "done":
+            target = Path(outcome.target)
+            line = f"{outcome.name}: {outcome.seconds:.1f} s → {target / 'report.html' if settings.config.report else target}"
+            tqdm.write(line + (f" (attempt {outcome.attempts})" if outcome.attempts > 1 else ""), file=sys.stdout)
+        elif total > 1:  # one photo: its error is the command's one line
+            tqdm.write(f"facetex: error: {outcome.name}: {outcome.error}", file=sys.stderr)
+
+    try:
+        if args.ray is None:
+            from facetex.batch import run_sequential
+
+            for outcome in run_sequential(jobs, settings):
+                ended(outcome)
+            return "sequential", 1, settings.threads
+        from facetex.distributed import cluster_cpus, ray_session, run_on_ray
+
+        settings = dataclasses.replace(settings, threads=settings.threads or 1)
+        with ray_session(args.ray) as ray:
+            workers = max(1, cluster_cpus(ray) // settings.threads)
+            log.info("Ray: %d worker(s) × %d thread(s) for %d photo(s)", min(workers, len(jobs)), settings.threads,
+                     len(jobs))
+
+            def lost(job: PhotoJob, reason: str) -> None:
+                tqdm.write(f"facetex: a worker died on {job.name} ({reason})", file=sys.stderr)
+
+            for outcome in run_on_ray(ray, jobs, settings, workers=workers, on_worker_lost=lost):
+                ended(outcome)
+        return "ray", min(workers, len(jobs)), settings.threads
+    finally:
+        bar.close()
 
 
 def _run_same_person(args: argparse.Namespace, config, files: list[Path]) -> int:

@@ -10,6 +10,7 @@ Per-photo results are cached under the work folder (:mod:`facetex.database.cache
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -56,7 +57,7 @@ class BuildSummary:
         albedo-normalised DC lighting term, mean over channels: how consistent the per-photo
         lightings were before they were replaced by the global one.
     seconds : total wall time; ``seconds / photos`` is the cost per photo.
-    jobs : worker processes used.
+    jobs : worker processes used (with Ray: the cluster's CPUs).
     """
 
     path: Path
@@ -84,6 +85,7 @@ def build_database(
     work_dir: str | os.PathLike[str] | None = None,
     attribution: str | None = None,
     progress: bool = True,
+    ray: str | None = None,
 ) -> BuildSummary:
     """Build a texture database file from photos (paper §6; see the module doc).
 
@@ -97,6 +99,10 @@ def build_database(
     attribution : licence / citation text stored in the file; None → the London set's text
         when every photo comes from it, else a note that the photos are the user's.
     progress : show tqdm progress bars on stderr.
+    ray : spread the photos over Ray instead of ``config.jobs`` local processes: ``auto`` (a
+        local Ray instance) or a running cluster's address (:mod:`facetex.distributed`; the
+        work folder and the photos must be readable at the same paths on every machine). The
+        file written is the same.
 
     Returns
     -------
@@ -128,8 +134,18 @@ def build_database(
     hashes = {s.subject_id: file_sha256(s.path) for s in sources}
     events: list[dict[str, Any]] = [{"event": "start", "photos": len(sources), "config": config_record(config),
                                      "schema_version": SCHEMA_VERSION}]
+    jobs = min(config.jobs, len(sources))
     try:
-        with worker_pool(min(config.jobs, len(sources))) as pool:
+        with contextlib.ExitStack() as stack:
+            if ray is None:
+                pool = stack.enter_context(worker_pool(jobs))
+            else:
+                from facetex.distributed import RayPhotoPool, ray_session
+
+                pool = RayPhotoPool(stack.enter_context(ray_session(ray)))
+                jobs = pool.workers
+            events.append({"event": "workers", "engine": "sequential" if pool is None else
+                           "ray" if ray is not None else "processes", "workers": jobs})
             rounds = run_rounds(sources, hashes, config, pool, work, progress, events)
         final_model = learn_model(config.name, rounds.results, by_id, rounds.base, rounds.chart, config)
         vertices, shape, expression, albedo_coeffs = final_coefficients(
@@ -165,7 +181,7 @@ def build_database(
     return BuildSummary(
         path=out_path, log_path=log_path, photos=len(sources), accepted=len(results), rejected=rounds.rejected,
         rounds=rounds.reports, lighting=rounds.lighting, lighting_spread=rounds.lighting_spread,
-        seconds=seconds, jobs=config.jobs,
+        seconds=seconds, jobs=jobs,
     )
 
 

@@ -15,8 +15,9 @@ pool of worker processes.
 
 The last round also computes the luminance Grams of every complete texture. Photos are
 processed (:func:`facetex.database.photo_stage.process_photo`) by ``DatabaseConfig.jobs``
-spawned worker processes with one torch thread each; the main process only collects results
-and learns the models.
+spawned worker processes with one torch thread each, or by Ray workers
+(:class:`facetex.distributed.RayPhotoPool`); the main process only collects results and learns
+the models.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import logging
 import multiprocessing
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -49,9 +50,16 @@ from facetex.fitting.model import load_face_model
 from facetex.geometry.uv import chart_mask
 from facetex.types import MeshTopology, MorphableModel
 
-__all__ = ["RoundReport", "Rounds", "run_rounds", "worker_pool"]
+__all__ = ["PhotoPool", "RoundReport", "Rounds", "run_rounds", "worker_pool"]
 
 log = logging.getLogger(__name__)
+
+
+class PhotoPool(Protocol):
+    """Where a round's photos run: a :class:`~concurrent.futures.ProcessPoolExecutor`
+    (:func:`worker_pool`) or Ray (:class:`facetex.distributed.RayPhotoPool`)."""
+
+    def submit(self, fn: Callable[[PhotoTask], PhotoResult], task: PhotoTask, /) -> Future: ...
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ def run_rounds(
     sources: Sequence[PhotoSource],
     hashes: dict[str, str],
     config: DatabaseConfig,
-    pool: ProcessPoolExecutor | None,
+    pool: PhotoPool | None,
     work: Path,
     progress: bool,
     events: list[dict[str, Any]],
@@ -172,7 +180,7 @@ def _init_worker() -> None:
 
 
 def _run_round(
-    tasks: list[PhotoTask], pool: ProcessPoolExecutor | None, progress: bool, description: str
+    tasks: list[PhotoTask], pool: PhotoPool | None, progress: bool, description: str
 ) -> list[PhotoResult]:
     results: dict[str, PhotoResult] = {}
     bar = tqdm(total=len(tasks), desc=description, unit="photo", file=sys.stderr, disable=not progress)

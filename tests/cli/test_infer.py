@@ -130,13 +130,55 @@ def test_a_failing_photo_does_not_stop_the_batch(small_database, held_out_photo,
     out = tmp_path / "out"
     code = main(["infer", str(bad), str(held_out_photo), "--db", str(small_database), "-o", str(out), *FAST])
     assert code == 1
-    assert sorted(p.name for p in out.iterdir()) == ["003_03-2"]
+    assert sorted(p.name for p in out.iterdir()) == ["003_03-2", "summary.json"]
     assert (out / "003_03-2" / "albedo.png").is_file()
     captured = capsys.readouterr()
     assert "1 of 2 photos done" in captured.out and "failed: 003_03:" in captured.out + captured.err
     assert f"{held_out_photo} → {out / '003_03-2'}" in captured.out
     assert "facetex: error" not in captured.out
     assert "facetex: error: 003_03: " in captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == "sequential" and (summary["done"], summary["failed"]) == (1, 1)
+    first, second = summary["jobs"]
+    assert (first["name"], first["status"], first["target"]) == ("003_03", "failed", str(out / "003_03"))
+    assert "photo" in first["error"] and first["worker"]
+    assert (second["name"], second["status"], second["photo"]) == ("003_03-2", "done", str(held_out_photo))
+    assert second["seconds"] > 0 and second["attempts"] == 1
+
+    # --resume: the complete result is kept as it is, the failed photo is tried again
+    written = (out / "003_03-2" / "albedo.png").stat().st_mtime_ns
+    code = main(["infer", str(bad), str(held_out_photo), "--db", str(small_database), "-o", str(out), *FAST,
+                 "--resume"])
+    assert code == 1
+    assert (out / "003_03-2" / "albedo.png").stat().st_mtime_ns == written
+    statuses = [j["status"] for j in json.loads((out / "summary.json").read_text())["jobs"]]
+    assert statuses == ["failed", "skipped"]
+    assert "(1 already done before, skipped)" in capsys.readouterr().out
+    # ...but a result made with other settings is not this batch's: it is replaced only with --overwrite
+    code = main(["infer", str(bad), str(held_out_photo), "--db", str(small_database), "-o", str(out),
+                 "--size", "64", "--iterations", "4", "--resume"])
+    assert code == 2 and "--overwrite" in capsys.readouterr().err
+    assert (out / "003_03-2" / "albedo.png").stat().st_mtime_ns == written
+
+
+def test_a_users_summary_json_is_never_replaced(small_database, held_out_photo, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("my notes")
+    code = main(["infer", str(held_out_photo), str(held_out_photo), "--db", str(small_database), "-o", str(out),
+                 *FAST])
+    assert code == 2
+    assert "summary.json" in _one_line_error(capsys)
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert (out / "summary.json").read_text() == "my notes"
+
+
+def test_ray_and_same_person_together_is_a_clear_error(held_out_photo, tmp_path, capsys):
+    code = main(["infer", str(held_out_photo), str(held_out_photo), "--same-person", "--ray", "auto",
+                 "-o", str(tmp_path / "out")])
+    assert code == 2
+    assert "--ray" in _one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
 
 
 def test_exclude_person_runs_a_database_photo_as_if_new(small_database, shared_data, tmp_path):
