@@ -37,14 +37,14 @@ from facetex.config import InferConfig
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
 from facetex.errors import FacetexError, MissingDependencyError, PersonMismatchError
-from facetex.fitting.merge_views import expression_motion, merge_partials
+from facetex.fitting.merge_views import MergedPartial, expression_motion, merge_partials
 from facetex.io.images import load_detail_map
 from facetex.pipeline import complete_partial
 from facetex.stages import PreparedFace, StageClock, prepare_face
 from facetex.texture.vgg import VGG19
 from facetex.types import InferenceResult, MorphableModel, PartialAlbedo, Photo, ViewRecord
 
-__all__ = ["SAME_PERSON_DISTANCE", "infer_same_person", "shared_identity"]
+__all__ = ["SAME_PERSON_DISTANCE", "infer_same_person", "merge_views", "shared_identity"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,19 @@ def _embedding_distances(faces: Sequence[PreparedFace]) -> list[float] | None:
         return None
     embeddings = [embedder.embed(face.photo.rgb, face.detection.box) for face in faces]
     return [embedding_distance(embeddings[0], e) for e in embeddings]
+
+
+def merge_views(faces: Sequence[PreparedFace], model: MorphableModel,
+                partials: Sequence[PartialAlbedo] | None = None) -> MergedPartial:
+    """One observation from the unwrapped views of one person (step 4): their partial albedos
+    (or ``partials``, the same views altered, e.g. part hidden) merged with the first as the
+    primary (:data:`MERGE_PRIMARY_WEIGHT`), each other view weighted down where its expression
+    moves the surface away from the first's (:func:`~facetex.fitting.merge_views.expression_motion`)."""
+    partials = [face.partial for face in faces] if partials is None else list(partials)
+    reference = faces[0].fit.expression_coeffs
+    motion = [None] + [expression_motion(model, face.fit.expression_coeffs, reference, partials[0].resolution)
+                       for face in faces[1:]]
+    return merge_partials(partials, primary_weight=MERGE_PRIMARY_WEIGHT, motion_mm=motion)
 
 
 def infer_same_person(
@@ -184,10 +197,7 @@ def infer_same_person(
         partials = [face.partial for face in unwrapped]
         if partial_filter is not None:
             partials = [partial_filter(i, partial) for i, partial in enumerate(partials)]
-        reference = unwrapped[0].fit.expression_coeffs
-        motion = [None] + [expression_motion(model, face.fit.expression_coeffs, reference, partials[0].resolution)
-                           for face in unwrapped[1:]]
-        merged = merge_partials(partials, primary_weight=MERGE_PRIMARY_WEIGHT, motion_mm=motion)
+        merged = merge_views(unwrapped, model, partials)
     observed = merged.source >= 0
     shares = [float(np.count_nonzero(merged.source == i)) / max(int(observed.sum()), 1) for i in range(len(unwrapped))]
     views = tuple(

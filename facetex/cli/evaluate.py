@@ -34,6 +34,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("infer.texture.device"),
     Option("identity"),
     Option("region"),
+    Option("same_person"),
 )
 
 

@@ -242,7 +242,11 @@ def _run_batch(args: argparse.Namespace, jobs: list[PhotoJob], settings: BatchSe
 
         settings = dataclasses.replace(settings, threads=settings.threads or 1)
         with ray_session(args.ray) as ray:
-            workers = max(1, cluster_cpus(ray) // settings.threads)
+            cpus = cluster_cpus(ray)
+            if settings.threads > cpus:
+                raise FacetexError(f"--threads {settings.threads} is more than the Ray cluster's {cpus} CPUs: "
+                                   "no worker could start")
+            workers = cpus // settings.threads
             log.info("Ray: %d worker(s) × %d thread(s) for %d photo(s)", min(workers, len(jobs)), settings.threads,
                      len(jobs))
 

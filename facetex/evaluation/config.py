@@ -42,6 +42,11 @@ class ProtocolConfig:
         are set from ``size`` and ``iterations``.
     identity : compute dlib identity similarity (needs dlib; skipped with a warning if not
         installed).
+    same_person : issue 20's comparison inside the protocol: the person's other photo (the
+        smiling one), degraded as the neutral one, is fitted with the neutral photo's identity
+        and unwrapped, and the two partial albedos are merged as ``facetex infer --same-person``
+        merges them (:func:`facetex.multiview.merge_second_view`); the regions stay the neutral
+        photo's, so "observed" and "hidden" mean the same texels with and without it.
     patch : side of the power-spectrum patches, texels (default R / 8: 32² at 256², whose
         bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
         inside the observed skin between eyes, nose and mouth).
@@ -72,6 +77,9 @@ class ProtocolConfig:
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
     infer: InferConfig = field(default_factory=InferConfig)
     identity: bool = setting(True, help="compute the dlib identity metric")
+    same_person: bool = setting(False, help="also give the pipeline the person's other (smiling) photo, degraded "
+                                "alike, merged as `facetex infer --same-person` does; scored on the neutral photo's "
+                                "regions")
     region: ScoredRegion = setting("all", help="texels scored: all, the face proper (mediapipe's mask on the ICT "
                                    "tile) or beyond it (ears, neck)", choices=get_args(ScoredRegion))
     patch: int | None = None

@@ -30,12 +30,14 @@ from facetex.database.config import DatabaseConfig
 from facetex.database.photo_stage import remove_highlights, unwrap_config, with_features
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
+from facetex.errors import DatabaseError
 from facetex.evaluation.config import ProtocolConfig
 from facetex.evaluation.degrade import degrade_photo, hide_turn
 from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
 from facetex.geometry.uv import face_region_mask
 from facetex.io.images import load_photo
+from facetex.multiview import merge_views, shared_identity
 from facetex.stages import PreparedFace, StageClock, prepare_face, unwrap_face
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
@@ -165,6 +167,13 @@ def prepare_subject(
         partial = hide_turn(partial, config.degrade.turn_fraction, config.degrade.side)
         if unrestored is not None:
             unrestored = hide_turn(unrestored, config.degrade.turn_fraction, config.degrade.side)
+    seen = partial.mask  # the regions are the neutral photo's, with or without a second photo
+    if config.same_person:
+        second = _second_view(database, person, record.subject_id, face, model, config, detector, references)
+        second_partial = second.partial
+        if config.degrade.hide == "turn":
+            second_partial = hide_turn(second_partial, config.degrade.turn_fraction, config.degrade.side)
+        partial = merge_views([face, second], model, [partial, second_partial]).partial
     prepared = PreparedSubject(
         person=person,
         subject_id=record.subject_id,
@@ -175,7 +184,7 @@ def prepare_subject(
         model=model,
         partial=partial,
         truth=truth_texture(database, record.subject_id, config.size),
-        regions=SubjectRegions.of(arrays.observed[row] & partial.chart & _scored(model, config), partial.mask),
+        regions=SubjectRegions.of(arrays.observed[row] & partial.chart & _scored(model, config), seen),
         exemplar_ids=tuple(arrays.subjects[r].subject_id for r in rows),
         seconds=time.perf_counter() - clock,
         face_width=(config.face_width if config.face_width is not None
@@ -185,6 +194,29 @@ def prepare_subject(
         unrestored=unrestored,
     )
     return prepared, rows
+
+
+def _second_view(
+    database: TextureDatabase, person: str, first_id: str, first: PreparedFace, model: MorphableModel,
+    config: ProtocolConfig, detector: Detector, references: np.ndarray | None,
+) -> PreparedFace:
+    """The person's other photo (smiling first), degraded as the first, fitted with the first
+    photo's identity held fixed and unwrapped (``ProtocolConfig.same_person``).
+
+    Raises
+    ------
+    DatabaseError
+        If the person has no other photo in the database.
+    """
+    others = sorted((s for s in database.subjects() if s.person_id == person and s.subject_id != first_id),
+                    key=lambda s: s.expression != "smiling")
+    if not others:
+        raise DatabaseError(f"person {person!r} has one photo in {database.path.name}; same_person needs two")
+    photo = load_photo(photo_path(database, others[0]))
+    degraded = degrade_photo(photo, detector.detect_face(photo), config.degrade)
+    infer = config.infer.with_resolution(config.size)
+    return prepare_face(degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector,
+                        blur_references=references, identity=shared_identity([first]), clock=StageClock())
 
 
 def truth_texture(database: TextureDatabase, subject_id: str, size: int) -> np.ndarray:
