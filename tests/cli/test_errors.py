@@ -163,27 +163,17 @@ def test_infer_on_a_full_disk(small_database, shared_data, tmp_path, capsys, mon
     assert list(tmp_path.iterdir()) == []
 
 
-def test_batch_failures_go_to_stderr(tmp_path, capsys, monkeypatch):
+def test_batch_failures_go_to_stderr(small_database, tmp_path, capsys):
     """A batch's per-photo errors and its list of failures are on stderr, the results on stdout."""
-    import facetex.cli.infer as infer_cli
-
     bad = [tmp_path / "a.png", tmp_path / "b.png"]
     for path in bad:
         path.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    monkeypatch.setattr("facetex.api.open_database", lambda *a, **k: _FakeDatabase())
-    monkeypatch.setattr("facetex.texture.vgg.load_vgg19", lambda *a, **k: None)
-    monkeypatch.setattr(infer_cli, "show_progress", lambda args: False)
-    code = _status(["infer", *map(str, bad), "-o", str(tmp_path / "out")])
+    code = _status(["infer", *map(str, bad), "--db", str(small_database), "-o", str(tmp_path / "out"), "-q"])
     assert code == 1
     captured = capsys.readouterr()
     assert "failed" not in captured.out and "error" not in captured.out
     assert captured.err.count("failed: ") == 2 and captured.err.count("facetex: error: ") == 2
     assert "0 of 2 photos done" in captured.out
-
-
-class _FakeDatabase:
-    def morphable_model(self):
-        return None
 
 
 def test_the_size_bounds_of_the_parser_are_the_texture_stage_minimum_and_the_unwrap_maximum(capsys):
