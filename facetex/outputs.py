@@ -69,14 +69,14 @@ log = logging.getLogger(__name__)
 __all__ = ["check_result_folders", "result_folder_names", "write_result"]
 
 
-def result_folder_names(photos: Sequence[str | os.PathLike[str] | None]) -> list[str]:
+def result_folder_names(photos: Sequence[str | os.PathLike[str] | None], *, reserved: Sequence[str] = ()) -> list[str]:
     """One distinct output folder name per photo of a batch, in order.
 
     A photo's name is its file stem (``astronaut`` for None, the demo photo); a name already
-    taken by an earlier photo (ignoring case, as some file systems do) gets ``-2``, ``-3``, ...
-    so ``a/good.jpg, b/good.jpg`` → ``good, good-2``.
+    taken by an earlier photo or ``reserved`` (ignoring case, as some file systems do) gets
+    ``-2``, ``-3``, ... so ``a/good.jpg, b/good.jpg`` → ``good, good-2``.
     """
-    taken: set[str] = set()
+    taken: set[str] = {name.casefold() for name in reserved}
     names: list[str] = []
     for photo in photos:
         stem = "astronaut" if photo is None else Path(photo).stem

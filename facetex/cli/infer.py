@@ -142,7 +142,8 @@ def _photo_files(paths: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from facetex.batch import BatchSettings, JobOutcome, PhotoJob, PhotoWorker, check_summary_file, completed
+    from facetex.batch import (SUMMARY_NAME, BatchSettings, JobOutcome, PhotoJob, PhotoWorker, check_summary_file,
+                               completed)
     from facetex.database.default import ensure_default_database
     from facetex.errors import DatabaseError
     from facetex.outputs import check_result_folders, result_folder_names
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputImageError("--ray spreads separate photos over workers; --same-person makes one texture "
                                   "from all of them in one process: drop one of the two")
         return _run_same_person(args, config, files)
-    names = result_folder_names(files or [None])
+    names = result_folder_names(files or [None], reserved=(SUMMARY_NAME,))
     single = len(names) == 1
     jobs = [PhotoJob(name, path, output if single else output / name) for name, path in zip(names, files or [None])]
     if args.ray is not None:  # workers run in other processes, maybe on other machines, from another folder

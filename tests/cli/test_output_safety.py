@@ -154,3 +154,5 @@ def test_batch_folder_names_are_distinct():
 
     photos = ["a/good.jpg", "b/good.jpg", "c/Good.png", "good-2.jpg", None]
     assert result_folder_names(photos) == ["good", "good-2", "Good-3", "good-2-2", "astronaut"]
+    # the batch's summary file is never a photo's folder
+    assert result_folder_names(["x/Summary.json.png"], reserved=("summary.json",)) == ["Summary.json-2"]
