@@ -93,6 +93,7 @@ INNER = tuple(range(17, 68))
 ANCHOR_WEIGHT = 10.0
 LAMBDAS = (30.0,) * 5 + (10.0,) * 5 + (3.0,) * 5 + (1.0,) * 5 + (0.3,) * 5
 CANDIDATES = 16  # nearest triangle centroids examined per closest-point query
+TIE_TOLERANCE = 1e-9  # cm: closest-point distances closer than this are ties (a shared edge or vertex)
 IRIS_ORDER = ((1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0))  # 469–472 / 474–477 in (x, y)
 PUPIL_RING_UV = (0.09, 0.11)  # UV radius band of the iris mesh's pupil margin
 
@@ -160,7 +161,10 @@ class Surface:
         bary = closest_on_triangles(p, v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]])
         q = np.einsum("nk,nkc->nc", bary, v[tri])
         dist = np.linalg.norm(q - p, axis=1).reshape(n, k)
-        pick = np.argmin(dist, axis=1)
+        # A point on an edge or a vertex is as close to every triangle that shares it: take the
+        # lowest triangle index among those, so rounding (which differs between CPUs) never picks.
+        tied = dist <= dist.min(axis=1, keepdims=True) + TIE_TOLERANCE
+        pick = np.argmin(np.where(tied, candidates, np.iinfo(np.int64).max), axis=1)
         rows = np.arange(n)
         return candidates[rows, pick], bary.reshape(n, k, 3)[rows, pick], dist[rows, pick]
 

@@ -80,9 +80,22 @@ def test_ray_batch_writes_the_same_results_as_the_sequential_run(sequential, sma
     assert _albedo_bytes(out / f"{PERSONS[0]}_03") == _albedo_bytes(sequential / f"{PERSONS[0]}_03")
 
 
-def _running_worker(started: float, limit: float) -> int | None:
-    """The pid of a Ray worker process that is running a photo (its title is
-    ``ray::RayPhotoWorker.run``), waiting up to ``limit`` seconds."""
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether process ``pid`` is ``ancestor`` or one of its descendants (Linux /proc)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state: the parent
+    return False
+
+
+def _running_worker(driver: int, started: float, limit: float) -> int | None:
+    """The pid of a Ray worker of ``driver``'s local instance that is running a photo (its
+    title is ``ray::RayPhotoWorker.run``), waiting up to ``limit`` seconds."""
     while time.monotonic() - started < limit:
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -91,7 +104,7 @@ def _running_worker(started: float, limit: float) -> int | None:
                 title = (entry / "cmdline").read_bytes().split(b"\0")[0].strip()
             except OSError:
                 continue
-            if title.startswith(b"ray::RayPhotoWorker.run"):
+            if title.startswith(b"ray::RayPhotoWorker.run") and _descends_from(int(entry.name), driver):
                 return int(entry.name)
         time.sleep(0.05)
     return None
@@ -104,7 +117,7 @@ def test_a_worker_killed_mid_photo_is_replaced_and_its_photo_retried(sequential,
     process = subprocess.Popen([*FACETEX, "infer", *_photos(shared_data), "--db", str(small_database), "-o", str(out),
                                 "--ray", "auto", *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        victim = _running_worker(time.monotonic(), limit=300)
+        victim = _running_worker(process.pid, time.monotonic(), limit=300)
         assert victim is not None, "no Ray worker started a photo"
         time.sleep(1.0)  # well inside the photo: detection and fitting take seconds
         os.kill(victim, signal.SIGKILL)
