@@ -16,7 +16,7 @@ storage takes per photo). Writes ``benchmarks/results/ray-<date>.json`` and prin
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_ray.py --photos 6
+    .venv/bin/python benchmarks/bench_ray.py --photos 6 --folder london/neutral --size 256
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FACETEX = [sys.executable, "-c", "import sys; from facetex.cli import main; sys.exit(main())"]
 
 
-def _photos(count: int) -> list[Path]:
-    """The first ``count`` Helen photos (photos in the wild, none in the London database)."""
+def _photos(count: int, folder: str) -> list[Path]:
+    """The first ``count`` photos of a shared data folder (``helen``: photos in the wild;
+    ``london/neutral``: studio photos)."""
     from facetex.paths import data_dir
 
-    return sorted((data_dir() / "helen").glob("*.jpg"))[:count]
+    return sorted((data_dir() / folder).glob("*.jpg"))[:count]
 
 
 def _run(name: str, photos: list[Path], out: Path, extra: list[str]) -> dict:
@@ -90,12 +91,13 @@ def _folder_megabytes(folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=6)
+    parser.add_argument("--folder", default="helen", help="photos from this folder of the shared data")
     parser.add_argument("--size", type=int, default=None, help="albedo size (default: facetex's default)")
     parser.add_argument("--identity", action="store_true", help="also run sequentially with one thread")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-ray"))
     args = parser.parse_args()
 
-    photos = _photos(args.photos)
+    photos = _photos(args.photos, args.folder)
     extra = [] if args.size is None else ["--size", str(args.size)]
     runs = {
         "sequential": _run("sequential", photos, args.work / "sequential", extra),
@@ -109,7 +111,7 @@ def main() -> None:
     record = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
-        "photos": [p.name for p in photos],
+        "photos": [str(p.relative_to(p.parents[1])) for p in photos],
         "size": args.size,
         "runs": runs,
         "ray_overhead": ray / seq - 1.0,
