@@ -35,21 +35,32 @@ from facetex.types import FaceFit, InferenceResult, MorphableModel, Photo
 __all__ = ["fit", "infer", "open_database", "write_result"]
 
 
+def database_file(path: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
+    """The database file at ``path``, checked to exist; None → the default London database
+    (built on first use, with progress bars on stderr unless ``progress`` is False).
+
+    Raises
+    ------
+    DatabaseError
+        If ``path`` does not exist.
+    """
+    if path is None:
+        return ensure_default_database(progress=progress)
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseError(f"texture database {path} does not exist (build one with `facetex build-db`)")
+    return path
+
+
 def open_database(path: str | os.PathLike[str] | None = None, *, progress: bool = True) -> TextureDatabase:
-    """Load the database at ``path``; None → the default London database (built on first use,
-    with progress bars on stderr unless ``progress`` is False).
+    """Load the database at ``path``; None → the default London database (:func:`database_file`).
 
     Raises
     ------
     DatabaseError
         If the file is missing, damaged, truncated or of another schema version.
     """
-    if path is None:
-        return load_database(ensure_default_database(progress=progress))
-    path = Path(path)
-    if not path.exists():
-        raise DatabaseError(f"texture database {path} does not exist (build one with `facetex build-db`)")
-    return load_database(path)
+    return load_database(database_file(path, progress=progress))
 
 
 def _photo(photo: str | os.PathLike[str] | Photo | None) -> Photo:

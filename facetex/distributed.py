@@ -224,6 +224,3 @@ class RayPhotoPool:
             raise TypeError("RayPhotoPool runs process_photo only")
         light = dataclasses.replace(task, model=None, mirror=None)
         return self._remote.remote(light, self._stored_ref(task.model), self._stored_ref(task.mirror)).future()
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._stored.clear()

@@ -142,10 +142,9 @@ def _photo_files(paths: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from facetex.api import database_file
     from facetex.batch import (SUMMARY_NAME, BatchSettings, JobOutcome, PhotoJob, PhotoWorker, check_summary_file,
-                               completed)
-    from facetex.database.default import ensure_default_database
-    from facetex.errors import DatabaseError
+                               completed, write_summary)
     from facetex.outputs import check_result_folders, result_folder_names
 
     config = resolve_config(args)
@@ -177,9 +176,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     progress = show_progress(args)
-    if args.db is not None and not Path(args.db).is_file():
-        raise DatabaseError(f"texture database {args.db} does not exist (build one with `facetex build-db`)")
-    database = Path(args.db) if args.db is not None else ensure_default_database(progress=progress)
+    database = database_file(args.db, progress=progress)  # the driver checks it; each worker loads it
     settings = BatchSettings(database=database.resolve(), config=config, exclude_persons=tuple(args.exclude_person),
                              face_index=args.face, overwrite=args.overwrite, threads=args.threads)
     if single and args.ray is None:
@@ -196,8 +193,6 @@ def run(args: argparse.Namespace) -> int:
         if failures:
             raise FacetexError(failures[0].error)
         return 0
-    from facetex.batch import write_summary
-
     order = {job.name: i for i, job in enumerate(jobs)}
     summary = write_summary(output, sorted(outcomes, key=lambda o: order[o.name]), engine=engine, workers=workers,
                             threads=threads, seconds=seconds)
