@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--merge-primary-weight", type=float, default=None,
                         help="study: set facetex.multiview.MERGE_PRIMARY_WEIGHT (default: the library's)")
+    parser.add_argument("--shared-identity", choices=("joint", "first"), default=None,
+                        help="FitConfig.shared_identity of the two-photo runs (default: the library's)")
     args = parser.parse_args()
     if args.merge_primary_weight is not None:
         multiview.MERGE_PRIMARY_WEIGHT = args.merge_primary_weight
@@ -74,6 +76,9 @@ def main() -> None:
     database = open_database(progress=False)
     config = ProtocolConfig(size=args.size, identity=False, degrade=DegradeConfig(detail="none"))
     infer_config = config.infer.with_resolution(args.size)
+    if args.shared_identity is not None:
+        infer_config = dataclasses.replace(infer_config, fit=dataclasses.replace(infer_config.fit,
+                                                                                 shared_identity=args.shared_identity))
     vgg = load_vgg19(infer_config.texture.device, channels_last=infer_config.texture.channels_last)
     onet = ONetGrams(infer_config.texture.device)
     arrays = load_arrays(database, args.size, vgg, infer_config.texture)
@@ -162,9 +167,11 @@ def main() -> None:
     summary["turn_gap_closed"] = gap
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.merge_primary_weight is None else f"-primary{args.merge_primary_weight:g}"
+    suffix += "" if args.shared_identity is None else f"-{args.shared_identity}"
     path = args.out / f"same_person-{datetime.date.today():%Y%m%d}{suffix}.json"
     path.write_text(json.dumps({"command": "benchmarks/bench_same_person.py", "size": args.size,
                                 "merge_primary_weight": multiview.MERGE_PRIMARY_WEIGHT,
+                                "shared_identity": infer_config.fit.shared_identity,
                                 "persons": [r["person"] for r in rows], "summary": summary, "rows": rows},
                                indent=2, default=float) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2, default=float))

@@ -3,17 +3,19 @@ Fig. 9, used on purpose): what one photo hides, another shows.
 
 Steps (:func:`infer_same_person`):
 
-1. detect and fit (§3) every photo on its own, the first usable one (the primary) exactly as
-   ``facetex infer`` does it alone, unwrap included; a photo that fails (no face, an
-   unreadable file, a fit that diverges) is named in ``skipped`` and the others go on;
+1. detect the face in every photo; a photo that fails (no face, an unreadable file) is named
+   in ``skipped`` and the others go on;
 2. check that the photos show one person: dlib's face-recognition embedding of each face lies
    within :data:`SAME_PERSON_DISTANCE` of the first's (dlib: two photos of one person lie
    within 0.6 on LFW); a photo beyond it stops the run (:class:`PersonMismatchError`) unless
    ``force``;
-3. one identity: the first photo's (:data:`IDENTITY_PRIMARY_WEIGHT`; :func:`shared_identity`
-   can average the photos' instead); every other photo is fitted again with that identity held
-   fixed, so only its pose, camera, expression, gaze and lighting are its own, and every photo
-   is unwrapped with its fit;
+3. one identity (:func:`fit_views`): by default (``FitConfig.shared_identity = "joint"``) one
+   §3 fit of all photos at once, the shape and albedo coefficients shared and each photo's
+   pose, camera, expression, gaze and lighting its own (:func:`facetex.fitting.fit_faces`);
+   with ``"first"``, the first photo's own fit, the others fitted with it held fixed. A photo
+   whose fit fails is found by fitting it alone, named in ``skipped`` and left out. Every photo
+   is unwrapped with its fit (a blurred one restored and refitted as
+   :func:`facetex.stages.prepare_face` does it);
 4. one observation: the partial albedos merged texel by texel from the views that see each best
    (:func:`facetex.fitting.merge_views.merge_partials`);
 5. §4–5 on the merged observation, with the photo's detail kept where any photo shows skin and
@@ -26,7 +28,6 @@ The result's mesh is posed as in the first usable photo; ``views`` lists every p
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -36,26 +37,21 @@ import numpy as np
 from facetex.config import InferConfig
 from facetex.database.store import TextureDatabase
 from facetex.detect.detector import Detector
-from facetex.errors import FacetexError, MissingDependencyError, PersonMismatchError
+from facetex.errors import FacetexError, FittingError, MissingDependencyError, PersonMismatchError
 from facetex.fitting.merge_views import MergedPartial, expression_motion, merge_partials
 from facetex.io.images import load_detail_map
 from facetex.pipeline import complete_partial
-from facetex.stages import PreparedFace, StageClock, prepare_face
+from facetex.fitting.solver import fit_face, fit_faces
+from facetex.stages import PreparedFace, StageClock, unwrap_face
 from facetex.texture.vgg import VGG19
-from facetex.types import InferenceResult, MorphableModel, PartialAlbedo, Photo, ViewRecord
+from facetex.types import Detection, InferenceResult, MorphableModel, PartialAlbedo, Photo, ViewRecord
 
-__all__ = ["SAME_PERSON_DISTANCE", "infer_same_person", "merge_views", "shared_identity"]
+__all__ = ["SAME_PERSON_DISTANCE", "fit_views", "infer_same_person", "merge_views"]
 
 log = logging.getLogger(__name__)
 
 SAME_PERSON_DISTANCE = 0.6
 """dlib face-embedding distance above which two faces are taken for different people."""
-
-IDENTITY_PRIMARY_WEIGHT = math.inf
-"""How many times the first photo's fit counts in the shared identity: all of it. Averaged with
-the others (4×, 3 London persons at 128²), the identity moved the first photo's texels in UV and
-their 16–32 c/fw correlation with the person's texture fell from 0.94 to 0.84 on one person
-(docs/design.md, "Several photos of one person")."""
 
 MERGE_PRIMARY_WEIGHT = 16.0
 """How many times the first photo's quality counts in the merge
@@ -68,25 +64,8 @@ def _name(photo: Photo) -> str:
     return Path(photo.source).name
 
 
-def shared_identity(faces: Sequence[PreparedFace], *,
-                    primary_weight: float = IDENTITY_PRIMARY_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
-    """(shape, albedo) coefficients of one person from several fits: their mean weighted by each
-    fit's visible skin pixels, the first (primary) fit's counting ``primary_weight`` times (the
-    model is linear in both, so this is the mean shape and albedo); with an infinite weight, the
-    first fit's own. The primary photo poses the mesh and gives most texels: every change of its
-    identity moves its texels in UV."""
-    if math.isinf(primary_weight):
-        return np.asarray(faces[0].fit.shape_coeffs, np.float64), np.asarray(faces[0].fit.albedo_coeffs, np.float64)
-    weights = np.array([max(float(face.fit.diagnostics.visible_pixels), 1.0) for face in faces])
-    weights[0] *= primary_weight
-    weights = weights / weights.sum()
-    shape = sum(w * np.asarray(face.fit.shape_coeffs, np.float64) for w, face in zip(weights, faces))
-    albedo = sum(w * np.asarray(face.fit.albedo_coeffs, np.float64) for w, face in zip(weights, faces))
-    return np.asarray(shape), np.asarray(albedo)
-
-
-def _embedding_distances(faces: Sequence[PreparedFace]) -> list[float] | None:
-    """dlib embedding distance of each face to the first; None when dlib is not installed."""
+def _embedding_distances(photos: Sequence[Photo], detections: Sequence[Detection]) -> list[float] | None:
+    """dlib embedding distance of each photo's face to the first's; None when dlib is not installed."""
     try:
         from facetex.evaluation.identity import IdentityEmbedder, embedding_distance
 
@@ -94,8 +73,94 @@ def _embedding_distances(faces: Sequence[PreparedFace]) -> list[float] | None:
     except MissingDependencyError as exc:
         log.warning("cannot check that the photos show one person: %s", exc)
         return None
-    embeddings = [embedder.embed(face.photo.rgb, face.detection.box) for face in faces]
+    embeddings = [embedder.embed(photo.rgb, detection.box) for photo, detection in zip(photos, detections)]
     return [embedding_distance(embeddings[0], e) for e in embeddings]
+
+
+def fit_views(
+    photos: Sequence[Photo],
+    detections: Sequence[Detection],
+    model: MorphableModel,
+    config: InferConfig,
+    *,
+    detector: Detector,
+    light_prior: np.ndarray | None = None,
+    blur_references: np.ndarray | None = None,
+    clock: StageClock | None = None,
+) -> list[PreparedFace]:
+    """Fit the photos of one person with one identity and unwrap each (module doc, step 3).
+
+    Parameters
+    ----------
+    photos, detections : N ≥ 1 photos and the person's face in each.
+    model : the morphable model.
+    config : ``fit`` (its ``shared_identity`` picks joint or first), ``unwrap`` (its ``deblur``
+        and ``deblur_refit`` as for one photo).
+    detector : detects the face again in a restored photo.
+    light_prior, blur_references : as :func:`facetex.stages.prepare_face`.
+    clock : records the stages ``fit``, ``unwrap`` and ``refit``.
+
+    Returns
+    -------
+    One :class:`~facetex.stages.PreparedFace` per photo, unwrapped; their fits share the shape
+    and albedo coefficients. A restored photo's detection and fit are the restored photo's,
+    its ``photo`` the photo as given.
+
+    Raises
+    ------
+    FittingError, EmptyMaskError
+        As :func:`facetex.stages.prepare_face`, for any of the photos.
+    """
+    clock = clock if clock is not None else StageClock()
+    faces = _fit_unwrap(photos, detections, model, config, light_prior, blur_references, clock)
+    if not config.unwrap.deblur_refit or all(face.restored is None for face in faces):
+        return faces
+    seen = [face.photo if face.restored is None else face.restored for face in faces]
+    with clock.stage("refit"):
+        again = [face.detection if face.restored is None else detector.detect_face(face.restored) for face in faces]
+    refitted = _fit_unwrap(seen, again, model, replace(config, unwrap=replace(config.unwrap, deblur=False)),
+                           light_prior, None, clock, stage="refit")
+    return [
+        replace(face, detection=new.detection, fit=new.fit, visibility=new.visibility,
+                partial=new.partial if face.restored is None else replace(new.partial, restored_blur=face.blur))
+        for face, new in zip(faces, refitted)
+    ]
+
+
+def _fit_unwrap(photos: Sequence[Photo], detections: Sequence[Detection], model: MorphableModel,
+                config: InferConfig, light_prior: np.ndarray | None, blur_references: np.ndarray | None,
+                clock: StageClock, stage: str = "fit") -> list[PreparedFace]:
+    """One identity's fits of ``photos`` (``config.fit.shared_identity``), each unwrapped."""
+    with clock.stage(stage):
+        if config.fit.shared_identity == "joint":
+            fits = fit_faces(list(photos), list(detections), model, config.fit, light_prior=light_prior)
+        else:
+            fits = [fit_face(photos[0], detections[0], model, config.fit, light_prior=light_prior)]
+            identity = (fits[0].shape_coeffs, fits[0].albedo_coeffs)
+            fits += [fit_face(photo, detection, model, config.fit, light_prior=light_prior, identity=identity)
+                     for photo, detection in zip(photos[1:], detections[1:])]
+    return [unwrap_face(PreparedFace(photo=photo, detection=detection, fit=fit), model, config.unwrap,
+                        blur_references=blur_references, clock=clock)
+            for photo, detection, fit in zip(photos, detections, fits)]
+
+
+def _fittable(photos: Sequence[Photo], detections: Sequence[Detection], model: MorphableModel,
+              config: InferConfig, light_prior: np.ndarray | None, skipped: list[str]) -> list[int]:
+    """Indices of the photos whose face can be fitted alone; each other one is named in
+    ``skipped``. Raises the first photo's :class:`FittingError` when none can."""
+    keep, first_error = [], None
+    for i, (photo, detection) in enumerate(zip(photos, detections)):
+        try:
+            fit_face(photo, detection, model, config.fit, light_prior=light_prior)
+            keep.append(i)
+        except FittingError as exc:
+            first_error = first_error or exc
+            skipped.append(f"{_name(photo)}: {exc}")
+            log.warning("skipping %s: %s", _name(photo), exc)
+    if not keep:
+        assert first_error is not None
+        raise first_error
+    return keep
 
 
 def merge_views(faces: Sequence[PreparedFace], model: MorphableModel,
@@ -154,40 +219,42 @@ def infer_same_person(
     skipped = list(skipped)
     own_detector = detector is None
     detector = Detector(config.detect) if detector is None else detector
-    primary_kept = math.isinf(IDENTITY_PRIMARY_WEIGHT)  # the first photo's own fit is the identity
     references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
     try:
-        faces, photos_used, first_error = [], [], None
+        photos_used, detections, first_error = [], [], None
         for photo in photos:
-            unwrap = config.unwrap if primary_kept and not faces else None  # the primary: as one photo alone
             try:
-                faces.append(prepare_face(photo, model, config.fit, unwrap, light_prior=database.lighting,
-                                          detector=detector, blur_references=references, clock=clock))
+                with clock.stage("detect"):
+                    detections.append(detector.detect_face(photo))
                 photos_used.append(photo)
             except FacetexError as exc:
                 first_error = first_error or exc
                 skipped.append(f"{_name(photo)}: {exc}")
                 log.warning("skipping %s: %s", _name(photo), exc)
-        if not faces:
+        if not photos_used:
             assert first_error is not None
             raise first_error
         with clock.stage("same_person"):
-            distances = _embedding_distances(faces) if len(faces) > 1 else [0.0]
+            distances = _embedding_distances(photos_used, detections) if len(photos_used) > 1 else [0.0]
         if distances is not None and not force:
-            for face, distance in zip(faces[1:], distances[1:]):
+            for photo, distance in zip(photos_used[1:], distances[1:]):
                 if distance > SAME_PERSON_DISTANCE:
                     raise PersonMismatchError(
-                        f"{_name(face.photo)} shows another person than {_name(faces[0].photo)} (face-embedding "
+                        f"{_name(photo)} shows another person than {_name(photos_used[0])} (face-embedding "
                         f"distance {distance:.2f} > {SAME_PERSON_DISTANCE}); use --force to combine them anyway"
                     )
-        identity = shared_identity(faces, primary_weight=IDENTITY_PRIMARY_WEIGHT)
-        unwrapped = [faces[0]] if primary_kept else []
-        unwrapped += [
-            prepare_face(face.photo, model, config.fit, config.unwrap, light_prior=database.lighting,
-                         detector=detector, detection=face.detection, blur_references=references,
-                         identity=identity, clock=clock)
-            for face in faces[len(unwrapped):]
-        ]
+        try:
+            unwrapped = fit_views(photos_used, detections, model, config, detector=detector,
+                                  light_prior=database.lighting, blur_references=references, clock=clock)
+        except FittingError:
+            if len(photos_used) == 1:
+                raise
+            keep = _fittable(photos_used, detections, model, config, database.lighting, skipped)
+            photos_used = [photos_used[i] for i in keep]
+            detections = [detections[i] for i in keep]
+            distances = None if distances is None else [distances[i] for i in keep]
+            unwrapped = fit_views(photos_used, detections, model, config, detector=detector,
+                                  light_prior=database.lighting, blur_references=references, clock=clock)
         del references
     finally:
         if own_detector:

@@ -94,18 +94,73 @@ def test_a_held_identity_is_kept_by_the_fit(shared_data):
     assert np.abs(fixed.expression_coeffs).max() > 0 and fixed.diagnostics.landmark_rmse_iod < 0.1
 
 
+@pytest.fixture(scope="module")
+def person_003(shared_data):
+    """London 003's neutral and smiling photos, their detections and the ICT model."""
+    from facetex.detect import Detector
+    from facetex.geometry.ict import ict_morphable_model
+    from facetex.io.images import load_photo
+
+    photos = [load_photo(shared_data / "london" / "neutral" / "003_03.jpg"),
+              load_photo(shared_data / "london" / "smiling" / "003_08.jpg")]
+    with Detector() as detector:
+        detections = [detector.detect_face(photo) for photo in photos]
+    return photos, detections, ict_morphable_model()
+
+
+def _vertex_rms(model, a: np.ndarray, b: np.ndarray) -> float:
+    offset = np.tensordot(np.asarray(a) - np.asarray(b), np.asarray(model.shape_basis, np.float64), axes=1)
+    return float(np.sqrt((offset.reshape(-1, 3) ** 2).sum(axis=1).mean()))
+
+
+def test_a_joint_fit_of_one_photo_is_the_single_fit(person_003):
+    from facetex.fitting import fit_face, fit_faces
+    from facetex.fitting.config import FitConfig
+
+    photos, detections, model = person_003
+    config = FitConfig(steps=(3, 2))
+    alone = fit_face(photos[0], detections[0], model, config)
+    (joint,) = fit_faces(photos[:1], detections[:1], model, config)
+    for name in ("shape_coeffs", "expression_coeffs", "albedo_coeffs", "sh_coeffs", "vertices", "rotation"):
+        np.testing.assert_array_equal(getattr(joint, name), getattr(alone, name))
+
+
+def test_two_photos_get_one_identity_between_their_own_fits(person_003):
+    """fit_faces on a neutral and a smiling photo: one shape and albedo for both, each photo's
+    own expression and pose, both photos' landmarks met; the shared shape lies between the two
+    photos' single fits (nearer their mean than they are to each other: issue 20's target)."""
+    from facetex.fitting import fit_face, fit_faces
+    from facetex.fitting.config import FitConfig
+
+    photos, detections, model = person_003
+    config = FitConfig(steps=(3, 2))
+    singles = [fit_face(photo, detection, model, config) for photo, detection in zip(photos, detections)]
+    joint = fit_faces(photos, detections, model, config)
+    np.testing.assert_array_equal(joint[0].shape_coeffs, joint[1].shape_coeffs)
+    np.testing.assert_array_equal(joint[0].albedo_coeffs, joint[1].albedo_coeffs)
+    assert np.abs(joint[0].expression_coeffs - joint[1].expression_coeffs).max() > 0.05  # the smile is its own
+    assert all(fit.diagnostics.landmark_rmse_iod < 0.1 for fit in joint)
+    apart = _vertex_rms(model, singles[0].shape_coeffs, singles[1].shape_coeffs)
+    mean = (singles[0].shape_coeffs + singles[1].shape_coeffs) / 2
+    assert _vertex_rms(model, joint[0].shape_coeffs, mean) < 0.8 * apart
+    # not merely one photo's identity: the joint shape differs from each single fit's
+    assert min(_vertex_rms(model, joint[0].shape_coeffs, s.shape_coeffs) for s in singles) > 0.1 * apart
+
+
 def test_same_person_writes_one_texture_from_both_photos(small_database, shared_data, tmp_path, capsys):
-    """`facetex infer a b bad --same-person`: one result from the neutral and the smiling photo
-    of a London person not in the database, with a source map, both overlays and both photos in
-    the report; the unreadable third file is named and skipped (exit status 1)."""
+    """`facetex infer a b bad --same-person --shared-identity joint`: one result from the neutral
+    and the smiling photo of a London person not in the database, fitted with one identity, with
+    a source map, both overlays and both photos in the report; the unreadable third file is
+    named and skipped (exit status 1)."""
     london = shared_data / "london"
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
     out = tmp_path / "out"
     code = main(["infer", str(london / "neutral" / "003_03.jpg"), str(london / "smiling" / "003_08.jpg"), str(bad),
-                 "--same-person", "--db", str(small_database), "-o", str(out), *FAST])
+                 "--same-person", "--shared-identity", "joint", "--db", str(small_database), "-o", str(out), *FAST])
     err = capsys.readouterr().err
     assert code == 1 and "broken.jpg" in err
+    assert json.loads((out / "config.json").read_text())["fit"]["shared_identity"] == "joint"
     views = json.loads((out / "views.json").read_text())
     assert [v["photo"].split("/")[-1] for v in views["photos"]] == ["003_03.jpg", "003_08.jpg"]
     assert views["skipped"] and views["skipped"][0].startswith("broken.jpg")

@@ -69,6 +69,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("texture.keep_observed"),
     Option("texture.carry_tone"),
     Option("unwrap.deblur"),
+    Option("fit.shared_identity"),
     Option("texture.alpha"),
     Option("texture.gram_layers", flag="--layers", metavar="LAYERS"),
     Option("texture.solver"),

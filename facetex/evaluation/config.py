@@ -43,10 +43,11 @@ class ProtocolConfig:
     identity : compute dlib identity similarity (needs dlib; skipped with a warning if not
         installed).
     same_person : issue 20's comparison inside the protocol: the person's other photo (the
-        smiling one), degraded as the neutral one, is fitted with the neutral photo's identity
-        and unwrapped, and the two partial albedos are merged as ``facetex infer --same-person``
-        merges them (:func:`facetex.multiview.merge_second_view`); the regions stay the neutral
-        photo's, so "observed" and "hidden" mean the same texels with and without it.
+        smiling one), degraded as the neutral one, is fitted with the neutral photo under one
+        identity and both are unwrapped (:func:`facetex.multiview.fit_views`, as ``facetex
+        infer --same-person`` fits them), and the two partial albedos are merged
+        (:func:`facetex.multiview.merge_views`); the regions stay the neutral photo's, so
+        "observed" and "hidden" mean the same texels with and without it.
     patch : side of the power-spectrum patches, texels (default R / 8: 32² at 256², whose
         bins 3 … 12 cycles per patch cover the mesoscopic band; larger patches rarely fit
         inside the observed skin between eyes, nose and mouth).

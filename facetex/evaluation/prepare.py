@@ -37,7 +37,7 @@ from facetex.evaluation.metrics import face_width_texels
 from facetex.evaluation.subjects import DatabaseArrays, exemplar_rows, held_out_model, neutral_subject, photo_path
 from facetex.geometry.uv import face_region_mask
 from facetex.io.images import load_photo
-from facetex.multiview import merge_views, shared_identity
+from facetex.multiview import fit_views, merge_views
 from facetex.stages import PreparedFace, StageClock, prepare_face, unwrap_face
 from facetex.types import Detection, FaceFit, MorphableModel, PartialAlbedo, Photo
 
@@ -153,10 +153,16 @@ def prepare_subject(
     model = held_out_model(database, rows, arrays=arrays)
     infer = config.infer.with_resolution(config.size)
     references = database.reference_luminances(exclude_persons=(person,)) if infer.unwrap.deblur else None
-    face = prepare_face(
-        degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector,
-        blur_references=references, clock=StageClock(),
-    )
+    if config.same_person:
+        other = _other_photo(database, person, record.subject_id, detector, config)
+        face, second = fit_views([degraded, other], [detector.detect_face(degraded), detector.detect_face(other)],
+                                 model, infer, detector=detector, light_prior=database.lighting,
+                                 blur_references=references)
+    else:
+        face = prepare_face(
+            degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector,
+            blur_references=references, clock=StageClock(),
+        )
     partial = face.partial
     registered, registered_mask = registered_truth(sharp, face, model, database.resolution, config.size)
     unrestored = None
@@ -169,7 +175,6 @@ def prepare_subject(
             unrestored = hide_turn(unrestored, config.degrade.turn_fraction, config.degrade.side)
     seen = partial.mask  # the regions are the neutral photo's, with or without a second photo
     if config.same_person:
-        second = _second_view(database, person, record.subject_id, face, model, config, detector, references)
         second_partial = second.partial
         if config.degrade.hide == "turn":
             second_partial = hide_turn(second_partial, config.degrade.turn_fraction, config.degrade.side)
@@ -196,12 +201,9 @@ def prepare_subject(
     return prepared, rows
 
 
-def _second_view(
-    database: TextureDatabase, person: str, first_id: str, first: PreparedFace, model: MorphableModel,
-    config: ProtocolConfig, detector: Detector, references: np.ndarray | None,
-) -> PreparedFace:
-    """The person's other photo (smiling first), degraded as the first, fitted with the first
-    photo's identity held fixed and unwrapped (``ProtocolConfig.same_person``).
+def _other_photo(database: TextureDatabase, person: str, first_id: str, detector: Detector,
+                 config: ProtocolConfig) -> Photo:
+    """The person's other photo (smiling first), degraded as the first (``ProtocolConfig.same_person``).
 
     Raises
     ------
@@ -213,10 +215,7 @@ def _second_view(
     if not others:
         raise DatabaseError(f"person {person!r} has one photo in {database.path.name}; same_person needs two")
     photo = load_photo(photo_path(database, others[0]))
-    degraded = degrade_photo(photo, detector.detect_face(photo), config.degrade)
-    infer = config.infer.with_resolution(config.size)
-    return prepare_face(degraded, model, infer.fit, infer.unwrap, light_prior=database.lighting, detector=detector,
-                        blur_references=references, identity=shared_identity([first]), clock=StageClock())
+    return degrade_photo(photo, detector.detect_face(photo), config.degrade)
 
 
 def truth_texture(database: TextureDatabase, subject_id: str, size: int) -> np.ndarray:

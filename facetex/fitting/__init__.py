@@ -10,6 +10,8 @@
   an image pyramid (:mod:`~facetex.fitting.pyramid`), from a start by
   :mod:`~facetex.fitting.initialisation` with closed-form lighting and albedo
   (:mod:`~facetex.fitting.appearance`); :mod:`~facetex.fitting.solver` runs the steps.
+* :func:`fit_faces` — the same energy summed over several photos of one person, one identity
+  shared (issue 20).
 * :func:`unwrap_albedo` — visible skin / fitted shading in UV (:mod:`~facetex.fitting.unwrap`),
   with the visibility stand-in for face parsing (:mod:`~facetex.fitting.visibility`).
 * :func:`render_fit`, :func:`draw_overlay`, :func:`write_fit_files` — pictures and files of a fit.
@@ -20,7 +22,7 @@ from facetex.fitting.model import EXPRESSION_NAMES, generic_model, load_face_mod
 from facetex.fitting.outputs import FIT_FILES, fit_summary, write_fit_files
 from facetex.fitting.overlay import draw_overlay, draw_visibility, fitted_eye_centres, project_fit
 from facetex.fitting.render import Rendering, render_face, render_fit
-from facetex.fitting.solver import fit_face
+from facetex.fitting.solver import fit_face, fit_faces
 from facetex.fitting.unwrap import unwrap_albedo
 from facetex.fitting.visibility import ImageVisibility, photo_visibility
 
@@ -35,6 +37,7 @@ __all__ = [
     "draw_overlay",
     "draw_visibility",
     "fit_face",
+    "fit_faces",
     "fit_summary",
     "fitted_eye_centres",
     "generic_model",

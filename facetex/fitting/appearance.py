@@ -13,7 +13,7 @@ from facetex.fitting.photometric import sample_albedo, sample_image, surface_poi
 from facetex.fitting.problem import DTYPE, ColourSamples, EnergyProblem, FitParams
 from facetex.geometry.sh import sh_basis
 
-__all__ = ["face_irradiance_basis", "solve_albedo", "solve_lighting"]
+__all__ = ["face_irradiance_basis", "solve_albedo", "solve_lighting", "solve_shared_albedo"]
 
 
 def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
@@ -44,15 +44,26 @@ def solve_lighting(params: FitParams, problem: EnergyProblem, samples: ColourSam
 
 def solve_albedo(params: FitParams, problem: EnergyProblem, samples: ColourSamples) -> torch.Tensor:
     """Albedo coefficients (K_al,) minimising w_c·E_c + w_reg·Σ(α/σ)² given lighting and geometry."""
+    return solve_shared_albedo([params], [problem], [samples])
+
+
+def solve_shared_albedo(params: list[FitParams], problems: list[EnergyProblem],
+                        samples: list[ColourSamples]) -> torch.Tensor:
+    """Albedo coefficients (K_al,) of one person seen in N photos: minimise Σ_photos w_c·E_c +
+    w_reg·Σ(α/σ)² (the prior once) given each photo's lighting and geometry."""
     with torch.no_grad():
-        observed, _, normals = _appearance_inputs(params, problem, samples)
-        shading = sh_basis(normals) @ params.sh  # (P, 3)
-        modes = samples.albedo_basis[:, 1:] * shading[:, None, :]  # (P, K, 3)
-        target = observed - samples.albedo_basis[:, 0] * shading  # (P, 3)
-        w = problem.w_color * samples.weights[:, None, None]
-        lhs = torch.einsum("pkc,plc->kl", modes * w, modes)
-        rhs = torch.einsum("pkc,pc->k", modes * w, target)
-        lhs = lhs + torch.diag(problem.w_reg / problem.albedo_std**2)
+        lhs = rhs = None
+        for p, problem, s in zip(params, problems, samples):
+            observed, _, normals = _appearance_inputs(p, problem, s)
+            shading = sh_basis(normals) @ p.sh  # (P, 3)
+            modes = s.albedo_basis[:, 1:] * shading[:, None, :]  # (P, K, 3)
+            target = observed - s.albedo_basis[:, 0] * shading  # (P, 3)
+            w = problem.w_color * s.weights[:, None, None]
+            photo_lhs = torch.einsum("pkc,plc->kl", modes * w, modes)
+            photo_rhs = torch.einsum("pkc,pc->k", modes * w, target)
+            lhs = photo_lhs if lhs is None else lhs + photo_lhs
+            rhs = photo_rhs if rhs is None else rhs + photo_rhs
+        lhs = lhs + torch.diag(problems[0].w_reg / problems[0].albedo_std**2)
         return torch.linalg.solve(lhs, rhs)
 
 

@@ -169,6 +169,13 @@ class FitConfig:
         Initial Levenberg–Marquardt damping, relative to the diagonal of JᵀJ.
     seed : int
         Seed of the pixel subsampling.
+    shared_identity : str
+        Several photos of one person (``--same-person``, :mod:`facetex.multiview`): ``"first"``
+        takes the first photo's own fit and fits the others with it held fixed; ``"joint"``
+        fits one identity to all photos at once (:func:`facetex.fitting.fit_faces`). The
+        default is ``"first"``: the joint identity is nearer every photo's, but it moves the
+        first photo's texels in UV by up to a texel, and the observed detail's correlation with
+        the person's database texture falls (docs/design.md, "Several photos of one person").
     visibility : VisibilityConfig
         What counts as visible skin in E_c.
     """
@@ -198,6 +205,10 @@ class FitConfig:
     studio_light_sigma: float = 0.01
     lm_damping: float = 1e-4
     seed: int = 0
+    shared_identity: str = setting("first", choices=("first", "joint"),
+                                   help="with --same-person: 'first' fits the other photos with the first photo's "
+                                   "identity; 'joint' fits one identity to all photos at once (a better shape, but "
+                                   "it moves the texture's registration away from a single photo's fit)")
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
 
     def __post_init__(self) -> None:
@@ -225,6 +236,7 @@ class FitConfig:
         check_number("studio_light_sigma", self.studio_light_sigma, 0.0, 1e3, low_open=True)
         check_number("lm_damping", self.lm_damping, 0.0, 1e6, low_open=True)
         check_integer("seed", self.seed, 0, 2**32 - 1)
+        check_choice("shared_identity", self.shared_identity, ("joint", "first"))
 
 
 @dataclass(frozen=True)

@@ -36,20 +36,20 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from facetex.errors import ShapeMismatchError
-from facetex.fitting.appearance import face_irradiance_basis, solve_albedo, solve_lighting
+from facetex.fitting.appearance import face_irradiance_basis, solve_lighting, solve_shared_albedo
 from facetex.fitting.config import FitConfig
 from facetex.fitting.contour import SlidingContour, slide_contour
 from facetex.fitting.energy import energy_terms
 from facetex.fitting.eyes import pupil_points
 from facetex.fitting.initialisation import build_problem, initial_params, inter_ocular_distance
 from facetex.fitting.landmark_terms import mesh_landmarks
-from facetex.fitting.levenberg_marquardt import check_in_front, lm_step
+from facetex.fitting.levenberg_marquardt import check_in_front, joint_lm_step, lm_step
 from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.model import validate_model
 from facetex.fitting.photometric import sample_colours
@@ -59,7 +59,7 @@ from facetex.fitting.samples import albedo_stack, colour_samples, with_robust_we
 from facetex.fitting.threads import torch_threads
 from facetex.types import Detection, FaceFit, FitDiagnostics, MorphableModel, Photo
 
-__all__ = ["fit_face"]
+__all__ = ["fit_face", "fit_faces"]
 
 
 def fit_face(
@@ -127,19 +127,73 @@ def fit_face(
             f"coefficients, got {np.shape(identity[0])} and {np.shape(identity[1])}"
         )
     with torch_threads(1):
-        return _fit(photo, detection, model, config, sh_coeffs, light_prior, started, identity)
+        return _fit([photo], [detection], model, config, sh_coeffs, light_prior, started, identity)[0]
 
 
-def _fit(
-    photo: Photo,
-    detection: Detection,
+def fit_faces(
+    photos: list[Photo],
+    detections: list[Detection],
     model: MorphableModel,
-    config: FitConfig,
-    sh_coeffs: np.ndarray | None,
-    light_prior: np.ndarray | None,
-    started: float,
-    identity: tuple[np.ndarray, np.ndarray] | None = None,
-) -> FaceFit:
+    config: FitConfig | None = None,
+    *,
+    light_prior: np.ndarray | None = None,
+) -> list[FaceFit]:
+    """Fit one person seen in several photos (issue 20): one identity (shape and albedo
+    coefficients) for all of them, each photo's own pose, focal length, expression, gaze and SH
+    lighting.
+
+    The steps of :func:`fit_face`, each on the photos' summed energy: every Levenberg–Marquardt
+    step solves all photos' unknowns at once
+    (:func:`~facetex.fitting.levenberg_marquardt.joint_lm_step`, the identity's prior counted
+    once), the closed-form albedo is the least-squares albedo of all photos' samples
+    (:func:`~facetex.fitting.appearance.solve_shared_albedo`). With one photo this is
+    :func:`fit_face`.
+
+    Parameters
+    ----------
+    photos : N ≥ 1 full-resolution photos, (H_i, W_i, 3) float32 in [0, 1] (sizes may differ).
+    detections : the face to fit in each photo.
+    model, config, light_prior : as :func:`fit_face` (one light prior for all photos).
+
+    Returns
+    -------
+    One :class:`FaceFit` per photo, in order; their ``shape_coeffs`` and ``albedo_coeffs`` are
+    equal. Diagnostics are each photo's own terms; ``iterations`` and ``seconds`` are the joint
+    solve's.
+
+    Raises
+    ------
+    ShapeMismatchError, FittingError
+        As :func:`fit_face`, for any of the photos (which one is not told apart: fit the photos
+        alone to find it).
+    """
+    config = FitConfig() if config is None else config
+    started = time.perf_counter()
+    if not photos or len(photos) != len(detections):
+        raise ShapeMismatchError(f"need one detection per photo, got {len(photos)} photos and {len(detections)} detections")
+    for photo, detection in zip(photos, detections):
+        _validate(photo, detection, model, config, None)
+    if light_prior is not None and np.shape(light_prior) != (9, 3):
+        raise ShapeMismatchError(f"light_prior must have shape (9, 3), got {np.shape(light_prior)}")
+    with torch_threads(1):
+        return _fit(list(photos), list(detections), model, config, None, light_prior, started)
+
+
+@dataclass
+class _PhotoFit:
+    """One photo's part of a fit: its constants, pyramid and current unknowns."""
+
+    photo: Photo
+    landmarks: np.ndarray
+    unit: float
+    levels: list[Level]
+    problem: EnergyProblem
+    params: FitParams
+
+
+def _start(photo: Photo, detection: Detection, model: MorphableModel, config: FitConfig,
+           sh_coeffs: np.ndarray | None, light_prior: np.ndarray | None) -> _PhotoFit:
+    """Steps 1–3 of :func:`fit_face` for one photo: pyramid, energy constants, initial pose."""
     height, width = photo.size
     landmarks = np.asarray(detection.landmarks, dtype=np.float64)
     unit = inter_ocular_distance(landmarks)
@@ -150,20 +204,51 @@ def _fit(
     if light_prior is not None:
         problem = replace(problem, light_prior=torch.tensor(np.asarray(light_prior), dtype=DTYPE))
     params, problem = initial_params(model, problem, landmarks, focal0, config, sh_coeffs)
+    return _PhotoFit(photo, landmarks, unit, levels, problem, params)
+
+
+def _fit(
+    photos: list[Photo],
+    detections: list[Detection],
+    model: MorphableModel,
+    config: FitConfig,
+    sh_coeffs: np.ndarray | None,
+    light_prior: np.ndarray | None,
+    started: float,
+    identity: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[FaceFit]:
+    """Steps 3–6 of :func:`fit_face` for one photo, or for several photos of one person with one
+    identity (:func:`fit_faces`): each step then solves the photos' summed energy
+    (:func:`~facetex.fitting.levenberg_marquardt.joint_lm_step`)."""
+    views = [_start(photo, detection, model, config, sh_coeffs, light_prior)
+             for photo, detection in zip(photos, detections)]
     if identity is not None:
-        params = params._replace(shape=torch.tensor(np.asarray(identity[0]), dtype=DTYPE),
-                                 albedo=torch.tensor(np.asarray(identity[1]), dtype=DTYPE))
+        for view in views:
+            view.params = view.params._replace(shape=torch.tensor(np.asarray(identity[0]), dtype=DTYPE),
+                                               albedo=torch.tensor(np.asarray(identity[1]), dtype=DTYPE))
     albedo_maps = albedo_stack(model)
     uvs = torch.tensor(np.asarray(model.topology.uvs), dtype=DTYPE)
     fit_faces = model.topology.fit_faces
     fit_faces = None if fit_faces is None else torch.as_tensor(fit_faces, dtype=torch.bool)
     contour = SlidingContour.of(model.topology.landmark_map)
 
-    def samples_at(level: Level, params: FitParams, problem: EnergyProblem, limit: int | None) -> ColourSamples:
-        return colour_samples(params, problem, level, albedo_maps, uvs, config, limit, fit_faces)
+    def samples_at(level: Level, view: _PhotoFit, limit: int | None) -> ColourSamples:
+        return colour_samples(view.params, view.problem, level, albedo_maps, uvs, config, limit, fit_faces)
 
-    def slid(params: FitParams, problem: EnergyProblem) -> EnergyProblem:
-        return problem if contour is None else slide_contour(params, problem, contour)
+    def slide(view: _PhotoFit) -> None:
+        if contour is not None:
+            view.problem = slide_contour(view.params, view.problem, contour)
+
+    def step(samples: list[ColourSamples | None], layout: ParameterLayout, damping: float) -> float:
+        if len(views) == 1:
+            view = views[0]
+            view.params, view.problem, damping = lm_step(view.params, view.problem, samples[0], layout, damping)
+            return damping
+        params, problems, damping = joint_lm_step([v.params for v in views], [v.problem for v in views], samples,
+                                                  [layout] * len(views), damping)
+        for view, p, problem in zip(views, params, problems):
+            view.params, view.problem = p, problem
+        return damping
 
     held = ("shape", "albedo") if identity is not None else ()
     geometry = tuple(n for n in GEOMETRY_FIELDS if (config.fit_focal or n != "log_focal") and n not in held)
@@ -172,44 +257,63 @@ def _fit(
 
     # Landmarks only: pose, focal length, shape, expression, gaze.
     damping = config.lm_damping
-    landmark_layout = ParameterLayout.of(params, geometry)
+    landmark_layout = ParameterLayout.of(views[0].params, geometry)
     for _ in range(config.landmark_steps):
-        problem = slid(params, problem)
-        params, problem, damping = lm_step(params, problem, None, landmark_layout, damping)
+        for view in views:
+            slide(view)
+        damping = step([None] * len(views), landmark_layout, damping)
         iterations += 1
-    check_in_front(params, problem)
+    for view in views:
+        check_in_front(view.params, view.problem)
 
     # Lighting and albedo in closed form, alternating, on the coarsest level.
-    samples = samples_at(levels[0], params, problem, config.max_pixels)
+    samples = [samples_at(view.levels[0], view, config.max_pixels) for view in views]
     if light_prior is not None and "sh" in appearance:
-        problem = replace(problem, face_irradiance_basis=face_irradiance_basis(params, problem, samples),
-                          face_irradiance_sigma=config.studio_light_sigma)
+        for view, s in zip(views, samples):
+            view.problem = replace(view.problem, face_irradiance_basis=face_irradiance_basis(view.params, view.problem, s),
+                                   face_irradiance_sigma=config.studio_light_sigma)
     for _ in range(config.alternations):
         if "sh" in appearance:
-            params = params._replace(sh=solve_lighting(params, problem, samples))
+            for view, s in zip(views, samples):
+                view.params = view.params._replace(sh=solve_lighting(view.params, view.problem, s))
         if "albedo" in appearance:
-            params = params._replace(albedo=solve_albedo(params, problem, samples))
+            albedo = solve_shared_albedo([v.params for v in views], [v.problem for v in views], samples)
+            for view in views:
+                view.params = view.params._replace(albedo=albedo)
 
     # The full energy, coarse to fine.
-    layout = ParameterLayout.of(params, geometry + appearance)
+    layout = ParameterLayout.of(views[0].params, geometry + appearance)
     damping = config.lm_damping
-    for level, steps in zip(levels, config.steps):
-        problem = at_level(problem, level)
+    for level_index, steps in enumerate(config.steps):
+        for view in views:
+            view.problem = at_level(view.problem, view.levels[level_index])
         for _ in range(steps):
-            samples = samples_at(level, params, problem, config.max_pixels)
-            samples = with_robust_weights(params, problem, samples, config)
-            problem = slid(params, problem)
-            params, problem, damping = lm_step(params, problem, samples, layout, damping)
+            samples = []
+            for view in views:
+                level = view.levels[level_index]
+                samples.append(with_robust_weights(view.params, view.problem,
+                                                   samples_at(level, view, config.max_pixels), config))
+                slide(view)
+            damping = step(samples, layout, damping)
             iterations += 1
-        check_in_front(params, problem)
+        for view in views:
+            check_in_front(view.params, view.problem)
 
-    # Diagnostics on the finest level: every visible skin pixel.
-    problem = slid(params, problem)
-    final = with_robust_weights(params, problem, samples_at(levels[-1], params, problem, None), config)
+    return [_result(view, model, config, samples_at, slide, iterations, started) for view in views]
+
+
+def _result(view: _PhotoFit, model: MorphableModel, config: FitConfig, samples_at, slide, iterations: int,
+            started: float) -> FaceFit:
+    """The :class:`FaceFit` of one photo's final unknowns, with diagnostics on its finest level
+    (every visible skin pixel)."""
+    slide(view)
+    params, problem = view.params, view.problem
+    final = with_robust_weights(params, problem, samples_at(view.levels[-1], view, None), config)
     with torch.no_grad():
         verts = camera_vertices(params, problem)
         pupils = pupil_points(params, problem, verts)
-    diagnostics = _diagnostics(params, problem, final, verts, landmarks, unit, iterations, started)
+    diagnostics = _diagnostics(params, problem, final, verts, view.landmarks, view.unit, iterations, started)
+    height, width = view.photo.size
     return FaceFit(
         image_size=(height, width),
         shape_coeffs=params.shape.numpy().copy(),
@@ -218,7 +322,7 @@ def _fit(
         rotation=problem.base_rotation.numpy().copy(),
         translation=params.translation.numpy().copy(),
         focal_length=float(torch.exp(params.log_focal)),
-        principal_point=principal,
+        principal_point=problem.principal_point.numpy().copy(),
         sh_coeffs=params.sh.numpy().copy(),
         vertices=verts.numpy().copy(),
         model_name=model.name,

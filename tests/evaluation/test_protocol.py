@@ -428,8 +428,9 @@ def test_fidelity_of_the_pipeline_variants_on_sharp_input(eval_db, tmp_path):
 
 
 def test_same_person_adds_the_other_photo_and_keeps_the_neutral_photos_regions(eval_db):
-    """Issue 20 in the protocol: the smiling photo, fitted with the neutral photo's identity,
-    adds observed texels to the input; the scoring regions stay the neutral photo's."""
+    """Issue 20 in the protocol: the smiling photo, fitted with the neutral photo under one
+    identity, adds observed texels to the input; the scoring regions stay the neutral photo's
+    (under the joint fit, which moves them by a few texels at their edges)."""
     from facetex.detect import Detector
     from facetex.evaluation.prepare import prepare_subject
     from facetex.evaluation.subjects import load_arrays
@@ -440,11 +441,13 @@ def test_same_person_adds_the_other_photo_and_keeps_the_neutral_photos_regions(e
     with Detector(config.infer.detect) as detector:
         alone, _ = prepare_subject(database, arrays, "002", config, detector)
         both, _ = prepare_subject(database, arrays, "002", dataclasses.replace(config, same_person=True), detector)
-    for name in ("truth", "observed", "hidden"):
-        np.testing.assert_array_equal(both.regions.mask(name), alone.regions.mask(name))
+    np.testing.assert_array_equal(both.regions.mask("truth"), alone.regions.mask("truth"))
+    for name in ("observed", "hidden"):
+        assert np.mean(both.regions.mask(name) != alone.regions.mask(name)) < 0.02
     assert both.partial.mask.sum() > alone.partial.mask.sum(), "the smiling photo adds texels"
-    assert (both.partial.mask | ~alone.partial.mask).all(), "every texel the neutral photo saw is still seen"
-    seen = alone.partial.mask
+    observed = both.regions.mask("observed")
+    assert (both.partial.mask | ~observed).all(), "every texel the neutral photo saw is still seen"
+    seen = alone.partial.mask & observed
     # the neutral photo is the primary (weight 16): its texels keep its colour up to the views'
     # colour gain and the blend at the edges of what it saw
     assert np.median(np.abs(both.partial.albedo[seen] - alone.partial.albedo[seen])) < 0.02
