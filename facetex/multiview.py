@@ -53,11 +53,11 @@ log = logging.getLogger(__name__)
 SAME_PERSON_DISTANCE = 0.6
 """dlib face-embedding distance above which two faces are taken for different people."""
 
-MERGE_PRIMARY_WEIGHT = 16.0
+MERGE_PRIMARY_WEIGHT = 64.0
 """How many times the first photo's quality counts in the merge
 (:func:`facetex.fitting.merge_views.merge_partials`). At 4 a London smiling photo mixed a
 fifth of its detail into the neutral face and cost 0.014 of observed 16–32 c/fw correlation
-against the neutral truth; at 16, 0.001 (5 persons, docs/design.md)."""
+against the neutral truth; at 16, 0.001–0.002; at 64, 0.0000–0.0001 (5 persons, docs/design.md)."""
 
 
 def _name(photo: Photo) -> str:

@@ -69,7 +69,7 @@ def test_where_a_views_expression_moves_the_skin_the_primary_view_is_kept():
     motion[:, : r // 2] = 6.0
     merged = merge_partials([first, second], motion_mm=[None, motion])
     left, right = merged.weights[1][16:-16, 8:24], merged.weights[1][16:-16, 40:56]
-    assert left.max() < 0.01 and 0.03 < right.mean() < 0.1  # 16:1 for the primary where nothing moves
+    assert left.max() < 0.005 and 0.008 < right.mean() < 0.03  # 64:1 for the primary where nothing moves
 
 
 def test_a_held_identity_is_kept_by_the_fit(shared_data):

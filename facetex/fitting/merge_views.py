@@ -18,7 +18,7 @@ albedo I(α_al) is one map). Per view and texel, a quality (:func:`view_quality`
   m the distance between the two expressions' positions of the texel (``motion_mm``,
   :func:`expression_motion`);
 * the first view is the primary one (the photo the mesh is posed by): its quality counts
-  ``primary_weight`` (16) times, so the others fill what it hides or sees poorly rather than being
+  ``primary_weight`` (64) times, so the others fill what it hides or sees poorly rather than being
   averaged in where it sees well (averaging two photos' detail blurs it, and features that
   move with the expression, lips over the teeth of a smile, would mix).
 
@@ -124,7 +124,7 @@ def expression_motion(model: MorphableModel, expression: np.ndarray, reference: 
 
 
 def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.0,
-                   outlier_scale: float = 0.25, primary_weight: float = 16.0,
+                   outlier_scale: float = 0.25, primary_weight: float = 64.0,
                    motion_mm: Sequence[np.ndarray | None] | None = None, motion_scale: float = 2.0) -> MergedPartial:
     """Merge the partial albedos of several photos of one person (module doc).
 

@@ -30,6 +30,9 @@ Steps of :func:`fit_face`:
    their IRLS weights from the current residuals (:mod:`facetex.fitting.samples`), and solves
    the damped normal equations (JᵀJ + λ·diag(JᵀJ)) δ = −Jᵀr with λ adapted by the energy
    change (Marquardt) (:mod:`facetex.fitting.levenberg_marquardt`).
+
+:func:`fit_faces` runs the same steps on several photos of one person at once, one identity
+shared (issue 20); :func:`fit_face` is its one-photo case.
 """
 
 from __future__ import annotations

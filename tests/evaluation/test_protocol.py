@@ -448,6 +448,6 @@ def test_same_person_adds_the_other_photo_and_keeps_the_neutral_photos_regions(e
     observed = both.regions.mask("observed")
     assert (both.partial.mask | ~observed).all(), "every texel the neutral photo saw is still seen"
     seen = alone.partial.mask & observed
-    # the neutral photo is the primary (weight 16): its texels keep its colour up to the views'
+    # the neutral photo is the primary (weight 64): its texels keep its colour up to the views'
     # colour gain and the blend at the edges of what it saw
     assert np.median(np.abs(both.partial.albedo[seen] - alone.partial.albedo[seen])) < 0.02
