@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,23 +145,22 @@ def _fit_unwrap(photos: Sequence[Photo], detections: Sequence[Detection], model:
             for photo, detection, fit in zip(photos, detections, fits)]
 
 
-def _fittable(photos: Sequence[Photo], detections: Sequence[Detection], model: MorphableModel,
-              config: InferConfig, light_prior: np.ndarray | None, skipped: list[str]) -> list[int]:
-    """Indices of the photos whose face can be fitted alone; each other one is named in
-    ``skipped``. Raises the first photo's :class:`FittingError` when none can."""
-    keep, first_error = [], None
-    for i, (photo, detection) in enumerate(zip(photos, detections)):
+def _usable(photos: Sequence[Photo], attempt: Callable[[int], Any], errors: type[Exception],
+            skipped: list[str]) -> list[tuple[int, Any]]:
+    """(index, ``attempt(index)``) of each photo where ``attempt`` succeeds; each photo where it
+    raises ``errors`` is named in ``skipped``. Raises the first photo's error when none succeeds."""
+    results, first_error = [], None
+    for i, photo in enumerate(photos):
         try:
-            fit_face(photo, detection, model, config.fit, light_prior=light_prior)
-            keep.append(i)
-        except FittingError as exc:
+            results.append((i, attempt(i)))
+        except errors as exc:
             first_error = first_error or exc
             skipped.append(f"{_name(photo)}: {exc}")
             log.warning("skipping %s: %s", _name(photo), exc)
-    if not keep:
+    if not results:
         assert first_error is not None
         raise first_error
-    return keep
+    return results
 
 
 def merge_views(faces: Sequence[PreparedFace], model: MorphableModel,
@@ -221,19 +221,13 @@ def infer_same_person(
     detector = Detector(config.detect) if detector is None else detector
     references = database.reference_luminances(exclude_persons=exclude) if config.unwrap.deblur else None
     try:
-        photos_used, detections, first_error = [], [], None
-        for photo in photos:
-            try:
-                with clock.stage("detect"):
-                    detections.append(detector.detect_face(photo))
-                photos_used.append(photo)
-            except FacetexError as exc:
-                first_error = first_error or exc
-                skipped.append(f"{_name(photo)}: {exc}")
-                log.warning("skipping %s: %s", _name(photo), exc)
-        if not photos_used:
-            assert first_error is not None
-            raise first_error
+        def detect(i: int) -> Detection:
+            with clock.stage("detect"):
+                return detector.detect_face(photos[i])
+
+        found = _usable(photos, detect, FacetexError, skipped)
+        photos_used = [photos[i] for i, _ in found]
+        detections = [detection for _, detection in found]
         with clock.stage("same_person"):
             distances = _embedding_distances(photos_used, detections) if len(photos_used) > 1 else [0.0]
         if distances is not None and not force:
@@ -249,7 +243,10 @@ def infer_same_person(
         except FittingError:
             if len(photos_used) == 1:
                 raise
-            keep = _fittable(photos_used, detections, model, config, database.lighting, skipped)
+            # find the photos that cannot be fitted even alone, and leave them out
+            keep = [i for i, _ in _usable(
+                photos_used, lambda i: fit_face(photos_used[i], detections[i], model, config.fit,
+                                                light_prior=database.lighting), FittingError, skipped)]
             photos_used = [photos_used[i] for i in keep]
             detections = [detections[i] for i in keep]
             distances = None if distances is None else [distances[i] for i in keep]
