@@ -44,37 +44,14 @@ def lm_step(
     layout: ParameterLayout,
     damping: float,
 ) -> tuple[FitParams, EnergyProblem, float]:
-    """One Levenberg–Marquardt step (Marquardt's diagonal scaling).
+    """One Levenberg–Marquardt step (Marquardt's diagonal scaling): :func:`joint_lm_step` of
+    one photo.
 
     Returns the new unknowns, the problem with the accepted rotation increment folded into
     its base rotation, and the new damping.
     """
-    r, jac = linearize(params, problem, samples, layout)
-    energy = float(r @ r) + _linear_energy(params, problem)
-    hessian = jac.T @ jac
-    gradient = jac.T @ r
-    if problem.expression_l1 is not None and "expression" in layout.slices:
-        # d/dα of the sparse prior Σ c·|α| (α ≥ 0 under the bounds), halved as Jᵀr is
-        gradient[layout.slices["expression"]] += 0.5 * problem.expression_l1
-    diag = torch.diagonal(hessian)
-    diag = diag.clamp(min=1e-12 * float(diag.max()) + 1e-30)
-    for _ in range(_RETRIES):
-        try:
-            delta = torch.linalg.solve(hessian + torch.diag(damping * diag), -gradient)
-        except RuntimeError:  # singular even with damping
-            damping = min(damping * 10.0, _MAX_DAMPING)
-            continue
-        candidate = project_expression(layout.apply(params, delta), problem)
-        with torch.no_grad():
-            trial = residuals(candidate, problem, samples)
-        new_energy = float(trial @ trial) + _linear_energy(candidate, problem)
-        if math.isfinite(new_energy) and new_energy < energy and in_front(candidate, problem):
-            base = rodrigues(candidate.rotation) @ problem.base_rotation
-            folded = replace(problem, base_rotation=base)
-            candidate = candidate._replace(rotation=torch.zeros_like(candidate.rotation))
-            return candidate, folded, max(damping / 3.0, _MIN_DAMPING)
-        damping = min(damping * 10.0, _MAX_DAMPING)
-    return params, problem, damping
+    (new,), (folded,), damping = joint_lm_step([params], [problem], [samples], [layout], damping)
+    return new, folded, damping
 
 
 def joint_lm_step(
@@ -99,7 +76,8 @@ def joint_lm_step(
     The photos' new unknowns (shared fields equal), their problems with the accepted rotation
     increments folded in, and the new damping.
     """
-    shared = tuple(n for n in layouts[0].names if n in SHARED_FIELDS)
+    # one photo shares nothing: its columns keep the layout's order (and the step its rounding)
+    shared = tuple(n for n in layouts[0].names if n in SHARED_FIELDS) if len(params) > 1 else ()
     columns, size = _joint_columns(layouts, shared)
     hessian = torch.zeros(size, size, dtype=params[0].shape.dtype)
     gradient = torch.zeros(size, dtype=params[0].shape.dtype)
@@ -110,6 +88,7 @@ def joint_lm_step(
         hessian[cols[:, None], cols[None, :]] += jac.T @ jac
         g = jac.T @ r
         if problem.expression_l1 is not None and "expression" in layout.slices:
+            # d/dα of the sparse prior Σ c·|α| (α ≥ 0 under the bounds), halved as Jᵀr is
             g[layout.slices["expression"]] += 0.5 * problem.expression_l1
         gradient[cols] += g
     # the shared identity's prior entered once per photo: take the surplus out
@@ -124,7 +103,7 @@ def joint_lm_step(
     for _ in range(_RETRIES):
         try:
             delta = torch.linalg.solve(hessian + torch.diag(damping * diag), -gradient)
-        except RuntimeError:
+        except RuntimeError:  # singular even with damping
             damping = min(damping * 10.0, _MAX_DAMPING)
             continue
         candidates = [project_expression(layout.apply(p, delta[cols]), problem)

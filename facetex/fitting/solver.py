@@ -52,7 +52,7 @@ from facetex.fitting.energy import energy_terms
 from facetex.fitting.eyes import pupil_points
 from facetex.fitting.initialisation import build_problem, initial_params, inter_ocular_distance
 from facetex.fitting.landmark_terms import mesh_landmarks
-from facetex.fitting.levenberg_marquardt import check_in_front, joint_lm_step, lm_step
+from facetex.fitting.levenberg_marquardt import check_in_front, joint_lm_step
 from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.model import validate_model
 from facetex.fitting.photometric import sample_colours
@@ -243,10 +243,6 @@ def _fit(
             view.problem = slide_contour(view.params, view.problem, contour)
 
     def step(samples: list[ColourSamples | None], layout: ParameterLayout, damping: float) -> float:
-        if len(views) == 1:
-            view = views[0]
-            view.params, view.problem, damping = lm_step(view.params, view.problem, samples[0], layout, damping)
-            return damping
         params, problems, damping = joint_lm_step([v.params for v in views], [v.problem for v in views], samples,
                                                   [layout] * len(views), damping)
         for view, p, problem in zip(views, params, problems):
