@@ -41,9 +41,11 @@ A photo restored before the unwrap (:mod:`facetex.fitting.deblur`)
     synthesis filtered by sqrt(1 − the share the restored photo holds) (:func:`restored_share`,
     the image model's share mapped into UV by each texel's sampling density), with, per band,
     the part that repeats the photo projected out and the amount capped so that the photo's
-    power plus the invented power does not pass the synthesis's on the texels the photo fully
-    supplies (both models of the loss over-invented: docs/keep-the-person.md, "Restoring the
-    photo before the unwrap").
+    power plus the invented power does not pass the synthesis's over the texels the photo fully
+    supplies, nor, texel by texel, the person's (the photo's local power over its share of the
+    band) (both models of the
+    loss over-invented: docs/keep-the-person.md, "Restoring the photo before the unwrap" and
+    "Invented detail at the person's own power").
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ MIN_TRANSFER = 0.1
 RESTORATION_TAPER = 1.0 / 32.0
 #: Below this many resolved texels a band's transfer is not estimated (taken as not held).
 _MIN_TEXELS = 64
+#: Local band powers of :func:`_up_to_the_person`: Gaussian σ over the band's longest
+#: wavelength (R / its lower edge). Half a wavelength follows the person's roughness from
+#: feature to feature; docs/keep-the-person.md ("Invented detail at the person's own power")
+#: has the measurements behind it.
+LOCAL_POWER_SPREAD = 0.5
+#: Least share of a band the restored photo is taken to hold (keeps p / k finite).
+_MIN_SHARE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -449,32 +458,64 @@ def photo_band_weights(mask: np.ndarray, cutoff: np.ndarray, edges: Sequence[flo
     return weights
 
 
-def _up_to_the_synthesis(
+def _up_to_the_person(
     photo_bands: list[np.ndarray],
     missing_bands: list[np.ndarray],
     synth_bands: list[np.ndarray],
     weights: list[np.ndarray],
+    edges: Sequence[float],
 ) -> list[np.ndarray]:
-    """Each band's invented detail made new and no more than is missing.
+    """Each band's invented detail made new and no more than the person's skin lacks there.
 
-    On the texels the photo fully supplies (weight ≥ 0.99): the part of the invented band that
-    repeats the photo's (the synthesis starts from the photo, so it carries its features) is
-    projected out, so the two add as independent detail; then the invented band is scaled down
-    so that the photo's power plus its own does not pass the synthesis's (the database-matched
-    amount). What is measured there decides how much to invent; the model's share
-    (``kept_share``) only how it is spread over the band's frequencies.
+    On the texels the photo fully supplies (weight ≥ 0.99, "core"), per band b:
+
+    1. the part of the invented band that repeats the photo's is projected out (the synthesis
+       starts from the photo, so it carries its features): the two add as independent detail;
+    2. the photo's share of the band, k_b = 1 − P(missing_b) / P(synthesis_b) on the core (the
+       restored photo's ``kept_share`` averaged over the band, weighted by the synthesis's
+       spectrum), turns its local band power p into the person's: p / k_b;
+    3. the invented band is scaled down so that the photo's power plus its own does not pass
+       the synthesis's (the database-matched amount) over the core, and then at each texel so
+       that p plus its own local power does not pass p / k_b.
+
+    Local powers are Gaussian averages over the core with σ = :data:`LOCAL_POWER_SPREAD` × the
+    band's longest wavelength (R / its lower edge). So invented detail follows the person's own
+    roughness across the face (less on smooth cheeks than at the brows) instead of the
+    synthesis's, whose power on the face can lie far above the person's (+0.3–0.5 decades at
+    32–64 c/fw on some blurred London persons); where the photo holds a band's detail nearly
+    whole (k_b → 1) nearly nothing is invented. The synthesis's power caps only the total
+    (step 3's first half): capping locally as well took the invented detail off the brows and
+    lids, whose photo power exceeds the synthesis's. Texels outside the core (weight < 0.99, at
+    the mask's edge) take the factor of the nearest core texels' averages; where no core texel
+    is near, the band is left as it is. What is measured decides how much to invent; the
+    model's share (``kept_share``) only how it is spread over the band's frequencies.
     """
     out = [missing_bands[0]]
-    for photo, missing, synth, w in zip(photo_bands[1:], missing_bands[1:], synth_bands[1:], weights[1:]):
+    r = photo_bands[0].shape[0]
+    for low, photo, missing, synth, w in zip(edges, photo_bands[1:], missing_bands[1:], synth_bands[1:], weights[1:]):
         core = w >= 0.99
-        photo_power = float(np.mean(photo[core] ** 2)) if core.sum() >= _MIN_TEXELS else 0.0
-        if photo_power <= 0.0:
+        if core.sum() < _MIN_TEXELS or not np.any(photo[core]):
             out.append(missing)
             continue
+        synth_power = float(np.mean(synth[core] ** 2))
+        share = float(np.clip(1.0 - np.mean(missing[core] ** 2) / max(synth_power, 1e-30), _MIN_SHARE, 1.0))
+        photo_power = float(np.mean(photo[core] ** 2))
         missing = missing - float(np.mean(missing[core] * photo[core])) / photo_power * photo
-        deficit = max(float(np.mean(synth[core] ** 2)) - photo_power, 0.0)
         invented = float(np.mean(missing[core] ** 2))
-        out.append(missing * min(1.0, np.sqrt(deficit / invented)) if invented > 0.0 else missing)
+        if invented > 0.0:
+            missing = missing * min(1.0, np.sqrt(max(synth_power - photo_power, 0.0) / invented))
+        sigma = LOCAL_POWER_SPREAD * r / low
+        m = core.astype(np.float64)
+        density = gaussian_filter(m, sigma, mode="constant")
+        near = density > 1e-3
+
+        def local(band: np.ndarray) -> np.ndarray:
+            return gaussian_filter(m * band * band, sigma, mode="constant") / np.maximum(density, 1e-3)
+
+        photo_local, invented_local = local(photo), local(missing)
+        allowed = np.clip(photo_local / share - photo_local, 0.0, None)
+        factor = np.sqrt(allowed / np.maximum(invented_local, 1e-30))
+        out.append(missing * np.where(near, np.minimum(factor, 1.0), 1.0))
     return out
 
 
@@ -553,7 +594,7 @@ def keep_observed_detail(
     photo_bands = band_split(restored, edges)
     missing_bands = band_split(missing, edges)
     if kept_share is not None:
-        missing_bands = _up_to_the_synthesis(photo_bands, missing_bands, synth_bands, weights)
+        missing_bands = _up_to_the_person(photo_bands, missing_bands, synth_bands, weights, edges)
     # The synthesis's low-pass near the mask is shifted by the photo's local offset (decaying
     # over ~R/25 texels), so a photo brighter or darker than the model albedo leaves no seam.
     wide = r / (2 * np.pi * LOWEST / 2)
