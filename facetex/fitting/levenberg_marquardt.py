@@ -7,7 +7,7 @@ bounded expression coefficients (blendshape weights in [0, 1]) has each candidat
 onto the bounds before it is tried, and a sparse expression prior Σ c·|α| enters as a linear
 term: −c/2 on the right-hand side, + Σ c·|α| in the energy compared.
 
-:func:`joint_lm_step` is the same step for several photos of one person (issue 20): the energy
+:func:`joint_lm_step` takes the step for one photo or several photos of one person (issue 20): the energy
 is the sum of the photos' energies with the identity (shape and albedo coefficients) one set
 of unknowns shared by all and its prior counted once, every other unknown (pose, camera,
 expression, gaze, lighting) each photo's own. The normal equations are assembled from each
@@ -27,7 +27,7 @@ from facetex.fitting.mesh import camera_vertices
 from facetex.fitting.problem import ColourSamples, EnergyProblem, FitParams, ParameterLayout
 from facetex.geometry.camera import rodrigues
 
-__all__ = ["SHARED_FIELDS", "check_in_front", "in_front", "joint_lm_step", "lm_step", "project_expression"]
+__all__ = ["SHARED_FIELDS", "check_in_front", "in_front", "joint_lm_step", "project_expression"]
 
 
 # LM damping bounds and the number of retries with more damping in one step.
@@ -35,23 +35,6 @@ _MIN_DAMPING, _MAX_DAMPING, _RETRIES = 1e-9, 1e6, 6
 
 #: The unknowns one person's photos share in :func:`joint_lm_step`: the identity.
 SHARED_FIELDS = ("shape", "albedo")
-
-
-def lm_step(
-    params: FitParams,
-    problem: EnergyProblem,
-    samples: ColourSamples | None,
-    layout: ParameterLayout,
-    damping: float,
-) -> tuple[FitParams, EnergyProblem, float]:
-    """One Levenberg–Marquardt step (Marquardt's diagonal scaling): :func:`joint_lm_step` of
-    one photo.
-
-    Returns the new unknowns, the problem with the accepted rotation increment folded into
-    its base rotation, and the new damping.
-    """
-    (new,), (folded,), damping = joint_lm_step([params], [problem], [samples], [layout], damping)
-    return new, folded, damping
 
 
 def joint_lm_step(
@@ -67,8 +50,8 @@ def joint_lm_step(
     ----------
     params : per photo, its unknowns; the fields of :data:`SHARED_FIELDS` hold the same values
         in every photo's.
-    problems, samples, layouts : per photo, as :func:`lm_step` takes them; the layouts free the
-        same shared fields.
+    problems, samples, layouts : per photo, its energy problem, colour samples (None: no
+        photometric term) and parameter layout; the layouts free the same shared fields.
     damping : λ of the step.
 
     Returns
