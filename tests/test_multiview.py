@@ -189,3 +189,35 @@ def test_photos_of_different_people_are_refused_unless_forced(small_database, sh
     err = capsys.readouterr().err
     assert code != 0 and "another person" in err and "--force" in err
     assert not out.exists()  # nothing written
+
+
+def test_a_photo_that_cannot_be_fitted_is_named_and_left_out(small_database, shared_data, tmp_path, capsys,
+                                                             monkeypatch):
+    """A detected face whose fit fails (here: the smiling photo's fit raises, as a face turned
+    away or too small does) is named on stderr and left out; the texture comes from the other
+    photo alone, its views.json lists one photo and the skipped one, and the exit status is 1."""
+    import facetex.multiview as multiview
+    from facetex.errors import FittingError
+
+    real_fit = multiview.fit_face
+
+    def fit_or_fail(photo, *args, **kwargs):
+        if str(photo.source).endswith("003_08.jpg"):
+            raise FittingError("only 12 visible skin pixels at 64×64; the face is too small, hidden or turned away to fit")
+        return real_fit(photo, *args, **kwargs)
+
+    monkeypatch.setattr(multiview, "fit_face", fit_or_fail)
+    london = shared_data / "london"
+    out = tmp_path / "out"
+    code = main(["infer", str(london / "neutral" / "003_03.jpg"), str(london / "smiling" / "003_08.jpg"),
+                 "--same-person", "--db", str(small_database), "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "003_08.jpg" in err and "visible skin pixels" in err
+    views = json.loads((out / "views.json").read_text())
+    assert [v["photo"].split("/")[-1] for v in views["photos"]] == ["003_03.jpg"]
+    assert len(views["skipped"]) == 1 and views["skipped"][0].startswith("003_08.jpg")
+    assert views["photos"][0]["share"] == pytest.approx(1.0)
+    albedo = np.asarray(Image.open(out / "albedo.png"))
+    assert albedo.shape[:2] == (64, 64) and albedo.std() > 0
+    assert not (out / "overlay_2.png").exists()
