@@ -40,7 +40,8 @@ def test_views_are_merged_where_each_sees_best_without_a_seam_and_in_one_colour(
     second[50:60, 58:66] = 0.95  # a highlight in the overlap, only in the second view
     merged = merge_partials([_partial(r, left, skin), _partial(r, right, second)])
     p = merged.partial
-    np.testing.assert_array_equal(p.mask, left | right)
+    assert np.all(p.mask[left]) and not np.any(p.mask[~(left | right)])
+    assert np.all(p.mask[16:-16, int(0.6 * r) : -8])  # what only the second view sees well
     assert np.all(merged.source[20:-20, 10:40] == 0) and np.all(merged.source[20:-20, -40:-10] == 1)
     assert np.all(merged.source[~(left | right)] == -1)
     np.testing.assert_allclose(merged.gains[1], 1 / 1.1, rtol=0.02)
@@ -70,6 +71,38 @@ def test_where_a_views_expression_moves_the_skin_the_primary_view_is_kept():
     merged = merge_partials([first, second], motion_mm=[None, motion])
     left, right = merged.weights[1][16:-16, 8:24], merged.weights[1][16:-16, 40:56]
     assert left.max() < 0.005 and 0.008 < right.mean() < 0.03  # 64:1 for the primary where nothing moves
+
+
+def test_another_views_fringe_is_left_to_the_texture_stage():
+    """The second view sees the whole face; the first sees it but for a hole (an eye opening)
+    and the right third (turned away). The second view's mask reaches one texel further into
+    the hole (its visibility cut lies a little elsewhere). That ring, the second view's own edge,
+    is not taken as observed: it is left to invention, as with the first view alone. The right
+    third, which only the second view sees, is taken where it sees it well, and left to
+    invention where its expression moves the skin (6 mm)."""
+    r = 256  # the default texture size of the fit stage: the edge ramp is R/32 = 8 texels
+    hole = np.zeros((r, r), bool)
+    hole[80:112, 40:80] = True
+    smaller = np.zeros((r, r), bool)
+    smaller[81:111, 41:79] = True
+    chart = np.zeros((r, r), bool)
+    chart[8:-8, 8:-8] = True
+    third = 2 * r // 3
+    first_seen = chart & ~hole
+    first_seen[:, third:] = False
+    second_seen = chart & ~smaller
+    colour = np.array([0.6, 0.45, 0.4])
+    motion = np.zeros((r, r))
+    motion[8:60, third:] = 6.0  # the second view's expression moves the top of the right third
+    merged = merge_partials([_partial(r, first_seen, colour), _partial(r, second_seen, colour)],
+                            motion_mm=[None, motion])
+    mask = merged.partial.mask
+    ring = hole & ~smaller
+    assert ring.sum() == 2 * (32 + 40) - 4 and not mask[ring].any()
+    assert mask[first_seen].all()
+    assert mask[80:-24, third + 8 : -24].all()  # the right third, seen well and not moved
+    assert not mask[16:52, third + 8 : -24].any()  # moved 6 mm by the expression: invented
+    assert np.all(merged.source[ring] == -1)
 
 
 def test_a_held_identity_is_kept_by_the_fit(shared_data):

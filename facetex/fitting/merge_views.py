@@ -17,6 +17,10 @@ albedo I(α_al) is one map). Per view and texel, a quality (:func:`view_quality`
   bunched differently and land a little off in UV; its weight falls as exp(−(m / 2 mm)²) with
   m the distance between the two expressions' positions of the texel (``motion_mm``,
   :func:`expression_motion`);
+* a texel that only views other than the first see counts as observed only where such a view
+  sees it at least ``min_quality`` (a quarter) of its median quality: a view's fringe (a texel
+  or two past the first view's mask at a shared edge, where its own edge ramp is low, or skin
+  its expression moved) is left to the texture stage, as it is with the first photo alone;
 * the first view is the primary one (the photo the mesh is posed by): its quality counts
   ``primary_weight`` (64) times, so the others fill what it hides or sees poorly rather than being
   averaged in where it sees well (averaging two photos' detail blurs it, and features that
@@ -54,6 +58,11 @@ from facetex.types import MorphableModel, PartialAlbedo
 __all__ = ["MergedPartial", "expression_motion", "merge_partials", "view_quality"]
 
 _FLOOR = 1e-6
+#: A texel only a view other than the first sees counts as observed where that view's quality
+#: is at least this share of its median (:func:`merge_partials`); below it lie the view's
+#: fringe texels, a texel or two past the first view's mask, whose merged-in detail lowered the
+#: output's 32–64 c/fw power by 0.1 decades on blurred London photos (docs/design.md).
+MIN_QUALITY = 0.25
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,8 @@ def expression_motion(model: MorphableModel, expression: np.ndarray, reference: 
 
 def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.0,
                    outlier_scale: float = 0.25, primary_weight: float = 64.0,
-                   motion_mm: Sequence[np.ndarray | None] | None = None, motion_scale: float = 2.0) -> MergedPartial:
+                   motion_mm: Sequence[np.ndarray | None] | None = None, motion_scale: float = 2.0,
+                   min_quality: float = MIN_QUALITY) -> MergedPartial:
     """Merge the partial albedos of several photos of one person (module doc).
 
     Parameters
@@ -137,6 +147,8 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     motion_mm : per view, (R, R) mm its expression moves each texel from the primary's
         (:func:`expression_motion`), or None (no motion, e.g. the primary itself).
     motion_scale : the motion (mm) at which a view's weight falls to 1/e.
+    min_quality : a texel of a view other than the first counts as observed only where its
+        quality (motion included) is at least this share of the view's median quality.
 
     Returns
     -------
@@ -163,6 +175,12 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     for i, motion in enumerate(motion_mm or ()):
         if motion is not None:
             quality[i] *= np.maximum(np.exp(-((np.asarray(motion, np.float64) / motion_scale) ** 2)), 0.02)
+    for i in range(1, len(partials)):
+        # a texel only another view sees counts as observed where that view sees it well: its
+        # fringe (the edge ramp, skin its expression moved) is left to the texture stage
+        if seen[i].any():
+            seen[i] &= quality[i] >= min_quality * float(np.median(quality[i][seen[i]]))
+            quality[i] = np.where(seen[i], quality[i], 0.0)
     quality[0] *= primary_weight
     reference = 0
     colours = [_observed_rgb(p) for p in partials]
@@ -195,8 +213,9 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
             merged[..., channel] += sum(w[i] * bands_per_view[i][b] for i in range(len(partials)))
     merged = np.clip(merged, 0.0, 1.0)
 
-    skin = np.stack([np.asarray(p.mask, bool) for p in partials]).any(axis=0)
-    feature_masks = [p.feature_mask for p in partials]
+    skin = np.stack([np.asarray(p.mask, bool) & s for p, s in zip(partials, seen)]).any(axis=0)
+    feature_masks = [None if p.feature_mask is None else np.asarray(p.feature_mask, bool) & s
+                     for p, s in zip(partials, seen)]
     features = None
     feature_mask = None
     if any(m is not None for m in feature_masks):
