@@ -117,6 +117,7 @@ def _evaluate_subject(
             "hidden_texels": int(regions.hidden.sum()),
             "truth_patches": len(reference.corners["truth"]),
             "hidden_patches": len(reference.corners["hidden"]),
+            "hidden_patch_size": reference.patches["hidden"],
         },
         images=images,
         input_metrics=fidelity_scores(prepared.partial.albedo, prepared, ("observed", "registered")),

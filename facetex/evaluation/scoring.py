@@ -29,7 +29,13 @@ from facetex.evaluation.identity import FaceEmbedder, embedding_distance, identi
 from facetex.evaluation.metrics import lowpass_sigma, lowpass_ssim, region_errors
 from facetex.evaluation.onet import ONetGrams, RegionGrams, gram_distance
 from facetex.evaluation.prepare import PreparedSubject, Region
-from facetex.evaluation.spectra import RadialSpectrum, band_log_error, radial_power_spectrum, skin_patches
+from facetex.evaluation.spectra import (
+    MESOSCOPIC_BAND,
+    RadialSpectrum,
+    band_log_error,
+    radial_power_spectrum,
+    skin_patches,
+)
 from facetex.fitting import render_face
 
 __all__ = [
@@ -92,6 +98,7 @@ class GroundTruthReference:
     Attributes
     ----------
     corners : region ("truth", "hidden") → power-spectrum patch corners inside it.
+    patches : region → the side of its patches, texels (:func:`spectrum_patches`).
     spectra : region → the ground truth's spectrum over those patches (regions with no patch
         are absent).
     embedding : (128,) dlib embedding of the render with the ground-truth texture, or None.
@@ -100,6 +107,7 @@ class GroundTruthReference:
     """
 
     corners: dict[Region, list[tuple[int, int]]]
+    patches: dict[Region, int]
     spectra: dict[Region, RadialSpectrum]
     embedding: np.ndarray | None
     onet_grams: dict[FidelityRegion, RegionGrams] = field(default_factory=dict)
@@ -142,6 +150,46 @@ def _embed(embedder: FaceEmbedder, image: np.ndarray, box: np.ndarray) -> np.nda
 _ONET_REGIONS: tuple[FidelityRegion, ...] = ("observed", "hidden")
 
 
+#: Least number of patches a region's spectrum is measured on before smaller patches are tried.
+MIN_REGION_PATCHES = 8
+#: Smallest patch side a region's spectrum falls back to, texels.
+MIN_PATCH = 16
+
+
+def spectrum_patches(mask: np.ndarray, patch: int, face_width: float | None) -> tuple[int, list[tuple[int, int]]]:
+    """The patch side and corners a region's power spectrum is measured on.
+
+    ``patch`` (the protocol's, R / 8 by default) where at least :data:`MIN_REGION_PATCHES` of
+    its patches lie inside the region; otherwise the largest of patch / 2, patch / 4, … (at
+    least :data:`MIN_PATCH` texels, with at least two frequency bins, spaced W / P c/fw, in
+    the mesoscopic band) that gives that many. A region shaped as a strip (the hidden side of
+    a simulated head turn at 256²: about 33 texels across, where no 32² grid patch fits) is
+    then measured on smaller patches, with coarser frequency bins, instead of not at all.
+
+    Parameters
+    ----------
+    mask : (R, R) bool, the region. patch : the protocol's patch side, texels.
+    face_width : W, texels per face width (None: one per texel, W = R).
+
+    Returns
+    -------
+    (side, corners); corners empty if no side gives any patch.
+    """
+    width = float(face_width) if face_width is not None else float(mask.shape[0])
+    low, high = MESOSCOPIC_BAND
+    best = (patch, skin_patches(mask, patch))
+    side = patch
+    while len(best[1]) < MIN_REGION_PATCHES and side // 2 >= MIN_PATCH:
+        side //= 2
+        bins = np.arange(1, side // 2 + 1) * width / side
+        if np.count_nonzero((bins >= low) & (bins <= high)) < 2:
+            break
+        corners = skin_patches(mask, side)
+        if len(corners) > len(best[1]):
+            best = (side, corners)
+    return best
+
+
 def ground_truth_reference(
     prepared: PreparedSubject,
     config: ProtocolConfig,
@@ -150,11 +198,17 @@ def ground_truth_reference(
 ) -> GroundTruthReference:
     """Patches, spectra, identity embedding and ONet Grams of a subject's ground truth (shared
     by variants); no embedding without ``embedder``, no Grams without ``onet``."""
-    patch = config.patch_size
-    corners = {name: skin_patches(prepared.regions.mask(name), patch) for name in ("truth", "hidden")}
     width = prepared.face_width
+    corners, patches = {}, {}
+    for name in ("truth", "hidden"):
+        mask = prepared.regions.mask(name)
+        if name == "truth":  # the headline metric keeps the protocol's patch, comparable across runs
+            patches[name], corners[name] = config.patch_size, skin_patches(mask, config.patch_size)
+        else:
+            patches[name], corners[name] = spectrum_patches(mask, config.patch_size, width)
     spectra = {
-        name: radial_power_spectrum(prepared.truth, c, patch, resolution=width) for name, c in corners.items() if c
+        name: radial_power_spectrum(prepared.truth, c, patches[name], resolution=width)
+        for name, c in corners.items() if c
     }
     embedding = None
     if embedder is not None:
@@ -167,7 +221,9 @@ def ground_truth_reference(
             for name in _ONET_REGIONS
             if prepared.regions.mask(name).any()
         }
-    return GroundTruthReference(corners=corners, spectra=spectra, embedding=embedding, onet_grams=onet_grams)
+    return GroundTruthReference(
+        corners=corners, patches=patches, spectra=spectra, embedding=embedding, onet_grams=onet_grams
+    )
 
 
 def fidelity_scores(
@@ -229,14 +285,13 @@ def score_texture(
         None to skip the ONet Gram distance.
     """
     out = {name: float("nan") for name in METRICS}
-    patch = config.patch_size
     width = prepared.face_width
     sigma = None if width is None else lowpass_sigma(width)
     for region, key in (("truth", "spectrum"), ("hidden", "spectrum_error_hidden")):
         if region not in reference.spectra:
             continue
         band = band_log_error(
-            radial_power_spectrum(texture, reference.corners[region], patch, resolution=width),
+            radial_power_spectrum(texture, reference.corners[region], reference.patches[region], resolution=width),
             reference.spectra[region],
         )
         if region == "truth":

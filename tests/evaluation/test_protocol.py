@@ -18,7 +18,13 @@ from facetex.evaluation.degrade import DegradeConfig
 from facetex.evaluation.prepare import PreparedSubject, SubjectRegions
 from facetex.evaluation.results import FidelityMaps, SubjectResult
 from facetex.evaluation.run import aggregate, protocol_sameness, run_protocol
-from facetex.evaluation.scoring import METRICS, fidelity_scores, ground_truth_reference, score_texture
+from facetex.evaluation.scoring import (
+    METRICS,
+    fidelity_scores,
+    ground_truth_reference,
+    score_texture,
+    spectrum_patches,
+)
 from facetex.evaluation.subjects import (
     exemplar_rows,
     held_out_model,
@@ -271,6 +277,26 @@ def test_convex_variant_matches_the_pipeline_texture_stage(face_crops, vgg):
     direct = synthesize_texture(partial.lowfreq, target, vgg, tex_config, iterations=config.iterations, progress=False)
     np.testing.assert_array_equal(out.textures["convex"], on_chart(direct.rgb, partial.chart))
     assert out.info["convex"].iterations == len(direct.losses) - 1
+
+
+def test_a_strip_shaped_region_is_measured_on_smaller_patches():
+    # the hidden side of a head turn at 256²: a strip 33 texels across, where no 32² patch of
+    # the stride-8 grid fits
+    strip = np.zeros((256, 256), bool)
+    strip[20:230, 150:183] = True
+    side, corners = spectrum_patches(strip, 32, 216.0)
+    assert side == 16 and len(corners) >= 8
+    assert all(strip[i : i + 16, j : j + 16].all() for i, j in corners)
+    wide = np.zeros((256, 256), bool)
+    wide[20:230, 40:183] = True
+    side, corners = spectrum_patches(wide, 32, 216.0)
+    assert side == 32 and len(corners) >= 8  # the protocol's own patch where it fits
+    # never below 16 texels, nor with fewer than two bins in the mesoscopic band
+    assert spectrum_patches(np.zeros((256, 256), bool), 32, 216.0) == (32, [])
+    thin = np.zeros((256, 256), bool)
+    thin[:, 100:110] = True
+    assert spectrum_patches(thin, 32, 216.0)[1] == []
+    assert spectrum_patches(strip, 32, 40.0)[1] == []  # 16² bins of a 40-texel face reach 20 c/fw
 
 
 def test_scores_of_the_ground_truth_itself_are_perfect(face_crops):
