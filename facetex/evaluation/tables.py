@@ -62,6 +62,14 @@ ERROR_METRICS = (
 INPUT_ROW = "input"
 
 
+def _hidden_patch_note(result: ProtocolResult, patch: int) -> str:
+    """", hidden region on 16²" where the hidden region's spectrum fell back to smaller
+    patches (:func:`facetex.evaluation.scoring.spectrum_patches`) for some subject."""
+    sizes = sorted({int(s.diagnostics["hidden_patch_size"]) for s in result.subjects
+                    if s.diagnostics.get("hidden_patch_size") not in (None, patch)})
+    return f", hidden region on {' / '.join(f'{p}²' for p in sizes)}" if sizes else ""
+
+
 def _recipe_note(result: ProtocolResult) -> str:
     """What the recipe ablation's variants ran instead of the evaluation's iterations."""
     cfg = result.config
@@ -216,7 +224,8 @@ def markdown_report(result: ProtocolResult, *, command: str | None = None) -> st
         + f", α = {cfg.infer.texture.alpha:g}",
         f"- mean [{level} % bootstrap interval] over subjects; mesoscopic band "
         f"{MESOSCOPIC_BAND[0]:g}–{MESOSCOPIC_BAND[1]:g} cycles per face width "
-        f"(patches {cfg.patch_size}²), low-pass cut-off {LOWPASS_CUTOFF:g} c/fw",
+        f"(patches {cfg.patch_size}²{_hidden_patch_note(result, cfg.patch_size)}), "
+        f"low-pass cut-off {LOWPASS_CUTOFF:g} c/fw",
         f"- wall time {result.seconds / 60:.1f} min",
         "",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -76,6 +77,15 @@ def test_markdown_report_lists_every_variant_and_the_ordering():
     rmse = next(line for line in text.splitlines() if line.startswith("| RMSE Y observed"))
     assert "reversed" in rmse
     assert "CC BY 4.0 test" in text
+    assert "(patches 32²), low-pass" in text  # every region on the protocol's patch
+
+
+def test_markdown_report_says_when_the_hidden_spectrum_took_smaller_patches():
+    result = _result()
+    subjects = tuple(dataclasses.replace(s, diagnostics={**s.diagnostics, "hidden_patch_size": 16 if i else 32})
+                     for i, s in enumerate(result.subjects))
+    text = T.markdown_report(dataclasses.replace(result, subjects=subjects), command="x")
+    assert "(patches 32², hidden region on 16²)" in text
 
 
 def test_markdown_report_has_the_fidelity_tables():
