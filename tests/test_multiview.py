@@ -3,6 +3,7 @@ identity in the fit, and `facetex infer --same-person` on real London photos."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import numpy as np
 import pytest
@@ -78,8 +79,9 @@ def test_another_views_fringe_is_left_to_the_texture_stage():
     and the right third (turned away). The second view's mask reaches one texel further into
     the hole (its visibility cut lies a little elsewhere). That ring, the second view's own edge,
     is not taken as observed: it is left to invention, as with the first view alone. The right
-    third, which only the second view sees, is taken where it sees it well, and left to
-    invention where its expression moves the skin (6 mm)."""
+    third, which only the second view sees, is taken, foreshortened part included (a tenth of
+    the view's typical sampling, as a cheek seen at a slant), and left to invention where its
+    expression moves the skin (6 mm)."""
     r = 256  # the default texture size of the fit stage: the edge ramp is R/32 = 8 texels
     hole = np.zeros((r, r), bool)
     hole[80:112, 40:80] = True
@@ -94,8 +96,11 @@ def test_another_views_fringe_is_left_to_the_texture_stage():
     colour = np.array([0.6, 0.45, 0.4])
     motion = np.zeros((r, r))
     motion[8:60, third:] = 6.0  # the second view's expression moves the top of the right third
-    merged = merge_partials([_partial(r, first_seen, colour), _partial(r, second_seen, colour)],
-                            motion_mm=[None, motion])
+    second = _partial(r, second_seen, colour)
+    slanted = second.pixels_per_texel.copy()
+    slanted[150:-8, third + 40 :] *= 0.1  # the far cheek, seen at a slant
+    second = dataclasses.replace(second, pixels_per_texel=slanted)
+    merged = merge_partials([_partial(r, first_seen, colour), second], motion_mm=[None, motion])
     mask = merged.partial.mask
     ring = hole & ~smaller
     assert ring.sum() == 2 * (32 + 40) - 4 and not mask[ring].any()

@@ -17,10 +17,12 @@ albedo I(α_al) is one map). Per view and texel, a quality (:func:`view_quality`
   bunched differently and land a little off in UV; its weight falls as exp(−(m / 2 mm)²) with
   m the distance between the two expressions' positions of the texel (``motion_mm``,
   :func:`expression_motion`);
-* a texel that only views other than the first see counts as observed only where such a view
-  sees it at least ``min_quality`` (a quarter) of its median quality: a view's fringe (a texel
-  or two past the first view's mask at a shared edge, where its own edge ramp is low, or skin
-  its expression moved) is left to the texture stage, as it is with the first photo alone;
+* a texel that only views other than the first see counts as observed unless it lies on such
+  a view's fringe: its edge ramp × expression factor below ``min_quality`` (a quarter) of the
+  view's median (a texel or two past the first view's mask at a shared edge, where its own
+  edge ramp is low, or skin its expression moved); the fringe is left to the texture stage, as
+  it is with the first photo alone. How finely the view samples the texel does not decide it
+  (foreshortened skin only the second photo sees is observed, as it is for the first);
 * the first view is the primary one (the photo the mesh is posed by): its quality counts
   ``primary_weight`` (64) times, so the others fill what it hides or sees poorly rather than being
   averaged in where it sees well (averaging two photos' detail blurs it, and features that
@@ -55,13 +57,16 @@ from facetex.geometry.rasterize import interpolate
 from facetex.geometry.uv import rasterize_uv
 from facetex.types import MorphableModel, PartialAlbedo
 
-__all__ = ["MergedPartial", "expression_motion", "merge_partials", "view_quality"]
+__all__ = ["MergedPartial", "edge_ramp", "expression_motion", "merge_partials", "view_quality"]
 
 _FLOOR = 1e-6
-#: A texel only a view other than the first sees counts as observed where that view's quality
-#: is at least this share of its median (:func:`merge_partials`); below it lie the view's
-#: fringe texels, a texel or two past the first view's mask, whose merged-in detail lowered the
-#: output's 32–64 c/fw power by 0.1 decades on blurred London photos (docs/design.md).
+#: A texel only a view other than the first sees counts as observed where that view's edge ramp
+#: × expression-motion factor is at least this share of its median (:func:`merge_partials`);
+#: below it lie the view's fringe texels, a texel or two past the first view's mask, whose
+#: merged-in detail lowered the output's 32–64 c/fw power by 0.1 decades on blurred London
+#: photos. The whole quality (sampling included) decided it from 5d17e0b to 19dd951, which also
+#: dropped foreshortened skin only the other view sees: two head-turned copies closed 68 % of
+#: the hidden RMSE gap instead of 100 % (docs/design.md).
 MIN_QUALITY = 0.25
 
 
@@ -94,8 +99,7 @@ def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_sc
     r = partial.resolution
     seen = _seen(partial)
     ppt = np.ones((r, r)) if partial.pixels_per_texel is None else np.asarray(partial.pixels_per_texel, np.float64)
-    ramp = np.clip(distance_transform_edt(seen) / max(edge * r, 1.0), 0.0, 1.0)
-    ramp = ramp * ramp * (3.0 - 2.0 * ramp)
+    ramp = edge_ramp(seen, edge)
     sigma = max(r / 128.0, 1.0)
     y = luminance(np.clip(_observed_rgb(partial), 0.0, 1.0)).astype(np.float64)
     weight = gaussian_filter(seen.astype(np.float64), sigma)
@@ -104,6 +108,14 @@ def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_sc
     deviation = np.log((y_low + 0.02) / (model_y + 0.02))
     outlier = np.maximum(np.exp(-((deviation / outlier_scale) ** 2)), 0.05)
     return np.where(seen, np.maximum(ppt, _FLOOR) * np.maximum(ramp, _FLOOR) * outlier, 0.0)
+
+
+def edge_ramp(seen: np.ndarray, edge: float = 1.0 / 32.0) -> np.ndarray:
+    """(R, R) float64 in [0, 1]: a smoothstep of the distance from the edge of ``seen`` (R, R
+    bool) over ``edge`` × R texels; 0 off ``seen``."""
+    r = seen.shape[0]
+    ramp = np.clip(distance_transform_edt(seen) / max(edge * r, 1.0), 0.0, 1.0)
+    return ramp * ramp * (3.0 - 2.0 * ramp)
 
 
 def _seen(partial: PartialAlbedo) -> np.ndarray:
@@ -147,8 +159,8 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     motion_mm : per view, (R, R) mm its expression moves each texel from the primary's
         (:func:`expression_motion`), or None (no motion, e.g. the primary itself).
     motion_scale : the motion (mm) at which a view's weight falls to 1/e.
-    min_quality : a texel of a view other than the first counts as observed only where its
-        quality (motion included) is at least this share of the view's median quality.
+    min_quality : a texel of a view other than the first counts as observed only where its edge
+        ramp × expression factor is at least this share of the view's median.
 
     Returns
     -------
@@ -172,14 +184,18 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
         source = np.where(seen[0], 0, -1).astype(np.int16)
         return MergedPartial(partials[0], source, seen.astype(np.float32), np.ones((1, 3)), observed, 0)
 
+    standing = np.stack([edge_ramp(s, edge) for s in seen])  # away from the view's own edge, unmoved
     for i, motion in enumerate(motion_mm or ()):
         if motion is not None:
-            quality[i] *= np.maximum(np.exp(-((np.asarray(motion, np.float64) / motion_scale) ** 2)), 0.02)
+            moved = np.maximum(np.exp(-((np.asarray(motion, np.float64) / motion_scale) ** 2)), 0.02)
+            quality[i] *= moved
+            standing[i] *= moved
     for i in range(1, len(partials)):
-        # a texel only another view sees counts as observed where that view sees it well: its
-        # fringe (the edge ramp, skin its expression moved) is left to the texture stage
+        # a texel only another view sees counts as observed unless it lies on that view's fringe
+        # (its edge ramp, skin its expression moved), which is left to the texture stage; how
+        # finely it is sampled does not decide it, as it does not for the first view
         if seen[i].any():
-            seen[i] &= quality[i] >= min_quality * float(np.median(quality[i][seen[i]]))
+            seen[i] &= standing[i] >= min_quality * float(np.median(standing[i][seen[i]]))
             quality[i] = np.where(seen[i], quality[i], 0.0)
     quality[0] *= primary_weight
     reference = 0
