@@ -18,8 +18,8 @@ albedo I(α_al) is one map). Per view and texel, a quality (:func:`view_quality`
   m the distance between the two expressions' positions of the texel (``motion_mm``,
   :func:`expression_motion`);
 * a texel that only views other than the first see counts as observed unless it lies on such
-  a view's fringe: its edge ramp × expression factor below ``min_quality`` (a quarter) of the
-  view's median (a texel or two past the first view's mask at a shared edge, where its own
+  a view's fringe: its quality but for the sampling (edge ramp × outlier × expression factor)
+  below ``min_quality`` (a quarter) of the view's median (a texel or two past the first view's mask at a shared edge, where its own
   edge ramp is low, or skin its expression moved); the fringe is left to the texture stage, as
   it is with the first photo alone. How finely the view samples the texel does not decide it
   (foreshortened skin only the second photo sees is observed, as it is for the first);
@@ -57,11 +57,12 @@ from facetex.geometry.rasterize import interpolate
 from facetex.geometry.uv import rasterize_uv
 from facetex.types import MorphableModel, PartialAlbedo
 
-__all__ = ["MergedPartial", "edge_ramp", "expression_motion", "merge_partials", "view_quality"]
+__all__ = ["MergedPartial", "expression_motion", "merge_partials", "view_quality"]
 
 _FLOOR = 1e-6
-#: A texel only a view other than the first sees counts as observed where that view's edge ramp
-#: × expression-motion factor is at least this share of its median (:func:`merge_partials`);
+#: A texel only a view other than the first sees counts as observed where that view's quality
+#: without its sampling term (edge ramp × outlier × expression factor) is at least this share of
+#: its median (:func:`merge_partials`);
 #: below it lie the view's fringe texels, a texel or two past the first view's mask, whose
 #: merged-in detail lowered the output's 32–64 c/fw power by 0.1 decades on blurred London
 #: photos. The whole quality (sampling included) decided it from 5d17e0b to 19dd951, which also
@@ -99,7 +100,7 @@ def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_sc
     r = partial.resolution
     seen = _seen(partial)
     ppt = np.ones((r, r)) if partial.pixels_per_texel is None else np.asarray(partial.pixels_per_texel, np.float64)
-    ramp = edge_ramp(seen, edge)
+    ramp = _edge_ramp(seen, edge)
     sigma = max(r / 128.0, 1.0)
     y = luminance(np.clip(_observed_rgb(partial), 0.0, 1.0)).astype(np.float64)
     weight = gaussian_filter(seen.astype(np.float64), sigma)
@@ -110,7 +111,7 @@ def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_sc
     return np.where(seen, np.maximum(ppt, _FLOOR) * np.maximum(ramp, _FLOOR) * outlier, 0.0)
 
 
-def edge_ramp(seen: np.ndarray, edge: float = 1.0 / 32.0) -> np.ndarray:
+def _edge_ramp(seen: np.ndarray, edge: float = 1.0 / 32.0) -> np.ndarray:
     """(R, R) float64 in [0, 1]: a smoothstep of the distance from the edge of ``seen`` (R, R
     bool) over ``edge`` × R texels; 0 off ``seen``."""
     r = seen.shape[0]
@@ -159,8 +160,9 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     motion_mm : per view, (R, R) mm its expression moves each texel from the primary's
         (:func:`expression_motion`), or None (no motion, e.g. the primary itself).
     motion_scale : the motion (mm) at which a view's weight falls to 1/e.
-    min_quality : a texel of a view other than the first counts as observed only where its edge
-        ramp × expression factor is at least this share of the view's median.
+    min_quality : a texel of a view other than the first counts as observed only where its
+        quality but for the sampling (edge ramp × outlier × expression factor) is at least this
+        share of the view's median.
 
     Returns
     -------
@@ -184,7 +186,10 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
         source = np.where(seen[0], 0, -1).astype(np.int16)
         return MergedPartial(partials[0], source, seen.astype(np.float32), np.ones((1, 3)), observed, 0)
 
-    standing = np.stack([edge_ramp(s, edge) for s in seen])  # away from the view's own edge, unmoved
+    # the quality but for the sampling: away from the view's own edge, no outlier, unmoved
+    sampling = np.stack([np.ones((r, r)) if p.pixels_per_texel is None
+                         else np.maximum(np.asarray(p.pixels_per_texel, np.float64), _FLOOR) for p in partials])
+    standing = quality / sampling
     for i, motion in enumerate(motion_mm or ()):
         if motion is not None:
             moved = np.maximum(np.exp(-((np.asarray(motion, np.float64) / motion_scale) ** 2)), 0.02)
@@ -192,7 +197,7 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
             standing[i] *= moved
     for i in range(1, len(partials)):
         # a texel only another view sees counts as observed unless it lies on that view's fringe
-        # (its edge ramp, skin its expression moved), which is left to the texture stage; how
+        # (its edge ramp, an outlier, skin its expression moved), left to the texture stage; how
         # finely it is sampled does not decide it, as it does not for the first view
         if seen[i].any():
             seen[i] &= standing[i] >= min_quality * float(np.median(standing[i][seen[i]]))
