@@ -199,13 +199,10 @@ def ground_truth_reference(
     """Patches, spectra, identity embedding and ONet Grams of a subject's ground truth (shared
     by variants); no embedding without ``embedder``, no Grams without ``onet``."""
     width = prepared.face_width
-    corners, patches = {}, {}
-    for name in ("truth", "hidden"):
-        mask = prepared.regions.mask(name)
-        if name == "truth":  # the headline metric keeps the protocol's patch, comparable across runs
-            patches[name], corners[name] = config.patch_size, skin_patches(mask, config.patch_size)
-        else:
-            patches[name], corners[name] = spectrum_patches(mask, config.patch_size, width)
+    # the headline metric keeps the protocol's patch, comparable across runs
+    patches: dict[Region, int] = {"truth": config.patch_size}
+    corners = {"truth": skin_patches(prepared.regions.mask("truth"), config.patch_size)}
+    patches["hidden"], corners["hidden"] = spectrum_patches(prepared.regions.mask("hidden"), config.patch_size, width)
     spectra = {
         name: radial_power_spectrum(prepared.truth, c, patches[name], resolution=width)
         for name, c in corners.items() if c

@@ -19,10 +19,11 @@ albedo I(α_al) is one map). Per view and texel, a quality (:func:`view_quality`
   :func:`expression_motion`);
 * a texel that only views other than the first see counts as observed unless it lies on such
   a view's fringe: its quality but for the sampling (edge ramp × outlier × expression factor)
-  below ``min_quality`` (a quarter) of the view's median (a texel or two past the first view's mask at a shared edge, where its own
-  edge ramp is low, or skin its expression moved); the fringe is left to the texture stage, as
-  it is with the first photo alone. How finely the view samples the texel does not decide it
-  (foreshortened skin only the second photo sees is observed, as it is for the first);
+  below ``min_quality`` (a quarter) of the view's median (a texel or two past the first view's
+  mask at a shared edge, where its own edge ramp is low, or skin its expression moved); the
+  fringe is left to the texture stage, as it is with the first photo alone. How finely the view
+  samples the texel does not decide it (foreshortened skin only the second photo sees is
+  observed, as it is for the first);
 * the first view is the primary one (the photo the mesh is posed by): its quality counts
   ``primary_weight`` (64) times, so the others fill what it hides or sees poorly rather than being
   averaged in where it sees well (averaging two photos' detail blurs it, and features that
@@ -62,12 +63,9 @@ __all__ = ["MergedPartial", "expression_motion", "merge_partials", "view_quality
 _FLOOR = 1e-6
 #: A texel only a view other than the first sees counts as observed where that view's quality
 #: without its sampling term (edge ramp × outlier × expression factor) is at least this share of
-#: its median (:func:`merge_partials`);
-#: below it lie the view's fringe texels, a texel or two past the first view's mask, whose
-#: merged-in detail lowered the output's 32–64 c/fw power by 0.1 decades on blurred London
-#: photos. The whole quality (sampling included) decided it from 5d17e0b to 19dd951, which also
-#: dropped foreshortened skin only the other view sees: two head-turned copies closed 68 % of
-#: the hidden RMSE gap instead of 100 % (docs/design.md).
+#: its median (:func:`merge_partials`); below it lie the view's fringe texels, a texel or two
+#: past the first view's mask (docs/design.md, "Several photos of one person", has the
+#: measurements behind it and the rule's history).
 MIN_QUALITY = 0.25
 
 
@@ -96,11 +94,26 @@ class MergedPartial:
 
 
 def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_scale: float = 0.25) -> np.ndarray:
-    """(R, R) float64 ≥ 0, the quality of a view at each texel it observes (module doc), 0 elsewhere."""
+    """(R, R) float64 ≥ 0, the quality of a view at each texel it observes (module doc), 0 elsewhere:
+    its sampling (:func:`_sampling`) × its standing (:func:`_standing`)."""
+    return _sampling(partial) * _standing(partial, edge=edge, outlier_scale=outlier_scale)
+
+
+def _sampling(partial: PartialAlbedo) -> np.ndarray:
+    """(R, R) float64 > 0, photo pixels per texel along the worst-sampled direction (1 unknown)."""
+    r = partial.resolution
+    if partial.pixels_per_texel is None:
+        return np.ones((r, r))
+    return np.maximum(np.asarray(partial.pixels_per_texel, np.float64), _FLOOR)
+
+
+def _standing(partial: PartialAlbedo, *, edge: float, outlier_scale: float) -> np.ndarray:
+    """(R, R) float64 in [0, 1], the quality but for the sampling: the edge ramp × the
+    specular / shadow outlier factor (module doc) where the view observes, 0 elsewhere."""
     r = partial.resolution
     seen = _seen(partial)
-    ppt = np.ones((r, r)) if partial.pixels_per_texel is None else np.asarray(partial.pixels_per_texel, np.float64)
-    ramp = _edge_ramp(seen, edge)
+    ramp = np.clip(distance_transform_edt(seen) / max(edge * r, 1.0), 0.0, 1.0)
+    ramp = ramp * ramp * (3.0 - 2.0 * ramp)
     sigma = max(r / 128.0, 1.0)
     y = luminance(np.clip(_observed_rgb(partial), 0.0, 1.0)).astype(np.float64)
     weight = gaussian_filter(seen.astype(np.float64), sigma)
@@ -108,15 +121,7 @@ def view_quality(partial: PartialAlbedo, *, edge: float = 1.0 / 32.0, outlier_sc
     model_y = luminance(np.clip(partial.lowfreq, 0.0, 1.0)).astype(np.float64)
     deviation = np.log((y_low + 0.02) / (model_y + 0.02))
     outlier = np.maximum(np.exp(-((deviation / outlier_scale) ** 2)), 0.05)
-    return np.where(seen, np.maximum(ppt, _FLOOR) * np.maximum(ramp, _FLOOR) * outlier, 0.0)
-
-
-def _edge_ramp(seen: np.ndarray, edge: float = 1.0 / 32.0) -> np.ndarray:
-    """(R, R) float64 in [0, 1]: a smoothstep of the distance from the edge of ``seen`` (R, R
-    bool) over ``edge`` × R texels; 0 off ``seen``."""
-    r = seen.shape[0]
-    ramp = np.clip(distance_transform_edt(seen) / max(edge * r, 1.0), 0.0, 1.0)
-    return ramp * ramp * (3.0 - 2.0 * ramp)
+    return np.where(seen, np.maximum(ramp, _FLOOR) * outlier, 0.0)
 
 
 def _seen(partial: PartialAlbedo) -> np.ndarray:
@@ -181,15 +186,12 @@ def merge_partials(partials: Sequence[PartialAlbedo], *, edge: float = 1.0 / 32.
     chart_texels = max(int(np.count_nonzero(partials[0].chart)), 1)
     seen = np.stack([_seen(p) for p in partials])
     observed = seen.reshape(len(partials), -1).sum(axis=1) / chart_texels
-    quality = np.stack([view_quality(p, edge=edge, outlier_scale=outlier_scale) for p in partials])
+    standing = np.stack([_standing(p, edge=edge, outlier_scale=outlier_scale) for p in partials])
+    quality = np.stack([_sampling(p) for p in partials]) * standing
     if len(partials) == 1:
         source = np.where(seen[0], 0, -1).astype(np.int16)
         return MergedPartial(partials[0], source, seen.astype(np.float32), np.ones((1, 3)), observed, 0)
 
-    # the quality but for the sampling: away from the view's own edge, no outlier, unmoved
-    sampling = np.stack([np.ones((r, r)) if p.pixels_per_texel is None
-                         else np.maximum(np.asarray(p.pixels_per_texel, np.float64), _FLOOR) for p in partials])
-    standing = quality / sampling
     for i, motion in enumerate(motion_mm or ()):
         if motion is not None:
             moved = np.maximum(np.exp(-((np.asarray(motion, np.float64) / motion_scale) ** 2)), 0.02)
